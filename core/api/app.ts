@@ -1,0 +1,226 @@
+/**
+ * @module
+ * The Hono app serving the Rancher v1 API (`/v1`). The same app runs on Lambda (`functions/api.ts`) and in the
+ * embedded local stack (`core/embedded`). Errors are rendered here, once, as Rancher error resources.
+ */
+import { Hono, type Context } from 'hono';
+import { ApiError, statusError } from '../errors.js';
+import type { Principal } from '../domain/credentials.js';
+import { collectionFilters, parseFilters, type Condition } from '../domain/filters.js';
+import type { DroverService, Scope } from '../domain/service.js';
+import { parseId } from '../ids.js';
+import { schemaFor, visibleSchemas } from '../schema/registry.js';
+import type { ResourceSchema } from '../schema/types.js';
+import type { Resource } from '../store/resource.js';
+import { parseV1Path, queryLists, readInput } from './request.js';
+import { renderCollection, renderError, renderOutput, renderResource, renderSchema } from './render.js';
+import { UrlBuilder } from './urls.js';
+
+export interface AppOptions {
+  service: DroverService;
+  /** Where unexpected errors are reported (default: console.error). */
+  logError?: (err: unknown) => void;
+}
+
+const JSON_TYPE = { 'Content-Type': 'application/json; charset=utf-8' };
+
+function send(c: Context, body: unknown, status = 200) {
+  return c.body(JSON.stringify(body), status as 200, JSON_TYPE);
+}
+
+/**
+ * Creates the Hono app.
+ *
+ * @example
+ * const app = createApp({ service });
+ * serve({ fetch: app.fetch, port: 8080 });
+ */
+export function createApp(opts: AppOptions): Hono {
+  const { service } = opts;
+  const logError = opts.logError ?? ((e) => console.error(e));
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    const e = err instanceof ApiError ? err : statusError(500);
+    if (!(err instanceof ApiError)) logError(err);
+    if (e.status === 401 && c.req.header('x-api-no-challenge') !== 'true') {
+      c.header('WWW-Authenticate', 'Basic realm="Drover"');
+    }
+    return send(c, renderError(e), e.status);
+  });
+  app.notFound((c) => send(c, renderError(statusError(404)), 404));
+
+  // The versions root is public, so clients can discover the API before authenticating.
+  app.get('/', (c) => {
+    const urls = UrlBuilder.fromRequest(new URL(c.req.url), (h) => c.req.header(h), null);
+    return send(c, {
+      type: 'collection',
+      resourceType: 'apiVersion',
+      links: { self: `${urls.origin}/`, latest: urls.base },
+      createTypes: {},
+      actions: {},
+      data: [{ id: 'v1', type: 'apiVersion', links: { self: urls.base }, actions: {} }],
+      sortLinks: {},
+      pagination: null,
+      sort: null,
+      filters: {},
+      createDefaults: {},
+    });
+  });
+
+  const v1 = async (c: Context) => {
+    const url = new URL(c.req.url);
+    const { urlProject, segments } = parseV1Path(url.pathname);
+    const urls = UrlBuilder.fromRequest(url, (h) => c.req.header(h), urlProject);
+    c.header('X-API-Schemas', urls.schemas());
+    const method = (c.req.method === 'POST' && url.searchParams.get('_method')?.toUpperCase()) || c.req.method;
+
+    const principal = await service.deps.auth.authenticate(c.req.header('authorization'));
+    const scope = await resolveScope(service, principal, urlProject ?? c.req.header('x-api-project-id') ?? url.searchParams.get('projectId'));
+    c.header('X-API-Account-Id', scope.projectId ?? service.deps.defaultProjectId);
+
+    if (segments.length === 0) {
+      if (method !== 'GET') throw statusError(405);
+      return send(c, versionRoot(principal, urls));
+    }
+    if (segments[0].toLowerCase() === 'schemas') return schemas(c, method, segments, principal, urls);
+
+    const s = schemaFor(segments[0], principal.role);
+    if (!s || !s.baseType || segments.length > 3) throw statusError(404);
+
+    if (segments.length === 1) {
+      if (!s.collectionMethods.includes(method)) throw statusError(405);
+      if (method === 'GET') return send(c, await listCollection(s, scope, url, urls, []));
+      const input = await readInput(await c.req.text(), url.searchParams);
+      const created = await service.create(scope, s, input);
+      if (created.length === 1) return send(c, renderResource(created[0], urls), 201);
+      return send(c, renderCollection({ schema: s, data: created.map((r) => renderResource(r, urls)), requestUrl: url, plain: true }, urls), 201);
+    }
+
+    const res = await service.load(scope, s, segments[1]);
+    if (segments.length === 3) {
+      if (method !== 'GET') throw statusError(405);
+      return followLink(c, res, segments[2], scope, url, urls);
+    }
+    const action = url.searchParams.get('action');
+    if (method === 'POST' && action) {
+      const input = await readInput(await c.req.text(), url.searchParams);
+      const out = await service.action(scope, s, res, action, input);
+      if (out.kind === 'process') return send(c, renderResource(out.resource, urls), 202);
+      if (out.resource) return send(c, renderResource(out.resource, urls));
+      const def = s.resourceActions[action];
+      return send(c, renderOutput(def?.output ?? 'object', out.output ?? {}));
+    }
+    if (!s.resourceMethods.includes(method)) throw statusError(405);
+    switch (method) {
+      case 'GET':
+        return send(c, renderResource(res, urls));
+      case 'PUT': {
+        const input = await readInput(await c.req.text(), url.searchParams);
+        return send(c, renderResource(await service.update(scope, s, res, input), urls));
+      }
+      case 'DELETE':
+        return send(c, renderResource(await service.remove(scope, s, res), urls));
+      default:
+        throw statusError(405);
+    }
+  };
+  app.all('/v1', v1);
+  app.all('/v1/*', v1);
+
+  async function listCollection(s: ResourceSchema, scope: Scope, url: URL, urls: UrlBuilder, fixed: Condition[]) {
+    const q = queryLists(url.searchParams);
+    const conditions = [...fixed, ...parseFilters(s, q)];
+    const rawLimit = Number(url.searchParams.get('limit') ?? '100');
+    const limit = !Number.isFinite(rawLimit) ? 100 : rawLimit <= 0 ? null : Math.min(Math.trunc(rawLimit), 10_000);
+    const sortParam = url.searchParams.get('sort');
+    const sort = sortParam && sortParam in collectionFilters(s) && sortParam !== 'id' ? sortParam : undefined;
+    const descending = url.searchParams.get('order')?.toLowerCase() === 'desc';
+    const page = await service.list(scope, {
+      schema: s,
+      conditions,
+      sort,
+      descending,
+      limit,
+      marker: url.searchParams.get('marker') ?? undefined,
+    });
+    return renderCollection(
+      {
+        schema: s,
+        data: page.data.map((r) => renderResource(r, urls)),
+        requestUrl: url,
+        conditions: conditions.filter((c) => !fixed.includes(c)),
+        sort: sortParam && (sort || sortParam === 'id') ? { name: sortParam, descending } : undefined,
+        pagination: limit === null ? null : { limit, partial: page.partial, nextMarker: page.nextMarker },
+      },
+      urls,
+    );
+  }
+
+  async function followLink(c: Context, res: Resource, linkName: string, scope: Scope, url: URL, urls: UrlBuilder) {
+    const own = schemaFor(res.type, 'admin')!;
+    const entry = Object.entries(own.links).find(([n]) => n.toLowerCase() === linkName.toLowerCase());
+    if (!entry) throw statusError(404);
+    const [, link] = entry;
+    const target = schemaFor(link.type, scope.principal.role);
+    if (!target) throw statusError(404);
+    if (link.kind === 'reference') {
+      const id = res.baseType === 'account' ? null : link.field === 'accountId' ? res.projectId : res.fields[link.field];
+      if (typeof id !== 'string') throw statusError(404);
+      return send(c, renderResource(await service.load(scope, target, id), urls));
+    }
+    const fixed: Condition = { field: link.field, modifier: 'eq', value: res.id, typed: res.id };
+    const linkScope = link.field === 'accountId' ? { ...scope, projectId: res.id } : scope;
+    return send(c, await listCollection(target, linkScope, url, urls, [fixed]));
+  }
+
+  function schemas(c: Context, method: string, segments: string[], principal: Principal, urls: UrlBuilder) {
+    if (method !== 'GET') throw statusError(405);
+    if (segments.length === 2) {
+      const s = schemaFor(segments[1], principal.role);
+      if (!s || s.id.toLowerCase() !== segments[1].toLowerCase()) throw statusError(404);
+      return send(c, renderSchema(s, urls));
+    }
+    if (segments.length > 2) throw statusError(404);
+    return send(c, {
+      type: 'collection',
+      resourceType: 'schema',
+      links: { self: urls.schemas() },
+      createTypes: {},
+      actions: {},
+      data: visibleSchemas(principal.role).map((s) => renderSchema(s, urls)),
+      sortLinks: {},
+      pagination: null,
+      sort: null,
+      filters: {},
+      createDefaults: {},
+    });
+  }
+
+  return app;
+}
+
+/** The `/v1` root: one link per listable collection, keyed by plural name, plus `schemas` and `self`. */
+function versionRoot(principal: Principal, urls: UrlBuilder) {
+  const links: Record<string, string> = { schemas: urls.schemas(), self: urls.base };
+  for (const s of visibleSchemas(principal.role)) {
+    if (s.baseType && s.collectionMethods.includes('GET')) links[s.pluralName] = urls.collection(s);
+  }
+  const sorted = Object.fromEntries(Object.entries(links).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return { id: 'v1', type: 'apiVersion', links: sorted, actions: {} };
+}
+
+/**
+ * The project a request works in: the URL prefix, `X-API-Project-Id` or `?projectId=`, else the key's own.
+ * A malformed id is 400 `InvalidFormat`; an unknown, inactive or foreign project is 403.
+ */
+async function resolveScope(service: DroverService, principal: Principal, requested: string | null | undefined): Promise<Scope> {
+  if (!requested) return { principal, projectId: principal.projectId };
+  if (parseId('account', requested) === null) {
+    throw new ApiError(400, 'InvalidFormat', { message: `Invalid project id ${requested}` });
+  }
+  if (principal.projectId !== null && principal.projectId !== requested) throw statusError(403);
+  const project = await service.store.get(requested);
+  if (!project || project.type !== 'project' || project.state !== 'active') throw statusError(403);
+  return { principal, projectId: requested };
+}

@@ -1,0 +1,225 @@
+/**
+ * @module
+ * Rancher v1 JSON: resources (`id, type, links, actions`, then fields in name order, nulls written, `*TS`
+ * for dates), collections, schemas and error resources (spec §1.5–1.9).
+ */
+import { randomUUID } from 'node:crypto';
+import type { ApiError } from '../errors.js';
+import { fieldValue } from '../domain/fields.js';
+import { collectionFilters, type Condition } from '../domain/filters.js';
+import { availableActions } from '../process/actions.js';
+import { transitioningStatesOf, type ProcessBaseType } from '../process/table.js';
+import { familyOf, schema } from '../schema/registry.js';
+import type { FieldDef, ResourceSchema } from '../schema/types.js';
+import type { Resource } from '../store/resource.js';
+import type { UrlBuilder } from './urls.js';
+
+type Json = Record<string, unknown>;
+
+/** `yyyy-MM-dd'T'HH:mm:ss'Z'`, as cattle writes dates. */
+export function formatDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The computed `transitioning*` fields (cattle `getTransitionFields`). */
+export function transitioningFields(res: Resource): { transitioning: string; transitioningMessage: string | null; transitioningProgress: number | null } {
+  if (transitioningStatesOf(res.baseType as ProcessBaseType).has(res.state)) {
+    return {
+      transitioning: 'yes',
+      transitioningMessage: res.transitioningMessage ?? 'In Progress',
+      transitioningProgress: res.transitioningProgress ?? null,
+    };
+  }
+  if (res.transitioningError === 'error') {
+    return { transitioning: 'error', transitioningMessage: res.transitioningMessage ?? null, transitioningProgress: null };
+  }
+  return { transitioning: 'no', transitioningMessage: null, transitioningProgress: null };
+}
+
+function renderValue(def: FieldDef, v: unknown): unknown {
+  if (v === null || v === undefined) return def.nullable === false && def.default !== undefined ? def.default : null;
+  return v;
+}
+
+/**
+ * A resource as Rancher renders it.
+ *
+ * @example
+ * c.json(renderResource(res, urls))
+ */
+export function renderResource(res: Resource, urls: UrlBuilder): Json {
+  const s = schema(res.type);
+  const links: Json = { self: urls.resource(res) };
+  for (const [name, l] of Object.entries(s.links)) {
+    // A reference link appears only when its field is set (cattle).
+    if (l.kind === 'reference' && fieldValue(res, l.field) === null) continue;
+    links[name] = urls.link(res, name);
+  }
+  const actions: Json = {};
+  for (const name of availableActions(res, s)) actions[name] = urls.action(res, name);
+
+  // baseType is the schema parent (container → instance, virtualMachine → container), as in Rancher 1.2+.
+  const fields: Json = { baseType: s.parent ?? s.id, ...transitioningFields(res) };
+  for (const [name, def] of Object.entries(s.resourceFields)) {
+    if (def.output === false || name in fields) continue;
+    const v = renderValue(def, fieldValue(res, name));
+    if (def.type === 'date') {
+      fields[name] = typeof v === 'number' ? formatDate(v) : null;
+      if (typeof v === 'number') fields[`${name}TS`] = v;
+    } else fields[name] = v;
+  }
+  const out: Json = { id: res.id, type: res.type, links, actions };
+  for (const k of Object.keys(fields).sort()) out[k] = fields[k];
+  return out;
+}
+
+export interface CollectionView {
+  schema: ResourceSchema;
+  data: Json[];
+  /** The request URL (for `self`, sort links and `next`). */
+  requestUrl: URL;
+  conditions?: Condition[];
+  sort?: { name: string; descending: boolean };
+  pagination?: { limit: number; partial: boolean; nextMarker: string | null } | null;
+  /** The plain collection (no filters, sort or pagination), as for a create with `count`. */
+  plain?: boolean;
+}
+
+function withParams(url: URL, set: Record<string, string | null>): string {
+  const u = new URL(url.href);
+  for (const [k, v] of Object.entries(set)) {
+    if (v === null) u.searchParams.delete(k);
+    else u.searchParams.set(k, v);
+  }
+  return u.href;
+}
+
+/**
+ * A collection as Rancher renders it (`createTypes`, `sortLinks`, `pagination`, `sort`, `filters`).
+ *
+ * @example
+ * c.json(renderCollection({ schema: s, data, requestUrl: url, urls, pagination }, urls))
+ */
+export function renderCollection(v: CollectionView, urls: UrlBuilder): Json {
+  const s = v.schema;
+  const self = `${v.requestUrl.origin}${v.requestUrl.pathname}`.toLowerCase();
+  const createTypes: Json = {};
+  const family = familyOf(s.id);
+  if (family.length > 1) {
+    for (const f of family.sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      if (f.collectionMethods.includes('POST')) createTypes[f.id] = urls.collection(f);
+    }
+  }
+  const filterDefs = s.baseType ? collectionFilters(s) : {};
+  const sortLinks: Json = {};
+  const filters: Json = {};
+  for (const name of Object.keys(filterDefs)) {
+    if (!v.plain) sortLinks[name] = withParams(v.requestUrl, { sort: name, order: null, marker: null });
+    const used = (v.conditions ?? []).filter((c) => c.field === name);
+    filters[name] = used.length ? used.map((c) => ({ modifier: c.modifier, value: c.value })) : null;
+  }
+  const p = v.pagination;
+  return {
+    type: 'collection',
+    resourceType: s.id,
+    links: { self },
+    createTypes,
+    actions: {},
+    data: v.data,
+    sortLinks,
+    pagination: p
+      ? {
+          first: null,
+          previous: null,
+          next: p.nextMarker ? withParams(v.requestUrl, { marker: p.nextMarker }) : null,
+          limit: p.limit,
+          total: null,
+          partial: p.partial,
+        }
+      : null,
+    sort: v.sort
+      ? {
+          name: v.sort.name,
+          order: v.sort.descending ? 'desc' : 'asc',
+          reverse: withParams(v.requestUrl, { order: v.sort.descending ? 'asc' : 'desc', marker: null }),
+        }
+      : null,
+    filters: v.plain ? {} : filters,
+    createDefaults: {},
+  };
+}
+
+function renderField(def: FieldDef): Json {
+  const out: Json = { type: def.type, description: def.description ?? null, create: !!def.create, update: !!def.update };
+  if (def.nullable) out.nullable = true;
+  if (def.required) out.required = true;
+  if (def.unique) out.unique = true;
+  out.readOnCreateOnly = !!def.readOnCreateOnly;
+  for (const k of ['default', 'options', 'min', 'max', 'minLength', 'maxLength', 'validChars', 'invalidChars'] as const) {
+    if (def[k] !== undefined) out[k] = def[k];
+  }
+  return out;
+}
+
+/**
+ * A schema resource (spec §1.7).
+ *
+ * @example
+ * renderSchema(schema('container'), urls).links.collection // '.../v1/containers'
+ */
+export function renderSchema(s: ResourceSchema, urls: UrlBuilder): Json {
+  const links: Json = { self: urls.schema(s.id) };
+  if (s.baseType) links.collection = urls.collection(s);
+  const resourceFields: Json = {};
+  for (const [name, def] of Object.entries(s.resourceFields)) resourceFields[name] = renderField(def);
+  const filters = s.baseType ? collectionFilters(s) : {};
+  return {
+    id: s.id,
+    type: 'schema',
+    links,
+    actions: {},
+    pluralName: s.pluralName,
+    resourceFields,
+    collectionFilters: Object.fromEntries(Object.entries(filters).map(([k, m]) => [k, { modifiers: m }])),
+    includeableLinks: Object.keys(s.links).map((l) => l.toLowerCase()),
+    resourceActions: s.resourceActions,
+    collectionActions: {},
+    collectionFields: {},
+    collectionMethods: s.collectionMethods,
+    resourceMethods: s.resourceMethods,
+  };
+}
+
+/**
+ * The output of a handler action (`hostAccess`, `instanceConsole`): no id, links or actions.
+ *
+ * @example
+ * renderOutput('hostAccess', { url, token })
+ */
+export function renderOutput(type: string, values: Json): Json {
+  const out: Json = { id: null, type, links: {}, actions: {} };
+  for (const k of Object.keys(values).sort()) out[k] = values[k];
+  return out;
+}
+
+/**
+ * The Rancher error resource.
+ *
+ * @example
+ * renderError(new ApiError(422, 'MissingRequired', { fieldName: 'imageUuid' }))
+ */
+export function renderError(e: ApiError): Json {
+  const out: Json = {
+    id: randomUUID(),
+    type: 'error',
+    links: {},
+    actions: {},
+    status: e.status,
+    code: e.code,
+    message: e.publicMessage,
+    detail: e.detail,
+    baseType: 'error',
+  };
+  if (e.fieldName !== undefined) out.fieldName = e.fieldName;
+  return out;
+}

@@ -1,0 +1,135 @@
+/**
+ * @module
+ * API keys and authentication: HTTP Basic with an access key and secret. Secrets are random and long,
+ * so they are stored as SHA-256 hashes (like GitHub tokens) and shown only once, by the create call.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { statusError } from '../errors.js';
+import type { Role } from '../schema/registry.js';
+import type { Store } from '../store/store.js';
+
+/** Who is calling: the admin (sees every project) or a project key (sees only its project). */
+export interface Principal {
+  role: Role;
+  /** `admin`, or the API key id (`1c7`). */
+  callerId: string;
+  /** The project a project key is bound to; `null` for the admin. */
+  projectId: string | null;
+}
+
+/** The admin credential, kept as a config item so every Lambda of the stage shares it. */
+export interface AdminKeyRecord {
+  accessKey: string;
+  secretHash: string;
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+function randomString(len: number, alphabet: string): string {
+  const bytes = randomBytes(len * 2);
+  let out = '';
+  for (let i = 0; out.length < len; i++) {
+    const b = bytes[i % bytes.length];
+    if (b < 256 - (256 % alphabet.length)) out += alphabet[b % alphabet.length];
+    if (i > len * 8) break;
+  }
+  return out.padEnd(len, 'A');
+}
+
+/**
+ * A new key pair in Rancher's shape: a 20-character public value and a 40-character secret.
+ *
+ * @example
+ * const { publicValue, secretValue } = newKeyPair();
+ */
+export function newKeyPair(): { publicValue: string; secretValue: string } {
+  return { publicValue: randomString(20, 'ABCDEF0123456789'), secretValue: randomString(40, ALNUM) };
+}
+
+/**
+ * The stored form of a secret.
+ *
+ * @example
+ * hashSecret('s3cret').length // 64
+ */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Parses `Authorization: Basic base64(access:secret)`. */
+function parseBasic(header: string | undefined): { access: string; secret: string } | undefined {
+  const m = header && /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i <= 0) return undefined;
+  return { access: decoded.slice(0, i), secret: decoded.slice(i + 1) };
+}
+
+export interface AuthenticatorOptions {
+  /** How long a verified credential is trusted without reading the store again (default 5 s). */
+  cacheMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Turns an Authorization header into a principal, or throws 401.
+ * Verified credentials are cached briefly, so a deactivated key stops working within `cacheMs`.
+ *
+ * @example
+ * const who = await auth.authenticate(req.header('authorization'));
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { p: Principal; until: number }>();
+  private readonly cacheMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: Store,
+    opts: AuthenticatorOptions = {},
+  ) {
+    this.cacheMs = opts.cacheMs ?? 5000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  async authenticate(header: string | undefined): Promise<Principal> {
+    const cred = parseBasic(header);
+    if (!cred) throw statusError(401);
+    const hash = hashSecret(cred.secret);
+    const key = `${cred.access}:${hash}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.until > this.now()) return hit.p;
+    const p = await this.lookup(cred.access, hash);
+    if (!p) throw statusError(401);
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(key, { p, until: this.now() + this.cacheMs });
+    return p;
+  }
+
+  /** Forgets cached credentials (after a key or project changes state in this process). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  private async lookup(access: string, hash: string): Promise<Principal | undefined> {
+    const admin = await this.store.getConfig<AdminKeyRecord>('adminKey');
+    if (admin && admin.accessKey === access) {
+      return sameHash(admin.secretHash, hash) ? { role: 'admin', callerId: 'admin', projectId: null } : undefined;
+    }
+    for await (const page of this.store.scanIndex({ index: 'byAccessKey', partition: `AK#${access}` })) {
+      for (const k of page) {
+        if (k.state !== 'active' || !sameHash(String(k.fields.secretHash ?? ''), hash)) continue;
+        const project = await this.store.get(k.projectId);
+        if (!project || project.state !== 'active') return undefined;
+        return { role: 'project', callerId: k.id, projectId: k.projectId };
+      }
+    }
+    return undefined;
+  }
+}

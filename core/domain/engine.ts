@@ -1,0 +1,222 @@
+/**
+ * @module
+ * The process engine: starts lifecycle actions with a conditional transition (driven by the process table)
+ * and finishes them, fenced by the action id. *How* an action's work runs is the `ProcessRunner`'s business:
+ * here the inline runner completes it in-process; Step Functions workflows plug in behind the same interface.
+ *
+ *   API request ──begin()──▶ state := transitioning, action := {id,...}   (one conditional write)
+ *                 └─runner.run({id, actionId})──▶ work ──▶ complete()      (conditional on action.id)
+ *                                                        └▶ chained process? begin next from here
+ */
+import { randomUUID } from 'node:crypto';
+import { ApiError, statusError } from '../errors.js';
+import { CHAINS, processOf, statesFor, type ProcessDef, type StateField } from '../process/table.js';
+import type { CurrentAction, Resource } from '../store/resource.js';
+import type { Store } from '../store/store.js';
+
+/** What a runner needs to find the work: the resource and the action it transitions under. */
+export interface ActionRef {
+  id: string;
+  actionId: string;
+}
+
+/**
+ * Runs the work of a started process and reports back through `ProcessEngine.complete`/`fail`.
+ * `run` resolves once the work is handed off (or, inline, done); it must not throw for agent failures.
+ */
+export interface ProcessRunner {
+  run(engine: ProcessEngine, ref: ActionRef): Promise<void>;
+}
+
+/**
+ * Finishes every process in-process, immediately: the no-host runner of the embedded default before
+ * workflows exist. It still goes through `complete()`, so fencing and chaining behave as in production.
+ *
+ * @example
+ * const engine = new ProcessEngine(store, new InlineRunner());
+ */
+export class InlineRunner implements ProcessRunner {
+  async run(engine: ProcessEngine, ref: ActionRef): Promise<void> {
+    await engine.complete(ref);
+  }
+}
+
+/** Raised when a fenced write finds the resource under another action: the late writer does nothing. */
+export class SupersededError extends Error {
+  constructor(ref: ActionRef) {
+    super(`action ${ref.actionId} on ${ref.id} was superseded`);
+    this.name = 'SupersededError';
+  }
+}
+
+export interface EngineOptions {
+  /** Seconds a removed resource stays listed before it may be purged (cattle: 60). */
+  removeDelaySeconds?: number;
+  /** Seconds a purged record is kept before it expires (DynamoDB TTL). */
+  purgedRetentionSeconds?: number;
+  now?: () => number;
+}
+
+/** Reads the state field a process moves. */
+export function stateOf(res: Resource, field: StateField): string {
+  if (field === 'state') return res.state;
+  const v = res.fields[field];
+  return typeof v === 'string' ? v : 'inactive';
+}
+
+function withState(res: Resource, field: StateField, value: string): Resource {
+  if (field === 'state') return { ...res, state: value };
+  return { ...res, fields: { ...res.fields, [field]: value } };
+}
+
+/** nova-style wording for a refused transition. */
+export function stateConflictMessage(res: Resource, action: string, state = res.state): string {
+  return `Cannot '${action}' ${res.type} ${res.id} while it is in state ${state}`;
+}
+
+/**
+ * Starts and finishes processes. One per process; stateless apart from its store and runner.
+ *
+ * @example
+ * const started = await engine.begin(container, 'stop', { remove: true }, 'admin');
+ * started.state // 'stopping'
+ */
+export class ProcessEngine {
+  private readonly now: () => number;
+
+  constructor(
+    readonly store: Store,
+    readonly runner: ProcessRunner,
+    private readonly opts: EngineOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Moves `res` into the action's transitioning state (conditional on the process's start states and the
+   * version), records the action on the item, then hands it to the runner. Returns the transitioned resource.
+   * A concurrent change that makes the action invalid gives 409 Conflict.
+   */
+  async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Resource> {
+    const p = this.process(res, action);
+    const field = p.field ?? 'state';
+    const actionId = randomUUID();
+    const { after } = await this.store.mutate(
+      res.id,
+      (cur) => {
+        const from = stateOf(cur, field);
+        if (!p.from.includes(from)) throw statusError(409, stateConflictMessage(cur, action, from));
+        const current: CurrentAction = { id: actionId, name: action, input, caller, at: this.now(), from };
+        return withState(
+          { ...cur, action: current, ...clearedTransitioning() },
+          field,
+          statesFor(p, from).transitioning,
+        );
+      },
+      { state: () => ({ field, in: p.from }) },
+    );
+    await this.runner.run(this, { id: res.id, actionId });
+    return after;
+  }
+
+  /**
+   * Finishes the action: done state, its effects, and the chained process if one follows. A stale action id
+   * (superseded, or already completed) changes nothing, so duplicate completions have exactly one effect.
+   */
+  async complete(ref: ActionRef): Promise<Resource | undefined> {
+    let chained: ActionRef | undefined;
+    let result: Resource;
+    try {
+      ({ after: result } = await this.store.mutate(ref.id, (cur) => {
+        const act = fenced(cur, ref);
+        const p = this.process(cur, act.name);
+        const field = p.field ?? 'state';
+        const { done } = statesFor(p, act.from);
+        let next = this.applyEffects(withState({ ...cur, action: null }, field, done), act.name);
+        const nextAction = CHAINS[cur.baseType as keyof typeof CHAINS]?.[act.name]?.(cur.fields, act.input);
+        chained = undefined;
+        if (nextAction) {
+          const np = this.process(cur, nextAction);
+          if (!np.from.includes(done)) throw new Error(`invalid chain ${act.name} → ${nextAction}`);
+          const actionId = randomUUID();
+          chained = { id: cur.id, actionId };
+          // cattle continues from the parent's transitioning state straight into the child's.
+          next = withState(
+            { ...next, action: { id: actionId, name: nextAction, input: {}, caller: act.caller, at: this.now(), from: done } },
+            np.field ?? 'state',
+            statesFor(np, done).transitioning,
+          );
+        }
+        return next;
+      }));
+    } catch (e) {
+      if (e instanceof SupersededError) return undefined;
+      throw e;
+    }
+    if (chained) await this.runner.run(this, chained);
+    return result;
+  }
+
+  /**
+   * Fails the action: the resource leaves its transitioning state for `failState` (or back to where it came
+   * from) with `transitioning: "error"` and the message, as cattle shows agent errors.
+   */
+  async fail(ref: ActionRef, message: string, failState?: string): Promise<Resource | undefined> {
+    try {
+      const { after } = await this.store.mutate(ref.id, (cur) => {
+        const act = fenced(cur, ref);
+        const p = this.process(cur, act.name);
+                return withState(
+          { ...cur, action: null, transitioningError: 'error', transitioningMessage: message, transitioningProgress: null },
+          p.field ?? 'state',
+          failState ?? act.from,
+        );
+      });
+      return after;
+    } catch (e) {
+      if (e instanceof SupersededError) return undefined;
+      throw e;
+    }
+  }
+
+  private process(res: Resource, action: string): ProcessDef {
+    const p = processOf(res.baseType, action);
+    if (!p) throw new ApiError(422, 'InvalidAction', { fieldName: 'action', message: null });
+    return p;
+  }
+
+  /** Field changes that go with reaching a done state (cattle's process handlers, minus host work). */
+  private applyEffects(res: Resource, action: string): Resource {
+    const now = this.now();
+    const f = { ...res.fields };
+    switch (action) {
+      case 'start':
+        f.firstRunning ??= now;
+        f.startCount = (typeof f.startCount === 'number' ? f.startCount : 0) + 1;
+        break;
+      case 'restart':
+        f.startCount = (typeof f.startCount === 'number' ? f.startCount : 0) + 1;
+        break;
+      case 'remove':
+        f.removed = now;
+        f.removeTime = now + (this.opts.removeDelaySeconds ?? 60) * 1000;
+        break;
+      case 'restore':
+        f.removed = null;
+        f.removeTime = null;
+        break;
+      case 'purge':
+        return { ...res, fields: f, expiresAt: Math.floor(now / 1000) + (this.opts.purgedRetentionSeconds ?? 86_400) };
+    }
+    return { ...res, fields: f };
+  }
+}
+
+function fenced(cur: Resource, ref: ActionRef): CurrentAction {
+  if (!cur.action || cur.action.id !== ref.actionId) throw new SupersededError(ref);
+  return cur.action;
+}
+
+function clearedTransitioning(): Partial<Resource> {
+  return { transitioningError: null, transitioningMessage: null, transitioningProgress: null };
+}

@@ -1,0 +1,281 @@
+/**
+ * @module
+ * The operations behind both APIs: load, list, create, update, remove and run actions on resources, with
+ * project scoping and validation. Knows nothing of HTTP; the Hono routes translate requests into these calls.
+ */
+import { randomUUID } from 'node:crypto';
+import { ApiError, statusError, ValidationError } from '../errors.js';
+import { formatId, parseId, type BaseType } from '../ids.js';
+import { isAvailable } from '../process/actions.js';
+import { processOf } from '../process/table.js';
+import { familyOf, schema as schemaById } from '../schema/registry.js';
+import type { ResourceSchema } from '../schema/types.js';
+import { validateActionInput, validateFields, type RefResolver } from '../schema/validate.js';
+import type { Resource } from '../store/resource.js';
+import type { Store } from '../store/store.js';
+import { hashSecret, newKeyPair, type Authenticator, type Principal } from './credentials.js';
+import { stateConflictMessage, type ProcessEngine } from './engine.js';
+import { listResources, type ListRequest, type ListResult } from './query.js';
+
+/** The caller and the project they are working in (`null`: the admin across all projects). */
+export interface Scope {
+  principal: Principal;
+  projectId: string | null;
+}
+
+/** Result of a resource action: a process (202 + resource) or a handler (200 + output). */
+export type ActionResult = { kind: 'process'; resource: Resource } | { kind: 'handler'; resource?: Resource; output?: Record<string, unknown> };
+
+export interface ServiceDeps {
+  store: Store;
+  engine: ProcessEngine;
+  auth: Authenticator;
+  /** Where the admin's creates go when no project is selected. */
+  defaultProjectId: string;
+  /** Signs pagination markers. */
+  cursorSecret: string;
+  now?: () => number;
+}
+
+/** Types a `reference[...]` field may point to, mapped to the schema that holds them. */
+const REFERENCE_SCHEMAS: Record<string, string> = {
+  account: 'project',
+  instance: 'instance',
+  container: 'container',
+  virtualMachine: 'virtualMachine',
+  host: 'host',
+  instanceLink: 'instanceLink',
+};
+
+/** States in which DELETE has nothing left to do and answers with the resource as it is. */
+const ALREADY_GOING = new Set(['removing', 'removed', 'purging', 'purged']);
+
+/**
+ * The domain service. One per process.
+ *
+ * @example
+ * const svc = new DroverService({ store, engine, auth, defaultProjectId: '1a1', cursorSecret });
+ * const [c] = await svc.create(scope, schema('container'), { imageUuid: 'sim:web' });
+ */
+export class DroverService {
+  private readonly now: () => number;
+
+  constructor(readonly deps: ServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  /**
+   * A resource of the schema's family visible in the scope, or 404.
+   *
+   * @example
+   * const c = await svc.load(scope, schema('container'), '1i5');
+   */
+  async load(scope: Scope, s: ResourceSchema, id: string): Promise<Resource> {
+    const res = s.baseType && parseId(s.baseType, id) !== null ? await this.store.get(id) : undefined;
+    if (!res || !this.inFamily(s, res) || !this.visible(scope, res)) throw statusError(404);
+    return res;
+  }
+
+  /**
+   * A page of a collection in the scope.
+   *
+   * @example
+   * await svc.list(scope, { schema: schema('container'), conditions: [], limit: 100 })
+   */
+  list(scope: Scope, req: Omit<ListRequest, 'projectId' | 'secret'>): Promise<ListResult> {
+    return listResources(this.store, { ...req, projectId: scope.projectId, secret: this.deps.cursorSecret });
+  }
+
+  /**
+   * Creates resources of a type (several for an instance `count`). Returns them as the create call shows
+   * them; an API key's secret is returned once, in `secretValue`.
+   */
+  async create(scope: Scope, s: ResourceSchema, input: Record<string, unknown>): Promise<Resource[]> {
+    if (!s.collectionMethods.includes('POST')) throw statusError(405);
+    const projectId = scope.projectId ?? this.deps.defaultProjectId;
+    switch (s.baseType) {
+      case 'instance':
+        return this.createInstances(scope, s, projectId, input);
+      case 'account':
+        return [await this.createProject(scope, s, input)];
+      case 'credential':
+        return [await this.createApiKey(scope, s, input)];
+      default:
+        throw statusError(405);
+    }
+  }
+
+  /**
+   * Applies a PUT: only fields with `update: true` change; a changed field marked `scheduleUpdate` also
+   * starts the type's `update` process when it is available.
+   */
+  async update(scope: Scope, s: ResourceSchema, res: Resource, input: Record<string, unknown>): Promise<Resource> {
+    if (!s.resourceMethods.includes('PUT')) throw statusError(405);
+    const own = schemaById(res.type);
+    const changes = await validateFields(own, input, 'update', this.refs(scope, res.projectId));
+    const { after, before } = await this.store.mutate(res.id, (cur) => ({ ...cur, fields: { ...cur.fields, ...changes } }));
+    const scheduled = Object.entries(own.resourceFields).some(
+      ([k, def]) => def.scheduleUpdate && k in changes && before.fields[k] !== after.fields[k],
+    );
+    if (scheduled && isAvailable(after, 'update')) {
+      return this.deps.engine.begin(after, 'update', {}, scope.principal.callerId);
+    }
+    return after;
+  }
+
+  /**
+   * DELETE: `remove` when the state allows it; a running instance is stopped with `remove: true` (cattle
+   * `InstanceManager`); a resource already on its way out is returned as it is.
+   */
+  async remove(scope: Scope, s: ResourceSchema, res: Resource): Promise<Resource> {
+    if (!s.resourceMethods.includes('DELETE')) throw statusError(405);
+    const caller = scope.principal.callerId;
+    let out: Resource;
+    if (isAvailable(res, 'remove')) out = await this.deps.engine.begin(res, 'remove', {}, caller);
+    else if (res.baseType === 'instance' && isAvailable(res, 'stop')) {
+      out = await this.deps.engine.begin(res, 'stop', { remove: true }, caller);
+    } else if (ALREADY_GOING.has(res.state)) out = res;
+    else throw statusError(409, stateConflictMessage(res, 'remove'));
+    if (res.baseType === 'credential' || res.baseType === 'account') this.deps.auth.invalidate();
+    return out;
+  }
+
+  /**
+   * Runs `?action=name`: 422 `InvalidAction` for an action the type lacks, 422 `ActionNotAvailable` for one
+   * the current state does not offer, then the input is validated against the action's input schema.
+   */
+  async action(scope: Scope, s: ResourceSchema, res: Resource, name: string, input: Record<string, unknown>): Promise<ActionResult> {
+    const own = schemaById(res.type);
+    const def = own.resourceActions[name] ?? s.resourceActions[name];
+    if (!def) throw new ApiError(422, 'InvalidAction', { fieldName: 'action', message: null });
+    if (!isAvailable(res, name)) throw new ApiError(422, 'ActionNotAvailable', { fieldName: 'action', message: null });
+    const args = await validateActionInput(def.input, input, this.refs(scope, res.projectId));
+    const caller = scope.principal.callerId;
+    if (processOf(res.baseType, name)) {
+      const resource = await this.deps.engine.begin(res, name, args, caller);
+      if (res.baseType === 'credential' || res.baseType === 'account') this.deps.auth.invalidate();
+      return { kind: 'process', resource };
+    }
+    if (name === 'setlabels') return { kind: 'handler', resource: await this.setLabels(res, args.labels) };
+    // execute / logs / proxy / console reach the instance through its host (cattle answers 404 without one).
+    throw statusError(404, `${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
+  }
+
+  /** Resolves `reference[...]` values within a project (the admin may reference any project). */
+  refs(scope: Scope, projectId: string): RefResolver {
+    return async (targetType, id) => {
+      const sid = REFERENCE_SCHEMAS[targetType];
+      if (!sid) return false; // networks, volumes, registry credentials: not modelled, so nothing to point to
+      const target = schemaById(sid);
+      if (!target.baseType || parseId(target.baseType, id) === null) return false;
+      const res = await this.store.get(id);
+      if (!res || !this.inFamily(target, res)) return false;
+      if (target.baseType === 'account') return scope.principal.role === 'admin' && res.state === 'active';
+      return res.projectId === projectId;
+    };
+  }
+
+  private inFamily(s: ResourceSchema, res: Resource): boolean {
+    return familyOf(s.id).some((f) => f.id === res.type);
+  }
+
+  private visible(scope: Scope, res: Resource): boolean {
+    return scope.projectId === null || res.projectId === scope.projectId;
+  }
+
+  private async newResource(
+    s: ResourceSchema,
+    projectId: string | null,
+    fields: Record<string, unknown>,
+  ): Promise<Resource> {
+    const baseType = s.baseType as BaseType;
+    const num = await this.store.nextId(baseType);
+    const id = formatId(baseType, num);
+    const now = this.now();
+    return {
+      id,
+      num,
+      type: s.id,
+      baseType,
+      projectId: projectId ?? id,
+      state: 'requested',
+      version: 0,
+      created: now,
+      updated: now,
+      fields: { uuid: randomUUID(), ...fields },
+    };
+  }
+
+  private async createInstances(scope: Scope, s: ResourceSchema, projectId: string, input: Record<string, unknown>) {
+    const values = await validateFields(s, input, 'create', this.refs(scope, projectId));
+    const count = typeof values.count === 'number' ? values.count : 1;
+    delete values.count;
+    const caller = scope.principal.callerId;
+    const out: Resource[] = [];
+    for (let i = 0; i < count; i++) {
+      const fields: Record<string, unknown> = {
+        ...structuredClone(values),
+        allocationState: 'inactive',
+        instanceTriggeredStop: 'stop',
+        startCount: 0,
+      };
+      if (s.id === 'virtualMachine') fields.capabilities = ['console'];
+      const res = await this.store.create(await this.newResource(s, projectId, fields));
+      await this.createLinks(res, caller);
+      out.push(await this.deps.engine.begin(res, 'create', {}, caller));
+    }
+    return out;
+  }
+
+  /** One `instanceLink` per entry of the container's `instanceLinks` map (spec §2.8). */
+  private async createLinks(instance: Resource, caller: string) {
+    const links = instance.fields.instanceLinks as Record<string, string | null> | null | undefined;
+    if (!links) return;
+    const linkSchema = schemaById('instanceLink');
+    for (const [linkName, target] of Object.entries(links)) {
+      const link = await this.store.create(
+        await this.newResource(linkSchema, instance.projectId, {
+          instanceId: instance.id,
+          linkName,
+          targetInstanceId: target ?? null,
+        }),
+      );
+      await this.deps.engine.begin(link, 'create', {}, caller);
+    }
+  }
+
+  private async createProject(scope: Scope, s: ResourceSchema, input: Record<string, unknown>) {
+    if (scope.principal.role !== 'admin') throw statusError(403);
+    const values = await validateFields(s, input, 'create', this.refs(scope, ''));
+    const res = await this.store.create(await this.newResource(s, null, values));
+    return this.deps.engine.begin(res, 'create', {}, scope.principal.callerId);
+  }
+
+  private async createApiKey(scope: Scope, s: ResourceSchema, input: Record<string, unknown>) {
+    if (scope.principal.role !== 'admin') throw statusError(403);
+    const withProject = { accountId: scope.projectId ?? undefined, ...input };
+    const values = await validateFields(s, withProject, 'create', this.refs(scope, ''));
+    const projectId = String(values.accountId);
+    delete values.accountId;
+    const { publicValue, secretValue } = newKeyPair();
+    const res = await this.store.create(
+      await this.newResource(s, projectId, { ...values, publicValue, secretHash: hashSecret(secretValue) }),
+    );
+    const started = await this.deps.engine.begin(res, 'create', {}, scope.principal.callerId);
+    // The secret exists only in this response; the store keeps its hash.
+    return { ...started, fields: { ...started.fields, secretValue } };
+  }
+
+  private async setLabels(res: Resource, labels: unknown): Promise<Resource> {
+    if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
+      throw new ValidationError('InvalidFormat', 'labels');
+    }
+    for (const v of Object.values(labels)) if (typeof v !== 'string') throw new ValidationError('InvalidFormat', 'labels');
+    const { after } = await this.store.mutate(res.id, (cur) => ({ ...cur, fields: { ...cur.fields, labels } }));
+    return after;
+  }
+}

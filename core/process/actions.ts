@@ -1,0 +1,40 @@
+/**
+ * @module
+ * Which actions a resource offers right now, computed from the process table exactly as cattle does:
+ * a process action is offered iff `state` is one of its start states; a handler action iff its rule holds.
+ */
+import type { ResourceSchema } from '../schema/types.js';
+import type { Resource } from '../store/resource.js';
+import { INSTANCE_HANDLER_ACTIONS, processOf, type HandlerActionDef } from './table.js';
+
+/**
+ * Names of the actions available on `res`, in the schema's (alphabetical) order.
+ *
+ * @example
+ * availableActions(runningContainer, schema('container'))
+ * // ['execute', 'logs', 'migrate', 'proxy', 'restart', 'setlabels', 'stop', 'update']
+ */
+export function availableActions(res: Resource, s: ResourceSchema): string[] {
+  return Object.keys(s.resourceActions).filter((name) => isAvailable(res, name));
+}
+
+/**
+ * Whether one action is available on `res` now.
+ *
+ * @example
+ * isAvailable(stoppedContainer, 'start') // true
+ */
+export function isAvailable(res: Resource, name: string): boolean {
+  const p = processOf(res.baseType, name);
+  // cattle compares every process's start states with `state`, even for allocationState/healthState processes.
+  if (p) return p.from.includes(res.state);
+  const h = (INSTANCE_HANDLER_ACTIONS as Record<string, HandlerActionDef>)[name];
+  if (!h || res.baseType !== 'instance') return false;
+  if (h.state && res.state !== h.state) return false;
+  if (h.states && !h.states.includes(res.state)) return false;
+  if (h.capability) {
+    const caps = res.fields.capabilities;
+    if (!Array.isArray(caps) || !caps.includes(h.capability)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,195 @@
+/**
+ * @module
+ * The process table: every lifecycle action of every stateful type, as cattle declares them
+ * (start states → transitioning state → done state). It is the single source for the `actions` maps,
+ * the state errors, the conditional writes, the `state` enum of each schema and (later) workflow choice.
+ */
+
+/** The state field a process moves. Only `state` decides whether an action is shown (cattle rule). */
+export type StateField = 'state' | 'allocationState' | 'healthState';
+
+export interface ProcessDef {
+  /** Field this process reads and writes; `state` unless stated. */
+  field?: StateField;
+  /** States the process may start from. */
+  from: readonly string[];
+  /** Transitioning state, or one per start state. */
+  transitioning: string | Readonly<Record<string, string>>;
+  /** Done state, or one per start state. */
+  done: string | Readonly<Record<string, string>>;
+  /** Input schema id, if the action takes input. */
+  input?: string;
+}
+
+/** A handler action (no state change) and the rule that makes it available, from the schema attributes. */
+export interface HandlerActionDef {
+  input: string | null;
+  output: string;
+  /** Available only in this state. */
+  state?: string;
+  /** Available only in one of these states. */
+  states?: readonly string[];
+  /** Available only when the resource has this capability. */
+  capability?: string;
+}
+
+const INSTANCE = {
+  create: { from: ['requested'], transitioning: 'creating', done: 'stopped' },
+  start: { from: ['stopped', 'creating'], transitioning: 'starting', done: 'running' },
+  stop: {
+    from: ['creating', 'running', 'starting', 'updating-running', 'updating-stopped'],
+    transitioning: 'stopping',
+    done: 'stopped',
+    input: 'instanceStop',
+  },
+  restart: { from: ['running'], transitioning: 'restarting', done: 'running' },
+  remove: {
+    from: ['requested', 'creating', 'updating-running', 'updating-stopped', 'stopped', 'erroring', 'error'],
+    transitioning: 'removing',
+    done: 'removed',
+  },
+  purge: { from: ['removed'], transitioning: 'purging', done: 'purged' },
+  restore: { from: ['removed'], transitioning: 'restoring', done: 'stopped' },
+  update: {
+    from: ['stopped', 'running'],
+    transitioning: { stopped: 'updating-stopped', running: 'updating-running' },
+    done: { stopped: 'stopped', running: 'running' },
+  },
+  migrate: { from: ['running'], transitioning: 'migrating', done: 'running' },
+  error: { from: ['creating', 'stopped'], transitioning: 'erroring', done: 'error' },
+  allocate: { field: 'allocationState', from: ['inactive'], transitioning: 'activating', done: 'active' },
+  deallocate: { field: 'allocationState', from: ['activating', 'active'], transitioning: 'deactivating', done: 'inactive' },
+  updatehealthy: {
+    field: 'healthState',
+    from: ['healthy', 'unhealthy', 'initializing', 'reinitializing'],
+    transitioning: 'updating-healthy',
+    done: 'healthy',
+  },
+  updateunhealthy: { field: 'healthState', from: ['healthy', 'unhealthy'], transitioning: 'updating-unhealthy', done: 'unhealthy' },
+  updatereinitializing: { field: 'healthState', from: ['healthy'], transitioning: 'updating-reinitializing', done: 'reinitializing' },
+} as const satisfies Record<string, ProcessDef>;
+
+/** cattle's generic template (create/activate/deactivate/remove/purge/update/restore), used by links. */
+const GENERIC = {
+  create: { from: ['requested'], transitioning: 'registering', done: 'inactive' },
+  activate: { from: ['inactive', 'registering'], transitioning: 'activating', done: 'active' },
+  deactivate: {
+    from: ['registering', 'active', 'activating', 'updating-active', 'updating-inactive'],
+    transitioning: 'deactivating',
+    done: 'inactive',
+  },
+  remove: {
+    from: ['requested', 'inactive', 'registering', 'updating-active', 'updating-inactive'],
+    transitioning: 'removing',
+    done: 'removed',
+  },
+  purge: { from: ['removed'], transitioning: 'purging', done: 'purged' },
+  update: {
+    from: ['inactive', 'active'],
+    transitioning: { inactive: 'updating-inactive', active: 'updating-active' },
+    done: { inactive: 'inactive', active: 'active' },
+  },
+  restore: { from: ['removed'], transitioning: 'restoring', done: 'inactive' },
+} as const satisfies Record<string, ProcessDef>;
+
+/**
+ * Projects, API keys and hosts are activated on create (cattle `activate.by.default`) and, unlike links,
+ * may be removed straight from `active`: an admin deleting a key expects it gone, not a 422.
+ */
+const ACTIVATED = {
+  ...GENERIC,
+  create: { from: ['requested'], transitioning: 'registering', done: 'active' },
+  remove: { ...GENERIC.remove, from: [...GENERIC.remove.from, 'active'] },
+} as const satisfies Record<string, ProcessDef>;
+
+/** Process table per base type. */
+export const PROCESSES = {
+  instance: INSTANCE,
+  instanceLink: GENERIC,
+  host: ACTIVATED,
+  account: ACTIVATED,
+  credential: ACTIVATED,
+} as const satisfies Record<string, Record<string, ProcessDef>>;
+
+/** Handler actions of the instance family (cattle schema attributes on `container`/`virtualMachine`). */
+export const INSTANCE_HANDLER_ACTIONS = {
+  execute: { input: 'containerExec', output: 'hostAccess', state: 'running' },
+  logs: { input: 'containerLogs', output: 'hostAccess', states: ['running', 'stopped', 'stopping'] },
+  proxy: { input: 'containerProxy', output: 'hostAccess', state: 'running' },
+  console: { input: 'instanceConsoleInput', output: 'instanceConsole', state: 'running', capability: 'console' },
+  setlabels: { input: 'setLabelsInput', output: 'container' },
+} as const satisfies Record<string, HandlerActionDef>;
+
+export type ProcessBaseType = keyof typeof PROCESSES;
+
+/**
+ * The process definition for a base type and action, if the action is a process.
+ *
+ * @example
+ * processOf('instance', 'stop')?.transitioning // 'stopping'
+ */
+export function processOf(baseType: string, action: string): ProcessDef | undefined {
+  const table = (PROCESSES as Record<string, Record<string, ProcessDef>>)[baseType];
+  return table ? table[action] : undefined;
+}
+
+/**
+ * The transitioning and done states a process moves to from a given start state.
+ *
+ * @example
+ * statesFor(processOf('instance', 'update')!, 'running') // { transitioning: 'updating-running', done: 'running' }
+ */
+export function statesFor(p: ProcessDef, from: string): { transitioning: string; done: string } {
+  const pick = (v: string | Readonly<Record<string, string>>) => (typeof v === 'string' ? v : v[from]);
+  return { transitioning: pick(p.transitioning), done: pick(p.done) };
+}
+
+/**
+ * Every value a process can leave in `field`, sorted: the schema's enum options.
+ *
+ * @example
+ * statesOf('instanceLink').includes('updating-active') // true
+ */
+export function statesOf(baseType: ProcessBaseType, field: StateField = 'state'): string[] {
+  const out = new Set<string>();
+  for (const p of Object.values(PROCESSES[baseType]) as ProcessDef[]) {
+    if ((p.field ?? 'state') !== field) continue;
+    const add = (v: string | Readonly<Record<string, string>>) =>
+      typeof v === 'string' ? out.add(v) : Object.values(v).forEach((s) => out.add(s));
+    p.from.forEach((s) => out.add(s));
+    add(p.transitioning);
+    add(p.done);
+  }
+  return [...out].sort();
+}
+
+/**
+ * All transitioning states of a base type's `state` field: a resource in one of them shows `transitioning: "yes"`.
+ *
+ * @example
+ * transitioningStatesOf('instance').has('stopping') // true
+ */
+export function transitioningStatesOf(baseType: ProcessBaseType): Set<string> {
+  const out = new Set<string>();
+  for (const p of Object.values(PROCESSES[baseType]) as ProcessDef[]) {
+    if ((p.field ?? 'state') !== 'state') continue;
+    if (typeof p.transitioning === 'string') out.add(p.transitioning);
+    else Object.values(p.transitioning).forEach((s) => out.add(s));
+  }
+  return out;
+}
+
+/** Input a chained process receives, and the rule deciding whether one follows. */
+export type ChainRule = (fields: Record<string, unknown>, input: Record<string, unknown>) => string | undefined;
+
+/**
+ * Processes that continue into another when they finish (cattle delegation and post-listeners):
+ * create → start when `startOnCreate`, stop → remove when asked with `remove: true`.
+ * A chain is valid only when the parent's done state is a start state of the child.
+ */
+export const CHAINS: Partial<Record<ProcessBaseType, Record<string, ChainRule>>> = {
+  instance: {
+    create: (fields) => (fields.startOnCreate === false ? undefined : 'start'),
+    stop: (_fields, input) => (input.remove === true ? 'remove' : undefined),
+  },
+};

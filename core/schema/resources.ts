@@ -1,0 +1,330 @@
+/**
+ * @module
+ * Every schema Drover serves: the instance family, instanceLink, host, project and apiKey, their embedded
+ * types, and the action input/output types. Field flags and limits follow Rancher v0.159 (spec §2).
+ */
+import type { ActionDef, FieldDef, LinkDef, ResourceSchema } from './types.js';
+import {
+  INSTANCE_HANDLER_ACTIONS,
+  PROCESSES,
+  statesOf,
+  type ProcessBaseType,
+  type ProcessDef,
+} from '../process/table.js';
+import type { BaseType } from '../ids.js';
+
+// ---- field helpers: short names keep the tables below readable ----
+type Opts = Omit<FieldDef, 'type'>;
+const f = (type: string, o: Opts = {}): FieldDef => ({ type, nullable: true, ...o });
+/** create-only field */
+const c = (type: string, o: Opts = {}): FieldDef => f(type, { create: true, ...o });
+/** create+update field */
+const cu = (type: string, o: Opts = {}): FieldDef => f(type, { create: true, update: true, ...o });
+/** read-only field */
+const r = (type: string, o: Opts = {}): FieldDef => f(type, o);
+
+const CAPABILITIES = [
+  'ALL', 'AUDIT_CONTROL', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER',
+  'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE', 'LINUX_IMMUTABLE', 'MAC_ADMIN', 'MAC_OVERRIDE', 'MKNOD',
+  'NET_ADMIN', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_RAW', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID',
+  'SYS_ADMIN', 'SYS_BOOT', 'SYS_CHROOT', 'SYS_MODULE', 'SYS_NICE', 'SYS_PACCT', 'SYS_PTRACE', 'SYS_RAWIO',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'SYSLOG', 'WAKE_ALARM',
+] as const;
+
+const HEALTH_STATES = [
+  'healthy', 'initializing', 'reinitializing', 'unhealthy',
+  'updating-healthy', 'updating-reinitializing', 'updating-unhealthy',
+] as const;
+
+/** Fields every stateful resource has (spec §2.2). `state` options come from the process table. */
+function commonFields(baseType: ProcessBaseType): Record<string, FieldDef> {
+  return {
+    accountId: r('reference[account]', { filter: true }),
+    created: r('date', { filter: true }),
+    description: cu('string', { maxLength: 1024, filter: true }),
+    kind: r('string', { filter: true }),
+    name: cu('string', { maxLength: 255, filter: true }),
+    removeTime: r('date', { filter: true }),
+    removed: r('date', { filter: true }),
+    state: r('enum', { nullable: false, maxLength: 128, options: statesOf(baseType), filter: true }),
+    transitioning: r('enum', { options: ['error', 'no', 'yes'] }),
+    transitioningMessage: r('string'),
+    transitioningProgress: r('int'),
+    uuid: r('string', { filter: true }),
+  };
+}
+
+/** Fields of the base `instance` type (spec §2.5). */
+const INSTANCE_FIELDS: Record<string, FieldDef> = {
+  ...commonFields('instance'),
+  externalId: r('string', { filter: true }),
+  hostId: r('reference[host]', { filter: true }),
+};
+
+/** `container` fields, project-role view (spec §2.3). */
+const CONTAINER_FIELDS: Record<string, FieldDef> = {
+  ...INSTANCE_FIELDS,
+  build: c('dockerBuild'),
+  capAdd: c('array[enum]', { options: CAPABILITIES }),
+  capDrop: c('array[enum]', { options: CAPABILITIES }),
+  command: c('array[string]'),
+  count: c('int', { output: false, min: 1, max: 1000 }),
+  cpuSet: c('string'),
+  cpuShares: c('int'),
+  createIndex: r('int', { filter: true }),
+  dataVolumeMounts: c('map[reference[volume]]'),
+  dataVolumes: c('array[string]'),
+  dataVolumesFrom: c('array[reference[container]]'),
+  deploymentUnitUuid: r('string', { filter: true }),
+  devices: c('array[string]'),
+  dns: c('array[string]'),
+  dnsSearch: c('array[string]'),
+  domainName: c('string'),
+  entryPoint: c('array[string]'),
+  environment: c('map[string]', { nullable: false, default: {} }),
+  expose: c('array[string]'),
+  extraHosts: c('array[string]'),
+  firstRunning: r('date', { filter: true }),
+  healthCheck: c('instanceHealthCheck'),
+  healthState: r('enum', { options: HEALTH_STATES, filter: true }),
+  hostname: c('string', { minLength: 1, maxLength: 255, filter: true }),
+  imageUuid: c('string', { required: true, filter: true }),
+  instanceLinks: c('map[reference[instance]]', { output: false }),
+  labels: c('map[string]', { nullable: false, default: {} }),
+  logConfig: c('logConfig'),
+  lxcConf: c('map[string]'),
+  memory: c('int'),
+  memorySwap: c('int'),
+  nativeContainer: r('boolean', { nullable: false, default: false, filter: true }),
+  networkContainerId: c('reference[container]', { filter: true }),
+  networkIds: c('array[reference[network]]', { output: false }),
+  networkMode: c('enum', { options: ['none', 'bridge', 'host', 'managed', 'container'], default: 'managed' }),
+  pidMode: c('enum', { options: ['host'] }),
+  ports: c('array[string]'),
+  primaryIpAddress: r('string', { nullable: false }),
+  privileged: c('boolean', { nullable: false, default: false }),
+  publishAllPorts: c('boolean', { nullable: false, default: false }),
+  readOnly: c('boolean', { nullable: false, default: false }),
+  registryCredentialId: c('reference[registryCredential]', { filter: true }),
+  requestedHostId: c('reference[host]'),
+  restartPolicy: c('restartPolicy'),
+  securityOpt: c('array[string]'),
+  startCount: r('int', { filter: true }),
+  startOnCreate: c('boolean', { nullable: false, default: true }),
+  stdinOpen: c('boolean', { nullable: false, default: false }),
+  systemContainer: r('enum', { options: ['NetworkAgent', 'LoadBalancerAgent'], filter: true }),
+  tty: c('boolean', { nullable: false, default: false }),
+  user: c('string', { minLength: 1 }),
+  version: r('string', { nullable: false, default: '0', filter: true }),
+  volumeDriver: c('string'),
+  workingDir: c('string', { minLength: 1 }),
+};
+
+/** Docker-only container fields a virtual machine does not have (spec §2.4). */
+const DOCKER_ONLY = [
+  'build', 'capAdd', 'capDrop', 'dataVolumeMounts', 'dataVolumes', 'dataVolumesFrom', 'devices', 'entryPoint',
+  'environment', 'lxcConf', 'networkContainerId', 'pidMode', 'privileged', 'publishAllPorts', 'readOnly',
+  'stdinOpen', 'tty', 'user', 'workingDir',
+];
+
+const VM_FIELDS: Record<string, FieldDef> = {
+  ...Object.fromEntries(Object.entries(CONTAINER_FIELDS).filter(([k]) => !DOCKER_ONLY.includes(k))),
+  disks: c('array[virtualMachineDisk]'),
+  memoryMb: c('int', { default: 512, min: 1, filter: true }),
+  userdata: c('string', { maxLength: 65535 }),
+  vcpu: c('int', { default: 1, min: 1 }),
+};
+
+const INSTANCE_LINK_FIELDS: Record<string, FieldDef> = {
+  ...commonFields('instanceLink'),
+  instanceId: r('reference[instance]', { filter: true }),
+  linkName: r('string', { filter: true }),
+  targetInstanceId: f('reference[instance]', { update: true, scheduleUpdate: true, filter: true }),
+};
+
+const HOST_FIELDS: Record<string, FieldDef> = {
+  ...commonFields('host'),
+  agentState: r('enum', { options: ['online', 'offline'], filter: true }),
+  hostname: r('string', { filter: true }),
+  labels: r('map[string]'),
+  memoryMb: r('int'),
+  vcpu: r('int'),
+};
+
+// A project is its own account, so it has no accountId.
+const { accountId: _ownAccount, ...PROJECT_FIELDS } = commonFields('account');
+
+const API_KEY_FIELDS: Record<string, FieldDef> = {
+  ...commonFields('credential'),
+  accountId: c('reference[account]', { required: true, filter: true }),
+  publicValue: r('string', { filter: true }),
+  secretValue: r('password', { readOnCreateOnly: true }),
+};
+
+/** Rancher's process actions take no input and return the resource, unless the process says otherwise. */
+function processActions(baseType: ProcessBaseType, output: string): Record<string, ActionDef> {
+  const out: Record<string, ActionDef> = {};
+  for (const [name, p] of Object.entries(PROCESSES[baseType]) as [string, ProcessDef][]) {
+    out[name] = { input: p.input ?? null, output };
+  }
+  return out;
+}
+
+function handlerActions(output: string): Record<string, ActionDef> {
+  const out: Record<string, ActionDef> = {};
+  for (const [name, a] of Object.entries(INSTANCE_HANDLER_ACTIONS)) {
+    out[name] = { input: a.input, output: a.output === 'container' ? output : a.output };
+  }
+  return out;
+}
+
+const sortKeys = <T>(o: Record<string, T>): Record<string, T> =>
+  Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+const INSTANCE_LINKS: Record<string, LinkDef> = {
+  account: { kind: 'reference', field: 'accountId', type: 'project' },
+  host: { kind: 'reference', field: 'hostId', type: 'host' },
+  instanceLinks: { kind: 'collection', type: 'instanceLink', field: 'instanceId' },
+  targetInstanceLinks: { kind: 'collection', type: 'instanceLink', field: 'targetInstanceId' },
+};
+
+function stateful(
+  id: string,
+  baseType: BaseType & ProcessBaseType,
+  fields: Record<string, FieldDef>,
+  o: Partial<ResourceSchema> & { output?: string },
+): ResourceSchema {
+  return {
+    id,
+    pluralName: o.pluralName ?? `${id}s`,
+    parent: o.parent,
+    baseType,
+    resourceFields: sortKeys(fields),
+    resourceActions: sortKeys({ ...processActions(baseType, o.output ?? id), ...(o.resourceActions ?? {}) }),
+    collectionMethods: o.collectionMethods ?? ['GET'],
+    resourceMethods: o.resourceMethods ?? ['GET'],
+    links: o.links ?? {},
+    adminOnly: o.adminOnly,
+  };
+}
+
+/** An embedded or action input/output type: no collection, not stored. */
+function embedded(id: string, fields: Record<string, FieldDef>, collectionMethods: string[] = []): ResourceSchema {
+  return {
+    id,
+    pluralName: `${id}s`,
+    resourceFields: sortKeys(fields),
+    resourceActions: {},
+    collectionMethods,
+    resourceMethods: ['GET'],
+    links: {},
+  };
+}
+
+const e = (type: string, o: Opts = {}): FieldDef => ({ type, create: true, nullable: true, ...o });
+
+/** Every schema, keyed by id. Order is the order of `/v1/schemas`. */
+export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
+  [
+    stateful('instance', 'instance', INSTANCE_FIELDS, {
+      resourceActions: { console: { input: 'instanceConsoleInput', output: 'instanceConsole' } },
+      links: INSTANCE_LINKS,
+    }),
+    stateful('container', 'instance', CONTAINER_FIELDS, {
+      parent: 'instance',
+      resourceActions: handlerActions('container'),
+      collectionMethods: ['GET', 'POST'],
+      resourceMethods: ['GET', 'PUT', 'DELETE'],
+      links: INSTANCE_LINKS,
+    }),
+    stateful('virtualMachine', 'instance', VM_FIELDS, {
+      parent: 'container',
+      resourceActions: handlerActions('virtualMachine'),
+      collectionMethods: ['GET', 'POST'],
+      resourceMethods: ['GET', 'PUT', 'DELETE'],
+      links: INSTANCE_LINKS,
+    }),
+    stateful('instanceLink', 'instanceLink', INSTANCE_LINK_FIELDS, {
+      resourceMethods: ['GET', 'PUT'],
+      links: {
+        account: { kind: 'reference', field: 'accountId', type: 'project' },
+        instance: { kind: 'reference', field: 'instanceId', type: 'instance' },
+        targetInstance: { kind: 'reference', field: 'targetInstanceId', type: 'instance' },
+      },
+    }),
+    stateful('host', 'host', HOST_FIELDS, {
+      links: {
+        account: { kind: 'reference', field: 'accountId', type: 'project' },
+        instances: { kind: 'collection', type: 'instance', field: 'hostId' },
+      },
+    }),
+    stateful('project', 'account', PROJECT_FIELDS, {
+      adminOnly: true,
+      collectionMethods: ['GET', 'POST'],
+      resourceMethods: ['GET', 'PUT', 'DELETE'],
+      links: {
+        apiKeys: { kind: 'collection', type: 'apiKey', field: 'accountId' },
+      },
+    }),
+    stateful('apiKey', 'credential', API_KEY_FIELDS, {
+      adminOnly: true,
+      collectionMethods: ['GET', 'POST'],
+      resourceMethods: ['GET', 'PUT', 'DELETE'],
+      links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
+    }),
+    // embedded types (spec §2.6)
+    embedded('restartPolicy', { maximumRetryCount: e('int'), name: e('string', { update: true }) }),
+    embedded('logConfig', { config: e('map[string]'), driver: e('string') }),
+    embedded('instanceHealthCheck', {
+      healthyThreshold: e('int'),
+      initializingTimeout: e('int'),
+      interval: e('int'),
+      name: e('string'),
+      port: e('int', { required: true, min: 1, max: 65535 }),
+      recreateOnQuorumStrategyConfig: e('recreateOnQuorumStrategyConfig'),
+      reinitializingTimeout: e('int'),
+      requestLine: e('string'),
+      responseTimeout: e('int'),
+      strategy: e('enum', { options: ['none', 'recreate', 'recreateOnQuorum'], default: 'recreate' }),
+      unhealthyThreshold: e('int'),
+    }),
+    embedded('recreateOnQuorumStrategyConfig', { quorum: e('int') }),
+    embedded('dockerBuild', {
+      context: e('string'),
+      dockerfile: e('string'),
+      forcerm: e('boolean', { nullable: false, default: false }),
+      nocache: e('boolean', { nullable: false, default: false }),
+      remote: e('string'),
+      rm: e('boolean', { nullable: false, default: false }),
+    }),
+    embedded('virtualMachineDisk', {
+      driver: e('string'),
+      name: e('string', { validChars: 'a-z0-9_.-', minLength: 2 }),
+      opts: e('map[string]'),
+      root: e('boolean', { nullable: false, default: false }),
+      size: e('string', { default: '40g' }),
+    }),
+    // action inputs and outputs (spec §2.7)
+    embedded('instanceStop', { remove: e('boolean'), timeout: e('int', { min: 0 }) }, ['POST']),
+    embedded(
+      'containerExec',
+      {
+        attachStdin: e('boolean', { default: true }),
+        attachStdout: e('boolean', { default: true }),
+        command: e('array[string]', { required: true }),
+        tty: e('boolean', { default: true }),
+      },
+      ['POST'],
+    ),
+    embedded('containerLogs', { follow: e('boolean', { default: true }), lines: e('int', { min: 0, default: 100 }) }, ['POST']),
+    embedded(
+      'containerProxy',
+      { port: e('int', { min: 0, default: 80 }), scheme: e('enum', { options: ['http', 'https'], default: 'http' }) },
+      ['POST'],
+    ),
+    embedded('instanceConsoleInput', {}, ['POST']),
+    embedded('setLabelsInput', { labels: e('json', { required: true }) }, ['POST']),
+    embedded('hostAccess', { token: r('string'), url: r('string') }),
+    embedded('instanceConsole', { kind: r('string'), password: r('string'), url: r('string') }),
+  ].map((s) => [s.id, s]),
+);

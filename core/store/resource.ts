@@ -1,0 +1,89 @@
+/**
+ * @module
+ * The stored form of every API resource (instance, link, host, project, API key) and its index keys.
+ */
+import type { BaseType } from '../ids.js';
+import { INDEXES } from './table.js';
+
+/** The action a resource is currently transitioning under (the fencing token of later workflow writes). */
+export interface CurrentAction {
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
+  /** Who asked: `admin` or an API key id. */
+  caller: string;
+  at: number;
+  /** The state the process started from (picks the done state of per-state processes like `update`). */
+  from: string;
+}
+
+export interface Resource {
+  /** Formatted id, e.g. `1i5`. */
+  id: string;
+  num: number;
+  /** Schema type (`container`, `virtualMachine`, `instanceLink`, `host`, `project`, `apiKey`). */
+  type: string;
+  baseType: BaseType;
+  /** Owning project (for a project: itself). */
+  projectId: string;
+  state: string;
+  /** Optimistic-lock counter; every write is conditional on it. */
+  version: number;
+  created: number;
+  updated: number;
+  /** Schema field values (dates as epoch ms), plus a few internal ones (`capabilities`, `secretHash`). */
+  fields: Record<string, unknown>;
+  /** Stored `transitioning: "error"` after a failed process, with its message. */
+  transitioningError?: string | null;
+  transitioningMessage?: string | null;
+  transitioningProgress?: number | null;
+  action?: CurrentAction | null;
+  /** Epoch seconds after which the item is gone (DynamoDB TTL); reads treat it as absent. */
+  expiresAt?: number | null;
+}
+
+/** Sort keys hold the numeric id zero-padded, so index order is id order. */
+export const padNum = (n: number) => String(n).padStart(15, '0');
+
+/**
+ * Index attributes of a resource item, derived from its fields so they can never disagree.
+ *
+ * @example
+ * indexKeys(res).gsi3pk // 'S#1a1#instance#running'
+ */
+export function indexKeys(r: Resource): Record<string, string> {
+  const n = padNum(r.num);
+  const k: Record<string, string> = {
+    [INDEXES.byProject.pk]: `P#${r.projectId}#${r.baseType}`,
+    [INDEXES.byProject.sk]: n,
+    [INDEXES.byKind.pk]: `K#${r.baseType}`,
+    [INDEXES.byKind.sk]: n,
+    [INDEXES.byState.pk]: `S#${r.projectId}#${r.baseType}#${r.state}`,
+    [INDEXES.byState.sk]: n,
+  };
+  const hostId = r.fields.hostId;
+  if (typeof hostId === 'string' && hostId) {
+    k[INDEXES.byHost.pk] = `H#${hostId}#${r.baseType}`;
+    k[INDEXES.byHost.sk] = n;
+  }
+  const access = r.fields.publicValue;
+  if (r.baseType === 'credential' && typeof access === 'string') {
+    k[INDEXES.byAccessKey.pk] = `AK#${access}`;
+    k[INDEXES.byAccessKey.sk] = 'K';
+  }
+  return k;
+}
+
+const ITEM_ONLY = new Set(['pk', 'sk', ...Object.values(INDEXES).flatMap((i) => [i.pk, i.sk])]);
+
+/** Item → resource: drops keys and index attributes. */
+export function fromItem(item: Record<string, unknown>): Resource {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (!ITEM_ONLY.has(k)) out[k] = v;
+  return out as unknown as Resource;
+}
+
+/** Resource → item, with its keys and index attributes. */
+export function toItem(r: Resource): Record<string, unknown> {
+  return { ...r, pk: r.id, sk: 'R', ...indexKeys(r) };
+}

@@ -1,0 +1,290 @@
+/**
+ * @module
+ * The repository over the stage's DynamoDB table. Every write is a single-item conditional write guarded
+ * by the item's numeric `version` (optimistic locking); a lost race surfaces as `WriteConflictError`,
+ * which `mutate` retries and finally turns into the API's 409 Conflict. No transactions are used, so the
+ * same code runs on DynamoDB and on the embedded dynalite.
+ */
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { statusError, WriteConflictError } from '../errors.js';
+import type { BaseType } from '../ids.js';
+import { fromItem, padNum, toItem, type Resource } from './resource.js';
+import { INDEXES, type IndexName } from './table.js';
+
+export interface StoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  /** How many ids one counter write reserves (default 50): keeps the counter item far from its write limit. */
+  idBlock?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** A state condition a write must meet in the stored item, from the process table. */
+export interface StateCondition {
+  field: 'state' | 'allocationState' | 'healthState';
+  in: readonly string[];
+}
+
+export interface IndexQuery {
+  index: IndexName;
+  partition: string;
+  /** Exclusive lower (or, descending, upper) bound on the numeric id. */
+  after?: number;
+  descending?: boolean;
+  /** Items per DynamoDB request. */
+  pageSize?: number;
+}
+
+/**
+ * The store. Construct once per process (or Lambda container) and share.
+ *
+ * @example
+ * const store = new Store({ client: new DynamoDBClient({}), tableName: 'drover-prod' });
+ * const res = await store.get('1i5');
+ */
+export class Store {
+  readonly doc: DynamoDBDocumentClient;
+  readonly tableName: string;
+  private readonly idBlock: number;
+  private readonly now: () => number;
+  private readonly blocks = new Map<string, { next: number; last: number }>();
+  private readonly pendingBlock = new Map<string, Promise<void>>();
+
+  constructor(opts: StoreOptions) {
+    this.doc = DynamoDBDocumentClient.from(opts.client, {
+      marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+    });
+    this.tableName = opts.tableName;
+    this.idBlock = opts.idBlock ?? 50;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * The next numeric id for a base type. Ids are reserved in blocks with one atomic counter update,
+   * so a busy stage writes the counter item once per `idBlock` creates.
+   *
+   * @example
+   * formatId('instance', await store.nextId('instance')) // '1i51'
+   */
+  async nextId(baseType: BaseType): Promise<number> {
+    for (;;) {
+      const b = this.blocks.get(baseType);
+      if (b && b.next <= b.last) return b.next++;
+      let p = this.pendingBlock.get(baseType);
+      if (!p) {
+        p = this.reserveBlock(baseType).finally(() => this.pendingBlock.delete(baseType));
+        this.pendingBlock.set(baseType, p);
+      }
+      await p;
+    }
+  }
+
+  private async reserveBlock(baseType: string): Promise<void> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `counter#${baseType}`, sk: 'C' },
+        UpdateExpression: 'ADD #n :b',
+        ExpressionAttributeNames: { '#n': 'n' },
+        ExpressionAttributeValues: { ':b': this.idBlock },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const last = Number(out.Attributes?.n);
+    this.blocks.set(baseType, { next: last - this.idBlock + 1, last });
+  }
+
+  /**
+   * Reads a resource by id (strongly consistent). Expired items read as absent.
+   *
+   * @example
+   * const c = await store.get('1i5'); if (!c) throw statusError(404);
+   */
+  async get(id: string): Promise<Resource | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: id, sk: 'R' }, ConsistentRead: true }),
+    );
+    if (!out.Item || this.expired(out.Item)) return undefined;
+    return fromItem(out.Item);
+  }
+
+  /**
+   * Inserts a new resource; fails with `WriteConflictError` if the id is taken.
+   *
+   * @example
+   * await store.create({ id: '1i5', num: 5, type: 'container', ... });
+   */
+  async create(res: Resource): Promise<Resource> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: toItem(res),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (e) {
+      throw this.mapConflict(e, res.id);
+    }
+    return res;
+  }
+
+  /**
+   * Replaces a resource if its stored version is still `expectVersion` (and, optionally, its state field is
+   * in `state.in`). Returns the written resource with `version + 1`.
+   *
+   * @example
+   * const next = await store.put({ ...cur, state: 'stopping' }, cur.version, { field: 'state', in: ['running'] });
+   */
+  async put(res: Resource, expectVersion: number, state?: StateCondition): Promise<Resource> {
+    const next: Resource = { ...res, version: expectVersion + 1, updated: this.now() };
+    const names: Record<string, string> = { '#v': 'version' };
+    const values: Record<string, unknown> = { ':v': expectVersion };
+    let cond = '#v = :v';
+    if (state) {
+      const path = state.field === 'state' ? '#st' : '#fl.#st';
+      names['#st'] = state.field;
+      if (state.field !== 'state') names['#fl'] = 'fields';
+      const keys = state.in.map((s, i) => {
+        values[`:s${i}`] = s;
+        return `:s${i}`;
+      });
+      cond += ` AND ${path} IN (${keys.join(', ')})`;
+    }
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: toItem(next),
+          ConditionExpression: cond,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (e) {
+      throw this.mapConflict(e, res.id);
+    }
+    return next;
+  }
+
+  /**
+   * Read-modify-write with retries: `fn` gets the current resource and returns the next one (or throws an
+   * `ApiError` to refuse). A lost race re-reads and re-applies `fn`; after `attempts` losses the caller gets
+   * 409 Conflict, never a silently lost update.
+   *
+   * @example
+   * await store.mutate('1i5', (cur) => ({ ...cur, fields: { ...cur.fields, name: 'web' } }));
+   */
+  async mutate(
+    id: string,
+    fn: (cur: Resource) => Resource | Promise<Resource>,
+    opts: { attempts?: number; state?: (next: Resource, cur: Resource) => StateCondition | undefined } = {},
+  ): Promise<{ before: Resource; after: Resource }> {
+    const attempts = opts.attempts ?? 5;
+    for (let i = 0; ; i++) {
+      const cur = await this.get(id);
+      if (!cur) throw statusError(404);
+      const next = await fn(cur);
+      try {
+        const after = await this.put(next, cur.version, opts.state?.(next, cur));
+        return { before: cur, after };
+      } catch (e) {
+        if (!(e instanceof WriteConflictError) || i + 1 >= attempts) {
+          if (e instanceof WriteConflictError) {
+            throw statusError(409, `Resource ${id} is being changed by another request; try again`);
+          }
+          throw e;
+        }
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * (i + 1)));
+      }
+    }
+  }
+
+  /**
+   * Pages through one index partition in id order, yielding each DynamoDB page (expired items removed).
+   *
+   * @example
+   * for await (const page of store.scanIndex({ index: 'byProject', partition: 'P#1a1#instance' })) { ... }
+   */
+  async *scanIndex(q: IndexQuery): AsyncGenerator<Resource[]> {
+    const idx = INDEXES[q.index];
+    const input: QueryCommandInput = {
+      TableName: this.tableName,
+      IndexName: q.index,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': idx.pk },
+      ExpressionAttributeValues: { ':pk': q.partition },
+      ScanIndexForward: !q.descending,
+      Limit: q.pageSize ?? 200,
+    };
+    if (q.after !== undefined) {
+      input.KeyConditionExpression += ` AND #sk ${q.descending ? '<' : '>'} :after`;
+      input.ExpressionAttributeNames!['#sk'] = idx.sk;
+      input.ExpressionAttributeValues![':after'] = padNum(q.after);
+    }
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      yield (out.Items ?? []).filter((i) => !this.expired(i)).map(fromItem);
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /**
+   * Reads a small configuration item (admin credential, signing secrets).
+   *
+   * @example
+   * const admin = await store.getConfig<AdminKey>('adminKey');
+   */
+  async getConfig<T>(name: string): Promise<T | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: `config#${name}`, sk: 'C' }, ConsistentRead: true }),
+    );
+    return out.Item?.value as T | undefined;
+  }
+
+  /**
+   * Writes a configuration item. With `onlyIfAbsent`, the first writer wins and its value is returned.
+   *
+   * @example
+   * const secret = await store.putConfig('cursorSecret', randomSecret(), { onlyIfAbsent: true });
+   */
+  async putConfig<T>(name: string, value: T, opts: { onlyIfAbsent?: boolean } = {}): Promise<T> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `config#${name}`, sk: 'C', value },
+          ConditionExpression: opts.onlyIfAbsent ? 'attribute_not_exists(pk)' : undefined,
+        }),
+      );
+      return value;
+    } catch (e) {
+      if (opts.onlyIfAbsent && e instanceof ConditionalCheckFailedException) {
+        return (await this.getConfig<T>(name)) as T;
+      }
+      throw e;
+    }
+  }
+
+  private expired(item: Record<string, unknown>): boolean {
+    const exp = item.expiresAt;
+    return typeof exp === 'number' && exp * 1000 <= this.now();
+  }
+
+  private mapConflict(e: unknown, id: string): unknown {
+    if (e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException') {
+      return new WriteConflictError(id, e);
+    }
+    return e;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * @module
+ * The one DynamoDB table of a stage: key attributes and global secondary indexes, chosen from the access
+ * patterns below. Both the SST stack and the embedded store create the table from this definition.
+ *
+ * | index        | partition key                         | sort key   | serves                                   |
+ * |--------------|---------------------------------------|------------|------------------------------------------|
+ * | (table)      | `pk` = resource id (`1i5`) or `counter#…` | `sk`   | get by id, counters, config items        |
+ * | byProject    | `P#<project>#<baseType>`              | padded num | list a project's instances/links/hosts   |
+ * | byKind       | `K#<baseType>`                        | padded num | admin lists across projects              |
+ * | byState      | `S#<project>#<baseType>#<state>`      | padded num | `?state=running` without a scan          |
+ * | byHost       | `H#<hostId>#<baseType>`               | padded num | instances on a host                      |
+ * | byAccessKey  | `AK#<publicValue>`                    | `K`        | API key authentication                   |
+ */
+
+export const INDEXES = {
+  byProject: { pk: 'gsi1pk', sk: 'gsi1sk' },
+  byKind: { pk: 'gsi2pk', sk: 'gsi2sk' },
+  byState: { pk: 'gsi3pk', sk: 'gsi3sk' },
+  byHost: { pk: 'gsi4pk', sk: 'gsi4sk' },
+  byAccessKey: { pk: 'gsi5pk', sk: 'gsi5sk' },
+} as const;
+
+export type IndexName = keyof typeof INDEXES;
+
+/** Name of the TTL attribute (epoch seconds). Reads filter on it too, since TTL deletion is lazy. */
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+/**
+ * The CreateTable input for the table (on-demand billing, all GSIs projecting ALL).
+ *
+ * @example
+ * await client.send(new CreateTableCommand(tableDefinition('drover-local')));
+ */
+export function tableDefinition(tableName: string) {
+  const attrs = new Set<string>(['pk', 'sk']);
+  for (const i of Object.values(INDEXES)) {
+    attrs.add(i.pk);
+    attrs.add(i.sk);
+  }
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [...attrs].map((a) => ({ AttributeName: a, AttributeType: 'S' as const })),
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' as const },
+      { AttributeName: 'sk', KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: Object.entries(INDEXES).map(([name, i]) => ({
+      IndexName: name,
+      KeySchema: [
+        { AttributeName: i.pk, KeyType: 'HASH' as const },
+        { AttributeName: i.sk, KeyType: 'RANGE' as const },
+      ],
+      Projection: { ProjectionType: 'ALL' as const },
+    })),
+  };
+}
