@@ -7,15 +7,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Hono } from 'hono';
-import { createApp } from '../api/app.js';
 import type { DroverConfig } from '../config.js';
-import { bootstrap } from '../domain/bootstrap.js';
-import { Authenticator, newKeyPair } from '../domain/credentials.js';
-import { InlineRunner, ProcessEngine, type ProcessRunner } from '../domain/engine.js';
-import { DroverService } from '../domain/service.js';
+import { newKeyPair } from '../domain/credentials.js';
+import type { ProcessRunner } from '../domain/engine.js';
+import type { DroverService } from '../domain/service.js';
+import { createDrover } from '../runtime.js';
 import { dynamoClient, ensureTable } from '../store/connect.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { startDynalite, type EmbeddedDynamo } from './dynalite.js';
 
 export interface RunningStack {
@@ -28,6 +28,8 @@ export interface RunningStack {
   app: Hono;
   service: DroverService;
   store: Store;
+  /** The DynamoDB client the store uses. */
+  client: DynamoDBClient;
   /** Stops the server and the store, flushing data to disk. */
   close(): Promise<void>;
 }
@@ -78,18 +80,15 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const client = dynamoClient({ region: config.region, endpoint, local: embedded });
   if (embedded || config.createTable) await ensureTable(client, tableName);
 
-  const store = new Store({ client, tableName });
   const key = adminKey(config);
-  const { defaultProjectId, cursorSecret } = await bootstrap(store, {
+  const { app, service, store, defaultProjectId } = await createDrover({
+    config,
+    client,
+    tableName,
     admin: { accessKey: key.accessKey, secretKey: key.secretKey },
-    cursorSecret: config.cursorSecret,
+    runner: opts.runner,
+    logError: opts.logError,
   });
-  const engine = new ProcessEngine(store, opts.runner ?? new InlineRunner(), {
-    purgedRetentionSeconds: config.purgedRetentionSeconds,
-  });
-  const auth = new Authenticator(store);
-  const service = new DroverService({ store, engine, auth, defaultProjectId, cursorSecret });
-  const app = createApp({ service, logError: opts.logError });
 
   const server: ServerType = await new Promise((ok, fail) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => ok(s));
@@ -107,6 +106,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     app,
     service,
     store,
+    client,
     async close() {
       if (closed) return;
       closed = true;

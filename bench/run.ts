@@ -1,0 +1,15 @@
+/**
+ * @module
+ * `npm run bench`: runs every benchmark and prints a Markdown table of results, each as a ratio to a floor
+ * measured in the same run (copy it into docs/benchmarks.md).
+ */
+import os from 'node:os';
+import { createBench } from './create.bench.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const rows = [...(await createBench())];
+console.log(`Measured ${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
+console.log('| benchmark | rate | ratio to floor | notes |');
+console.log('| --- | --- | --- | --- |');
+for (const r of rows) console.log(r);

@@ -1,0 +1,78 @@
+/**
+ * The Lambda entry serves the same app as the local stack. It is driven here with API Gateway v2 events
+ * (the shape API Gateway sends; no AWS client is mocked) against a DynamoDB-compatible endpoint configured
+ * exactly as a deployed stage would be: DROVER_TABLE_NAME plus an endpoint.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js';
+import { dynamoClient, ensureTable } from '../core/store/connect.js';
+
+let db: EmbeddedDynamo;
+let handler: (event: any, context: any) => Promise<any>;
+const auth = `Basic ${Buffer.from('LAMBDAADMIN:lambda-secret').toString('base64')}`;
+
+function event(method: string, path: string, body?: unknown, query = '') {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: query,
+    headers: { host: 'api.example.com', authorization: auth, 'x-forwarded-proto': 'https' },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'api.example.com',
+      domainPrefix: 'api',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      requestId: 'req-1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '25/Nov/2026:10:00:00 +0000',
+      timeEpoch: Date.now(),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+}
+
+beforeAll(async () => {
+  db = await startDynalite();
+  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
+  await ensureTable(client, 'drover-test');
+  client.destroy();
+  Object.assign(process.env, {
+    DROVER_TABLE_NAME: 'drover-test',
+    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+    DROVER_ADMIN_ACCESS_KEY: 'LAMBDAADMIN',
+    DROVER_ADMIN_SECRET_KEY: 'lambda-secret',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  });
+  ({ handler } = await import('./api.js'));
+});
+afterAll(async () => {
+  await db.close();
+});
+
+describe('functions/api handler', () => {
+  it('serves the Rancher API from a configured table', async () => {
+    const created = await handler(event('POST', '/v1/containers', { imageUuid: 'sim:web', name: 'lambda' }), {});
+    expect(created.statusCode).toBe(201);
+    const body = JSON.parse(created.body);
+    expect(body.state).toBe('creating');
+    expect(body.links.self).toBe(`https://api.example.com/v1/containers/${body.id}`);
+    expect(created.headers['x-api-schemas']).toBe('https://api.example.com/v1/schemas');
+
+    const listed = await handler(event('GET', '/v1/containers', undefined, 'name=lambda'), {});
+    expect(listed.statusCode).toBe(200);
+    const list = JSON.parse(listed.body);
+    expect(list.data.map((c: { id: string }) => c.id)).toEqual([body.id]);
+    expect(list.data[0].state).toBe('running');
+  });
+
+  it('renders errors as Rancher error resources', async () => {
+    const missing = await handler(event('GET', '/v1/containers/1i999999'), {});
+    expect(missing.statusCode).toBe(404);
+    expect(JSON.parse(missing.body)).toMatchObject({ type: 'error', status: 404, code: 'Not Found' });
+  });
+});
