@@ -12,7 +12,7 @@ import { parseId } from '../ids.js';
 import { schemaFor, visibleSchemas } from '../schema/registry.js';
 import type { ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/resource.js';
-import { parseV1Path, queryLists, readInput } from './request.js';
+import { parseV1Path, readInput } from './request.js';
 import { renderCollection, renderError, renderOutput, renderResource, renderSchema } from './render.js';
 import { UrlBuilder } from './urls.js';
 
@@ -89,12 +89,16 @@ export function createApp(opts: AppOptions): Hono {
     if (!s || !s.baseType || segments.length > 3) throw statusError(404);
 
     if (segments.length === 1) {
+      // No type has collection actions, so `POST <collection>?action=` names an action that does not exist.
+      if (method === 'POST' && url.searchParams.get('action')) {
+        throw new ApiError(422, 'InvalidAction', { fieldName: 'action', message: null });
+      }
       if (!s.collectionMethods.includes(method)) throw statusError(405);
       if (method === 'GET') return send(c, await listCollection(s, scope, url, urls, []));
-      const input = await readInput(await c.req.text(), url.searchParams);
+      const input = await readInput(await c.req.text(), url.searchParams, c.req.header('content-type'));
       const created = await service.create(scope, s, input);
-      if (created.length === 1) return send(c, renderResource(created[0], urls), 201);
-      return send(c, renderCollection({ schema: s, data: created.map((r) => renderResource(r, urls)), requestUrl: url, plain: true }, urls), 201);
+      if (created.length === 1) return send(c, renderResource(created[0], urls, principal.role), 201);
+      return send(c, renderCollection({ schema: s, data: created.map((r) => renderResource(r, urls, principal.role)), requestUrl: url, plain: true }, urls), 201);
     }
 
     const res = await service.load(scope, s, segments[1]);
@@ -104,23 +108,23 @@ export function createApp(opts: AppOptions): Hono {
     }
     const action = url.searchParams.get('action');
     if (method === 'POST' && action) {
-      const input = await readInput(await c.req.text(), url.searchParams);
+      const input = await readInput(await c.req.text(), url.searchParams, c.req.header('content-type'));
       const out = await service.action(scope, s, res, action, input);
-      if (out.kind === 'process') return send(c, renderResource(out.resource, urls), 202);
-      if (out.resource) return send(c, renderResource(out.resource, urls));
+      if (out.kind === 'process') return send(c, renderResource(out.resource, urls, principal.role), 202);
+      if (out.resource) return send(c, renderResource(out.resource, urls, principal.role));
       const def = s.resourceActions[action];
       return send(c, renderOutput(def?.output ?? 'object', out.output ?? {}));
     }
     if (!s.resourceMethods.includes(method)) throw statusError(405);
     switch (method) {
       case 'GET':
-        return send(c, renderResource(res, urls));
+        return send(c, renderResource(res, urls, principal.role));
       case 'PUT': {
-        const input = await readInput(await c.req.text(), url.searchParams);
-        return send(c, renderResource(await service.update(scope, s, res, input), urls));
+        const input = await readInput(await c.req.text(), url.searchParams, c.req.header('content-type'));
+        return send(c, renderResource(await service.update(scope, s, res, input), urls, principal.role));
       }
       case 'DELETE':
-        return send(c, renderResource(await service.remove(scope, s, res), urls));
+        return send(c, renderResource(await service.remove(scope, s, res), urls, principal.role));
       default:
         throw statusError(405);
     }
@@ -129,28 +133,32 @@ export function createApp(opts: AppOptions): Hono {
   app.all('/v1/*', v1);
 
   async function listCollection(s: ResourceSchema, scope: Scope, url: URL, urls: UrlBuilder, fixed: Condition[]) {
-    const q = queryLists(url.searchParams);
-    const conditions = [...fixed, ...parseFilters(s, q)];
-    const rawLimit = Number(url.searchParams.get('limit') ?? '100');
-    const limit = !Number.isFinite(rawLimit) ? 100 : rawLimit <= 0 ? null : Math.min(Math.trunc(rawLimit), 10_000);
+    // parseFilters reads the raw parameters itself: grouping them into a plain object (queryLists) fails on
+    // keys such as `constructor`.
+    const conditions = [...fixed, ...parseFilters(s, url.searchParams)];
+    // cattle: a limit that is not an integer is the default; above the maximum it is clamped; <= 0 is no limit.
+    const rawLimit = url.searchParams.get('limit')?.trim() ?? '';
+    const limit = !/^-?\d+$/.test(rawLimit) ? 100 : rawLimit.startsWith('-') || Number(rawLimit) === 0 ? null : Math.min(Number(rawLimit), 10_000);
+    // Sorting is only by a collection filter; `order` applies only with a sort (else id order, sort null).
     const sortParam = url.searchParams.get('sort');
-    const sort = sortParam && sortParam in collectionFilters(s) && sortParam !== 'id' ? sortParam : undefined;
-    const descending = url.searchParams.get('order')?.toLowerCase() === 'desc';
+    const sortable = !!sortParam && Object.hasOwn(collectionFilters(s), sortParam);
+    const sort = sortable && sortParam !== 'id' ? sortParam : undefined;
+    const descending = sortable && url.searchParams.get('order')?.toLowerCase() === 'desc';
     const page = await service.list(scope, {
       schema: s,
       conditions,
       sort,
       descending,
       limit,
-      marker: url.searchParams.get('marker') ?? undefined,
+      marker: url.searchParams.get('marker') || undefined,
     });
     return renderCollection(
       {
         schema: s,
-        data: page.data.map((r) => renderResource(r, urls)),
+        data: page.data.map((r) => renderResource(r, urls, scope.principal.role)),
         requestUrl: url,
         conditions: conditions.filter((c) => !fixed.includes(c)),
-        sort: sortParam && (sort || sortParam === 'id') ? { name: sortParam, descending } : undefined,
+        sort: sortable ? { name: sortParam!, descending } : undefined,
         pagination: limit === null ? null : { limit, partial: page.partial, nextMarker: page.nextMarker },
       },
       urls,
@@ -167,7 +175,7 @@ export function createApp(opts: AppOptions): Hono {
     if (link.kind === 'reference') {
       const id = res.baseType === 'account' ? null : link.field === 'accountId' ? res.projectId : res.fields[link.field];
       if (typeof id !== 'string') throw statusError(404);
-      return send(c, renderResource(await service.load(scope, target, id), urls));
+      return send(c, renderResource(await service.load(scope, target, id), urls, scope.principal.role));
     }
     const fixed: Condition = { field: link.field, modifier: 'eq', value: res.id, typed: res.id };
     const linkScope = link.field === 'accountId' ? { ...scope, projectId: res.id } : scope;
@@ -178,7 +186,7 @@ export function createApp(opts: AppOptions): Hono {
     if (method !== 'GET') throw statusError(405);
     if (segments.length === 2) {
       const s = schemaFor(segments[1], principal.role);
-      if (!s || s.id.toLowerCase() !== segments[1].toLowerCase()) throw statusError(404);
+      if (!s) throw statusError(404);
       return send(c, renderSchema(s, urls));
     }
     if (segments.length > 2) throw statusError(404);

@@ -9,7 +9,7 @@ import { fieldValue } from '../domain/fields.js';
 import { collectionFilters, type Condition } from '../domain/filters.js';
 import { availableActions } from '../process/actions.js';
 import { transitioningStatesOf, type ProcessBaseType } from '../process/table.js';
-import { familyOf, schema } from '../schema/registry.js';
+import { familyOf, schema, schemaFor, type Role } from '../schema/registry.js';
 import type { FieldDef, ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/resource.js';
 import type { UrlBuilder } from './urls.js';
@@ -36,23 +36,19 @@ export function transitioningFields(res: Resource): { transitioning: string; tra
   return { transitioning: 'no', transitioningMessage: null, transitioningProgress: null };
 }
 
-function renderValue(def: FieldDef, v: unknown): unknown {
-  if (v === null || v === undefined) return def.nullable === false && def.default !== undefined ? def.default : null;
-  return v;
-}
-
 /**
  * A resource as Rancher renders it.
  *
  * @example
- * c.json(renderResource(res, urls))
+ * c.json(renderResource(res, urls, 'project'))
  */
-export function renderResource(res: Resource, urls: UrlBuilder): Json {
+export function renderResource(res: Resource, urls: UrlBuilder, role: Role = 'admin'): Json {
   const s = schema(res.type);
   const links: Json = { self: urls.resource(res) };
   for (const [name, l] of Object.entries(s.links)) {
-    // A reference link appears only when its field is set (cattle).
+    // A reference link appears only when its field is set (cattle), and no link leads where the role cannot go.
     if (l.kind === 'reference' && fieldValue(res, l.field) === null) continue;
+    if (!schemaFor(l.type, role)) continue;
     links[name] = urls.link(res, name);
   }
   const actions: Json = {};
@@ -62,7 +58,7 @@ export function renderResource(res: Resource, urls: UrlBuilder): Json {
   const fields: Json = { baseType: s.parent ?? s.id, ...transitioningFields(res) };
   for (const [name, def] of Object.entries(s.resourceFields)) {
     if (def.output === false || name in fields) continue;
-    const v = renderValue(def, fieldValue(res, name));
+    const v = fieldValue(res, name);
     if (def.type === 'date') {
       fields[name] = typeof v === 'number' ? formatDate(v) : null;
       if (typeof v === 'number') fields[`${name}TS`] = v;
@@ -85,24 +81,36 @@ export interface CollectionView {
   plain?: boolean;
 }
 
-function withParams(url: URL, set: Record<string, string | null>): string {
+/**
+ * The current request URL with some query parameters changed: `null` deletes a parameter, a string replaces
+ * it in place (or appends it). Parameters listed in `append` are always deleted and then added at the end,
+ * as cattle builds sort links (`<current URL minus sort/order>&sort=<name>`).
+ */
+function withParams(url: URL, set: Record<string, string | null>, append: Record<string, string> = {}): string {
   const u = new URL(url.href);
   for (const [k, v] of Object.entries(set)) {
     if (v === null) u.searchParams.delete(k);
     else u.searchParams.set(k, v);
+  }
+  for (const [k, v] of Object.entries(append)) {
+    u.searchParams.delete(k);
+    u.searchParams.append(k, v);
   }
   return u.href;
 }
 
 /**
  * A collection as Rancher renders it (`createTypes`, `sortLinks`, `pagination`, `sort`, `filters`).
+ * `self` is the request URL without its query; sort, reverse and next links keep the query. All of them
+ * start from the same base as every other generated URL (`X-Forwarded-*` honoured by the `UrlBuilder`).
  *
  * @example
  * c.json(renderCollection({ schema: s, data, requestUrl: url, urls, pagination }, urls))
  */
 export function renderCollection(v: CollectionView, urls: UrlBuilder): Json {
   const s = v.schema;
-  const self = `${v.requestUrl.origin}${v.requestUrl.pathname}`.toLowerCase();
+  const current = new URL(`${urls.origin}${v.requestUrl.pathname}${v.requestUrl.search}`);
+  const self = `${urls.origin}${v.requestUrl.pathname.replace(/\/+$/, '')}`.toLowerCase();
   const createTypes: Json = {};
   const family = familyOf(s.id);
   if (family.length > 1) {
@@ -114,7 +122,7 @@ export function renderCollection(v: CollectionView, urls: UrlBuilder): Json {
   const sortLinks: Json = {};
   const filters: Json = {};
   for (const name of Object.keys(filterDefs)) {
-    if (!v.plain) sortLinks[name] = withParams(v.requestUrl, { sort: name, order: null, marker: null });
+    if (!v.plain) sortLinks[name] = withParams(current, { order: null, marker: null }, { sort: name });
     const used = (v.conditions ?? []).filter((c) => c.field === name);
     filters[name] = used.length ? used.map((c) => ({ modifier: c.modifier, value: c.value })) : null;
   }
@@ -131,7 +139,7 @@ export function renderCollection(v: CollectionView, urls: UrlBuilder): Json {
       ? {
           first: null,
           previous: null,
-          next: p.nextMarker ? withParams(v.requestUrl, { marker: p.nextMarker }) : null,
+          next: p.nextMarker ? withParams(current, { marker: p.nextMarker }) : null,
           limit: p.limit,
           total: null,
           partial: p.partial,
@@ -141,7 +149,7 @@ export function renderCollection(v: CollectionView, urls: UrlBuilder): Json {
       ? {
           name: v.sort.name,
           order: v.sort.descending ? 'desc' : 'asc',
-          reverse: withParams(v.requestUrl, { order: v.sort.descending ? 'asc' : 'desc', marker: null }),
+          reverse: withParams(current, { order: v.sort.descending ? 'asc' : 'desc', marker: null }),
         }
       : null,
     filters: v.plain ? {} : filters,
@@ -155,7 +163,8 @@ function renderField(def: FieldDef): Json {
   if (def.required) out.required = true;
   if (def.unique) out.unique = true;
   out.readOnCreateOnly = !!def.readOnCreateOnly;
-  for (const k of ['default', 'options', 'min', 'max', 'minLength', 'maxLength', 'validChars', 'invalidChars'] as const) {
+  // Key order as in cattle's dump: limits, then options, then the default (spec §1.7).
+  for (const k of ['minLength', 'maxLength', 'min', 'max', 'options', 'validChars', 'invalidChars', 'default'] as const) {
     if (def[k] !== undefined) out[k] = def[k];
   }
   return out;

@@ -19,27 +19,55 @@ export interface ParsedPath {
  * parseV1Path('/v1/projects/1a5/containers/1i3/') // { urlProject: '1a5', segments: ['containers', '1i3'] }
  */
 export function parseV1Path(pathname: string): ParsedPath {
-  const segs = pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
+  const segs = pathname.split('/').filter(Boolean).slice(1).map(decodeSegment);
   if (segs[0]?.toLowerCase() === 'projects' && segs.length >= 3) {
     return { urlProject: segs[1], segments: segs.slice(2) };
   }
   return { urlProject: null, segments: segs };
 }
 
+/** A path segment, percent-decoded; a malformed escape (`%ZZ`) is a 400, not an unhandled URIError. */
+function decodeSegment(seg: string): string {
+  try {
+    return decodeURIComponent(seg);
+  } catch (e) {
+    throw new ApiError(400, 'Bad Request', { message: `Malformed path segment ${seg}`, cause: e });
+  }
+}
+
 /** Query parameters that steer the request and never become resource fields. */
 const RESERVED = new Set(['action', 'projectId', '_method', '_format', 'limit', 'marker', 'sort', 'order', 'include']);
 
+/** Parameters as an object: a repeated one becomes a list (`?dns=a&dns=b`), a single one stays a string. */
+function paramsObject(params: URLSearchParams, skip: Set<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  for (const k of new Set(params.keys())) {
+    if (skip.has(k) || k === '__proto__') continue;
+    const all = params.getAll(k);
+    out[k] = all.length === 1 ? all[0] : all;
+  }
+  return out;
+}
+
 /**
- * The request object of a POST/PUT: query parameters first, body keys over them. An unparsable body, or one
- * that is not a JSON object, is `400 InvalidBodyContent`.
+ * The request object of a POST/PUT: query parameters first, body keys over them. The body is JSON whatever the
+ * Content-Type says (gdapi-python sends none), except that a form-encoded body is read as form parameters, as
+ * cattle does. An unparsable body, or one that is not a JSON object, is `400 InvalidBodyContent`.
  *
  * @example
- * await readInput(req) // { imageUuid: 'sim:web', name: 'web' }
+ * await readInput('{"imageUuid": "sim:web"}', new URLSearchParams('name=web&dns=a&dns=b'))
+ * // { name: 'web', dns: ['a', 'b'], imageUuid: 'sim:web' }
  */
-export async function readInput(text: string, query: URLSearchParams): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of query) if (!RESERVED.has(k)) out[k] = v;
-  if (!text.trim()) return out;
+export async function readInput(
+  text: string,
+  query: URLSearchParams,
+  contentType?: string,
+): Promise<Record<string, unknown>> {
+  const out = paramsObject(query, RESERVED);
+  if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    return { ...out, ...paramsObject(new URLSearchParams(text), new Set()) };
+  }
+  if (!text.trim()) return { ...out };
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -50,16 +78,4 @@ export async function readInput(text: string, query: URLSearchParams): Promise<R
     throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body must be a JSON object' });
   }
   return { ...out, ...(body as Record<string, unknown>) };
-}
-
-/**
- * Collection query parameters as lists (a filter may repeat).
- *
- * @example
- * queryLists(new URLSearchParams('state=running&state=stopped')) // { state: ['running', 'stopped'] }
- */
-export function queryLists(q: URLSearchParams): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [k, v] of q) (out[k] ??= []).push(v);
-  return out;
 }

@@ -4,7 +4,8 @@
  * marker-signing secret. Concurrent starts (several Lambdas) converge on one value of each.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { formatId } from '../ids.js';
+import { WriteConflictError } from '../errors.js';
+import { formatId, parseId } from '../ids.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, type AdminKeyRecord } from './credentials.js';
 
@@ -34,24 +35,34 @@ export async function bootstrap(store: Store, opts: BootstrapOptions = {}): Prom
   }
   const cursorSecret =
     opts.cursorSecret ?? (await store.putConfig('cursorSecret', randomBytes(32).toString('hex'), { onlyIfAbsent: true }));
+  // Concurrent first starts agree on one id through the conditional config write, then both make sure that
+  // project exists (the create is conditional too), so no orphan "Default" project appears and a start that
+  // died between the two writes is healed by the next one.
   let defaultProjectId = await store.getConfig<string>('defaultProject');
   if (!defaultProjectId) {
-    const num = await store.nextId('account');
-    const id = formatId('account', num);
+    const proposed = formatId('account', await store.nextId('account'));
+    defaultProjectId = await store.putConfig('defaultProject', proposed, { onlyIfAbsent: true });
+  }
+  if (!(await store.get(defaultProjectId))) {
+    const num = parseId('account', defaultProjectId);
+    if (num === null) throw new Error(`stored default project id ${defaultProjectId} is not a project id`);
     const now = Date.now();
-    await store.create({
-      id,
-      num,
-      type: 'project',
-      baseType: 'account',
-      projectId: id,
-      state: 'active',
-      version: 0,
-      created: now,
-      updated: now,
-      fields: { name: 'Default', description: 'Created on first start', uuid: randomUUID() },
-    });
-    defaultProjectId = await store.putConfig('defaultProject', id, { onlyIfAbsent: true });
+    try {
+      await store.create({
+        id: defaultProjectId,
+        num,
+        type: 'project',
+        baseType: 'account',
+        projectId: defaultProjectId,
+        state: 'active',
+        version: 0,
+        created: now,
+        updated: now,
+        fields: { name: 'Default', description: 'Created on first start', uuid: randomUUID() },
+      });
+    } catch (e) {
+      if (!(e instanceof WriteConflictError)) throw e;
+    }
   }
   return { defaultProjectId, cursorSecret };
 }

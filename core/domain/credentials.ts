@@ -87,6 +87,8 @@ export interface AuthenticatorOptions {
  */
 export class Authenticator {
   private readonly cache = new Map<string, { p: Principal; until: number }>();
+  /** Bumped by `invalidate()`: a lookup that started before it must not repopulate the cache. */
+  private generation = 0;
   private readonly cacheMs: number;
   private readonly now: () => number;
 
@@ -105,15 +107,20 @@ export class Authenticator {
     const key = `${cred.access}:${hash}`;
     const hit = this.cache.get(key);
     if (hit && hit.until > this.now()) return hit.p;
+    const generation = this.generation;
     const p = await this.lookup(cred.access, hash);
     if (!p) throw statusError(401);
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(key, { p, until: this.now() + this.cacheMs });
+    // A key deactivated while this lookup read it stays uncached, so the next request sees the change.
+    if (generation === this.generation) {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(key, { p, until: this.now() + this.cacheMs });
+    }
     return p;
   }
 
   /** Forgets cached credentials (after a key or project changes state in this process). */
   invalidate(): void {
+    this.generation++;
     this.cache.clear();
   }
 

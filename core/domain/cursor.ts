@@ -40,11 +40,14 @@ export function encodeCursor(secret: string, hash: string, key: CursorKey): stri
  * const key = decodeCursor(secret, hash, c.req.query('marker'));
  */
 export function decodeCursor(secret: string, hash: string, marker: string): CursorKey {
-  const [body, sig] = marker.split('.');
+  const parts = marker.split('.');
   const bad = (detail: string) => new ValidationError('InvalidFormat', 'marker', detail);
-  if (!body || !sig) throw bad('marker is not one this server issued');
-  const want = createHmac('sha256', secret).update(body).digest().subarray(0, 16);
-  const got = Buffer.from(sig, 'base64url');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw bad('marker is not one this server issued');
+  const [body, sig] = parts;
+  // Compare the canonical text of the signature: base64url decoding is lenient (trailing bits, stray
+  // characters), so comparing decoded bytes would accept altered markers.
+  const want = Buffer.from(b64(createHmac('sha256', secret).update(body).digest().subarray(0, 16)));
+  const got = Buffer.from(sig);
   if (got.length !== want.length || !timingSafeEqual(got, want)) throw bad('marker is not one this server issued');
   const parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { q: string; k: CursorKey };
   if (parsed.q !== hash) throw bad('marker belongs to a different query (filters or sort changed)');

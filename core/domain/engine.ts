@@ -125,10 +125,12 @@ export class ProcessEngine {
    */
   async complete(ref: ActionRef): Promise<Resource | undefined> {
     let chained: ActionRef | undefined;
+    let finished: CurrentAction | undefined;
     let result: Resource;
     try {
       ({ after: result } = await this.store.mutate(ref.id, (cur) => {
         const act = fenced(cur, ref);
+        finished = act;
         const p = this.process(cur, act.name);
         const field = p.field ?? 'state';
         const { done } = statesFor(p, act.from);
@@ -148,13 +150,45 @@ export class ProcessEngine {
           );
         }
         return next;
-      }));
+      }, FENCED_WRITE));
     } catch (e) {
       if (e instanceof SupersededError) return undefined;
       throw e;
     }
+    if (finished && result.baseType === 'instance') await this.driveLinks(result, finished);
     if (chained) await this.runner.run(this, chained);
     return result;
+  }
+
+  /**
+   * The instance's links follow it (spec §3.6): start activates them, stop deactivates them, purge
+   * deactivates and removes them; remove and restore leave them as they are (inactive after the stop).
+   * A link another request is changing right now is left alone rather than failing the instance's process.
+   */
+  private async driveLinks(instance: Resource, act: CurrentAction): Promise<void> {
+    const wanted: Record<string, { action: string; input: Record<string, unknown> }[]> = {
+      start: [{ action: 'activate', input: {} }],
+      stop: [{ action: 'deactivate', input: {} }],
+      purge: [
+        { action: 'remove', input: {} },
+        { action: 'deactivate', input: { remove: true } },
+      ],
+    };
+    const steps = wanted[act.name];
+    const ids = instance.fields.instanceLinkIds;
+    if (!steps || !Array.isArray(ids)) return;
+    for (const id of ids) {
+      const link = typeof id === 'string' ? await this.store.get(id) : undefined;
+      if (!link || link.baseType !== 'instanceLink') continue;
+      // The first step whose process starts from the link's state (purge: remove if it can, else deactivate+remove).
+      const step = steps.find((s) => processOf('instanceLink', s.action)?.from.includes(link.state));
+      if (!step) continue;
+      try {
+        await this.begin(link, step.action, step.input, act.caller);
+      } catch (e) {
+        if (!(e instanceof ApiError && (e.status === 409 || e.status === 404))) throw e;
+      }
+    }
   }
 
   /**
@@ -166,12 +200,12 @@ export class ProcessEngine {
       const { after } = await this.store.mutate(ref.id, (cur) => {
         const act = fenced(cur, ref);
         const p = this.process(cur, act.name);
-                return withState(
+        return withState(
           { ...cur, action: null, transitioningError: 'error', transitioningMessage: message, transitioningProgress: null },
           p.field ?? 'state',
           failState ?? act.from,
         );
-      });
+      }, FENCED_WRITE);
       return after;
     } catch (e) {
       if (e instanceof SupersededError) return undefined;
@@ -211,6 +245,12 @@ export class ProcessEngine {
     return { ...res, fields: f };
   }
 }
+
+/**
+ * Finishing writes are fenced by the action id, so retrying them is always safe; they retry longer than
+ * ordinary writes, because giving up would leave the resource stuck in its transitioning state.
+ */
+const FENCED_WRITE = { attempts: 40 };
 
 function fenced(cur: Resource, ref: ActionRef): CurrentAction {
   if (!cur.action || cur.action.id !== ref.actionId) throw new SupersededError(ref);

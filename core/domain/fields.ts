@@ -2,10 +2,19 @@
  * @module
  * Reads a resource's field the way clients see it, so filters, sorting and rendering agree on every value.
  */
+import { SCHEMAS } from '../schema/resources.js';
 import type { Resource } from '../store/resource.js';
 
+/** What a never-stored non-nullable field reads as: its schema default (`version: "0"`) or initial value. */
+function unsetValue(type: string, name: string): unknown {
+  const s = Object.hasOwn(SCHEMAS, type) ? SCHEMAS[type] : undefined;
+  const def = s && Object.hasOwn(s.resourceFields, name) ? s.resourceFields[name] : undefined;
+  return def?.nullable === false ? (def.default ?? def.initialValue ?? null) : null;
+}
+
 /**
- * The value of a schema field of a stored resource (dates as epoch ms; `null` when unset).
+ * The value of a schema field of a stored resource (dates as epoch ms; `null` when unset, or the schema's
+ * default for a non-nullable field). Rendering, filters and sorting all read fields through here.
  *
  * @example
  * fieldValue(res, 'accountId') // '1a1'
@@ -24,7 +33,7 @@ export function fieldValue(res: Resource, name: string): unknown {
       return res.baseType === 'account' ? null : res.projectId;
     default: {
       const v = res.fields[name];
-      return v === undefined ? null : v;
+      return v === undefined || v === null ? unsetValue(res.type, name) : v;
     }
   }
 }

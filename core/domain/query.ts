@@ -9,8 +9,7 @@ import type { ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/resource.js';
 import type { IndexQuery, Store } from '../store/store.js';
 import { decodeCursor, encodeCursor, queryHash, type CursorKey } from './cursor.js';
-import { fieldValue } from './fields.js';
-import { matches, type Condition } from './filters.js';
+import { listedValue, matches, type Condition } from './filters.js';
 
 export interface ListRequest {
   schema: ResourceSchema;
@@ -114,7 +113,7 @@ export async function listResources(store: Store, req: ListRequest): Promise<Lis
     const all: Resource[] = [];
     for await (const page of store.scanIndex({ ...index, pageSize: 1000 })) for (const r of page) if (accept(r)) all.push(r);
     const dir = req.descending ? -1 : 1;
-    const key = (r: Resource): CursorKey => [fieldValue(r, req.sort!), r.num];
+    const key = (r: Resource): CursorKey => [listedValue(r, req.sort!), r.num];
     const cmp = (a: CursorKey, b: CursorKey) => dir * (compareValues(a[0], b[0]) || a[1] - b[1]);
     all.sort((a, b) => cmp(key(a), key(b)));
     for (const r of all) {
@@ -128,6 +127,6 @@ export async function listResources(store: Store, req: ListRequest): Promise<Lis
   const data = partial ? out.slice(0, req.limit!) : out;
   const last = data[data.length - 1];
   const nextMarker =
-    partial && last ? encodeCursor(req.secret, hash, [req.sort ? fieldValue(last, req.sort) : last.num, last.num]) : null;
+    partial && last ? encodeCursor(req.secret, hash, [req.sort ? listedValue(last, req.sort) : last.num, last.num]) : null;
   return { data, partial, nextMarker };
 }

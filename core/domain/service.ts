@@ -50,6 +50,13 @@ const REFERENCE_SCHEMAS: Record<string, string> = {
 /** States in which DELETE has nothing left to do and answers with the resource as it is. */
 const ALREADY_GOING = new Set(['removing', 'removed', 'purging', 'purged']);
 
+/** On its way out: in a removal state, or stopping under a stop that chains into remove (an earlier DELETE). */
+function alreadyGoing(res: Resource): boolean {
+  if (ALREADY_GOING.has(res.state)) return true;
+  const act = res.action;
+  return !!act && act.name === 'stop' && act.input?.remove === true;
+}
+
 /**
  * The domain service. One per process.
  *
@@ -129,19 +136,33 @@ export class DroverService {
 
   /**
    * DELETE: `remove` when the state allows it; a running instance is stopped with `remove: true` (cattle
-   * `InstanceManager`); a resource already on its way out is returned as it is.
+   * `InstanceManager`); a resource already on its way out is returned as it is. DELETE is idempotent: when
+   * another request changed the resource meanwhile (409 from the conditional transition), the decision is
+   * taken again on the fresh state, so concurrent DELETEs all answer 200.
    */
   async remove(scope: Scope, s: ResourceSchema, res: Resource): Promise<Resource> {
     if (!s.resourceMethods.includes('DELETE')) throw statusError(405);
     const caller = scope.principal.callerId;
-    let out: Resource;
-    if (isAvailable(res, 'remove')) out = await this.deps.engine.begin(res, 'remove', {}, caller);
-    else if (res.baseType === 'instance' && isAvailable(res, 'stop')) {
-      out = await this.deps.engine.begin(res, 'stop', { remove: true }, caller);
-    } else if (ALREADY_GOING.has(res.state)) out = res;
-    else throw statusError(409, stateConflictMessage(res, 'remove'));
-    if (res.baseType === 'credential' || res.baseType === 'account') this.deps.auth.invalidate();
-    return out;
+    let cur = res;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        let out: Resource;
+        if (isAvailable(cur, 'remove')) out = await this.deps.engine.begin(cur, 'remove', {}, caller);
+        else if (cur.baseType === 'instance' && isAvailable(cur, 'stop')) {
+          out = await this.deps.engine.begin(cur, 'stop', { remove: true }, caller);
+        } else if (alreadyGoing(cur)) out = cur;
+        else throw statusError(409, stateConflictMessage(cur, 'remove'));
+        if (cur.baseType === 'credential' || cur.baseType === 'account') this.deps.auth.invalidate();
+        return out;
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 409) || attempt >= 4) throw e;
+        // Give a process that is finishing (e.g. a plain stop) a moment, then decide again.
+        await new Promise((r) => setTimeout(r, (5 + Math.random() * 10) * 2 ** attempt));
+        const fresh = await this.store.get(cur.id);
+        if (!fresh) throw e;
+        cur = fresh;
+      }
+    }
   }
 
   /**
@@ -224,28 +245,33 @@ export class DroverService {
         startCount: 0,
       };
       if (s.id === 'virtualMachine') fields.capabilities = ['console'];
-      const res = await this.store.create(await this.newResource(s, projectId, fields));
-      await this.createLinks(res, caller);
+      const res = await this.newResource(s, projectId, fields);
+      const links = await this.newLinks(res);
+      // The instance knows its links by id, so its processes reach them with consistent reads (no index lag).
+      if (links.length) res.fields.instanceLinkIds = links.map((l) => l.id);
+      await this.store.create(res);
+      for (const link of links) await this.deps.engine.begin(await this.store.create(link), 'create', {}, caller);
       out.push(await this.deps.engine.begin(res, 'create', {}, caller));
     }
     return out;
   }
 
-  /** One `instanceLink` per entry of the container's `instanceLinks` map (spec §2.8). */
-  private async createLinks(instance: Resource, caller: string) {
+  /** One `instanceLink` per entry of the container's `instanceLinks` map (spec §2.8), not yet stored. */
+  private async newLinks(instance: Resource): Promise<Resource[]> {
     const links = instance.fields.instanceLinks as Record<string, string | null> | null | undefined;
-    if (!links) return;
+    if (!links) return [];
     const linkSchema = schemaById('instanceLink');
+    const out: Resource[] = [];
     for (const [linkName, target] of Object.entries(links)) {
-      const link = await this.store.create(
+      out.push(
         await this.newResource(linkSchema, instance.projectId, {
           instanceId: instance.id,
           linkName,
           targetInstanceId: target ?? null,
         }),
       );
-      await this.deps.engine.begin(link, 'create', {}, caller);
     }
+    return out;
   }
 
   private async createProject(scope: Scope, s: ResourceSchema, input: Record<string, unknown>) {
@@ -271,7 +297,9 @@ export class DroverService {
   }
 
   private async setLabels(res: Resource, labels: unknown): Promise<Resource> {
-    if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
+    // The input schema marks `labels` optional (seed 002), but the handler needs the full desired map.
+    if (labels === null || labels === undefined) throw new ValidationError('MissingRequired', 'labels');
+    if (typeof labels !== 'object' || Array.isArray(labels)) {
       throw new ValidationError('InvalidFormat', 'labels');
     }
     for (const v of Object.values(labels)) if (typeof v !== 'string') throw new ValidationError('InvalidFormat', 'labels');

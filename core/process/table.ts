@@ -192,4 +192,8 @@ export const CHAINS: Partial<Record<ProcessBaseType, Record<string, ChainRule>>>
     create: (fields) => (fields.startOnCreate === false ? undefined : 'start'),
     stop: (_fields, input) => (input.remove === true ? 'remove' : undefined),
   },
+  // A purged instance deactivates and then removes its links (spec §3.6).
+  instanceLink: {
+    deactivate: (_fields, input) => (input.remove === true ? 'remove' : undefined),
+  },
 };

@@ -41,6 +41,8 @@ function commonFields(baseType: ProcessBaseType): Record<string, FieldDef> {
   return {
     accountId: r('reference[account]', { filter: true }),
     created: r('date', { filter: true }),
+    // The schema declares the id an int although values are formatted strings (spec §1.4, DUMP).
+    id: r('int', { nullable: false }),
     description: cu('string', { maxLength: 1024, filter: true }),
     kind: r('string', { filter: true }),
     name: cu('string', { maxLength: 255, filter: true }),
@@ -81,21 +83,22 @@ const CONTAINER_FIELDS: Record<string, FieldDef> = {
   dnsSearch: c('array[string]'),
   domainName: c('string'),
   entryPoint: c('array[string]'),
-  environment: c('map[string]', { nullable: false, default: {} }),
+  environment: c('map[string]', { nullable: false, initialValue: {} }),
   expose: c('array[string]'),
   extraHosts: c('array[string]'),
   firstRunning: r('date', { filter: true }),
   healthCheck: c('instanceHealthCheck'),
   healthState: r('enum', { options: HEALTH_STATES, filter: true }),
   hostname: c('string', { minLength: 1, maxLength: 255, filter: true }),
-  imageUuid: c('string', { required: true, filter: true }),
+  // Optional in the schema (DUMP, seeds) but enforced on create, as cattle's InstanceImageValidationFilter does.
+  imageUuid: c('string', { requiredOnCreate: true, filter: true }),
   instanceLinks: c('map[reference[instance]]', { output: false }),
-  labels: c('map[string]', { nullable: false, default: {} }),
+  labels: c('map[string]', { nullable: false, initialValue: {} }),
   logConfig: c('logConfig'),
   lxcConf: c('map[string]'),
   memory: c('int'),
   memorySwap: c('int'),
-  nativeContainer: r('boolean', { nullable: false, default: false, filter: true }),
+  nativeContainer: r('boolean', { nullable: false, initialValue: false, filter: true }),
   networkContainerId: c('reference[container]', { filter: true }),
   networkIds: c('array[reference[network]]', { output: false }),
   networkMode: c('enum', { options: ['none', 'bridge', 'host', 'managed', 'container'], default: 'managed' }),
@@ -170,11 +173,10 @@ function processActions(baseType: ProcessBaseType, output: string): Record<strin
   return out;
 }
 
-function handlerActions(output: string): Record<string, ActionDef> {
+/** Handler actions keep their declared output: `setlabels` returns a `container` on a VM too (seed 002). */
+function handlerActions(): Record<string, ActionDef> {
   const out: Record<string, ActionDef> = {};
-  for (const [name, a] of Object.entries(INSTANCE_HANDLER_ACTIONS)) {
-    out[name] = { input: a.input, output: a.output === 'container' ? output : a.output };
-  }
+  for (const [name, a] of Object.entries(INSTANCE_HANDLER_ACTIONS)) out[name] = { input: a.input, output: a.output };
   return out;
 }
 
@@ -230,16 +232,19 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
       resourceActions: { console: { input: 'instanceConsoleInput', output: 'instanceConsole' } },
       links: INSTANCE_LINKS,
     }),
+    // Process actions of the instance family return an `instance` (DUMP, seeds 000-002).
     stateful('container', 'instance', CONTAINER_FIELDS, {
       parent: 'instance',
-      resourceActions: handlerActions('container'),
+      output: 'instance',
+      resourceActions: handlerActions(),
       collectionMethods: ['GET', 'POST'],
       resourceMethods: ['GET', 'PUT', 'DELETE'],
       links: INSTANCE_LINKS,
     }),
     stateful('virtualMachine', 'instance', VM_FIELDS, {
       parent: 'container',
-      resourceActions: handlerActions('virtualMachine'),
+      output: 'instance',
+      resourceActions: handlerActions(),
       collectionMethods: ['GET', 'POST'],
       resourceMethods: ['GET', 'PUT', 'DELETE'],
       links: INSTANCE_LINKS,
@@ -305,7 +310,8 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
       size: e('string', { default: '40g' }),
     }),
     // action inputs and outputs (spec §2.7)
-    embedded('instanceStop', { remove: e('boolean'), timeout: e('int', { min: 0 }) }, ['POST']),
+    // Exactly as served by cattle (spec §1.10): neither field nullable, no limits.
+    embedded('instanceStop', { remove: e('boolean', { nullable: false }), timeout: e('int', { nullable: false }) }, ['POST']),
     embedded(
       'containerExec',
       {
@@ -323,7 +329,8 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
       ['POST'],
     ),
     embedded('instanceConsoleInput', {}, ['POST']),
-    embedded('setLabelsInput', { labels: e('json', { required: true }) }, ['POST']),
+    // `labels` is not required (seed 002: Required "No").
+    embedded('setLabelsInput', { labels: e('json') }, ['POST']),
     embedded('hostAccess', { token: r('string'), url: r('string') }),
     embedded('instanceConsole', { kind: r('string'), password: r('string'), url: r('string') }),
   ].map((s) => [s.id, s]),

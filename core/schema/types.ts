@@ -31,6 +31,18 @@ export interface FieldDef {
   filter?: boolean;
   /** A PUT that changes this field also schedules the type's `update` process. */
   scheduleUpdate?: boolean;
+  /**
+   * Mandatory on create (absent, null, `""` or `[]` is 422 `MissingRequired`) although the schema does not
+   * declare it `required`: cattle enforces `imageUuid` in a create filter (InstanceImageValidationFilter), and
+   * its schema leaves the field optional. Server-only, never rendered.
+   */
+  requiredOnCreate?: boolean;
+  /**
+   * Value the server stores on create when the key is absent, without declaring a schema `default` (e.g. an
+   * empty `labels` map, `nativeContainer: false`). Applies whether or not the field is creatable. Server-only,
+   * never rendered.
+   */
+  initialValue?: unknown;
 }
 
 /** A link of a resource: either the resource a reference field points to, or a child collection. */

@@ -30,21 +30,33 @@ export async function validateFields(
   refs: RefResolver,
 ): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
+  // Required checks come after every value is converted (cattle: field conversion in ValidationHandler, then
+  // required fields, then the create filters), so a bad value is reported before a missing one.
+  let missing: string | undefined;
   for (const [name, def] of Object.entries(s.resourceFields)) {
     const allowed = mode === 'create' ? def.create : def.update;
-    if (!allowed) continue;
+    if (!allowed) {
+      if (mode === 'create' && def.initialValue !== undefined) out[name] = structuredClone(def.initialValue);
+      continue;
+    }
+    const required = def.required || (mode === 'create' && def.requiredOnCreate);
     const present = Object.prototype.hasOwnProperty.call(input, name) && input[name] !== undefined;
     if (!present) {
       if (mode === 'create' && def.default !== undefined) out[name] = structuredClone(def.default);
-      else if (mode === 'create' && def.required) throw new ValidationError('MissingRequired', name);
+      else if (mode === 'create' && def.initialValue !== undefined) out[name] = structuredClone(def.initialValue);
+      else if (mode === 'create' && required) missing ??= name;
+      continue;
+    }
+    // A required field given as null is missing rather than "not nullable".
+    if (required && input[name] === null) {
+      missing ??= name;
       continue;
     }
     const v = await convert(name, def, def.type, input[name], refs);
-    if (def.required && (v === null || v === '' || (Array.isArray(v) && v.length === 0))) {
-      throw new ValidationError('MissingRequired', name);
-    }
+    if (required && (v === '' || (Array.isArray(v) && v.length === 0))) missing ??= name;
     out[name] = v;
   }
+  if (missing !== undefined) throw new ValidationError('MissingRequired', missing);
   return out;
 }
 
@@ -131,7 +143,10 @@ async function convert(name: string, def: FieldDef, type: string, v: unknown, re
     case 'date': {
       const m = typeof v === 'string' ? DATE_RE.exec(v) : null;
       const t = m ? Date.parse(v as string) : NaN;
-      if (Number.isNaN(t)) throw new ValidationError('InvalidDateFormat', name);
+      // Date.parse rolls impossible dates over (2016-02-30 → March 1); a real date formats back to itself.
+      if (Number.isNaN(t) || new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') !== v) {
+        throw new ValidationError('InvalidDateFormat', name);
+      }
       return t;
     }
     case 'json':

@@ -178,8 +178,8 @@ export class Store {
 
   /**
    * Read-modify-write with retries: `fn` gets the current resource and returns the next one (or throws an
-   * `ApiError` to refuse). A lost race re-reads and re-applies `fn`; after `attempts` losses the caller gets
-   * 409 Conflict, never a silently lost update.
+   * `ApiError` to refuse). A lost race re-reads and re-applies `fn` (up to `attempts` times, default 12, with
+   * jittered backoff); after that the caller gets 409 Conflict, never a silently lost update.
    *
    * @example
    * await store.mutate('1i5', (cur) => ({ ...cur, fields: { ...cur.fields, name: 'web' } }));
@@ -189,7 +189,7 @@ export class Store {
     fn: (cur: Resource) => Resource | Promise<Resource>,
     opts: { attempts?: number; state?: (next: Resource, cur: Resource) => StateCondition | undefined } = {},
   ): Promise<{ before: Resource; after: Resource }> {
-    const attempts = opts.attempts ?? 5;
+    const attempts = opts.attempts ?? 12;
     for (let i = 0; ; i++) {
       const cur = await this.get(id);
       if (!cur) throw statusError(404);
@@ -204,7 +204,8 @@ export class Store {
           }
           throw e;
         }
-        await new Promise((r) => setTimeout(r, Math.random() * 10 * (i + 1)));
+        // Full-jitter exponential backoff (5 ms doubling, capped at 250 ms): ten writers on one item all land.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
       }
     }
   }

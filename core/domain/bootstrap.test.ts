@@ -1,0 +1,99 @@
+/**
+ * Stage bootstrap against the embedded DynamoDB: idempotent, and concurrent first starts (several Lambdas)
+ * converge on one default project, one cursor secret and no orphan projects.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startDynalite, type EmbeddedDynamo } from '../embedded/dynalite.js';
+import { dynamoClient, ensureTable } from '../store/connect.js';
+import { Store } from '../store/store.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { bootstrap } from './bootstrap.js';
+import { Authenticator, hashSecret } from './credentials.js';
+
+let db: EmbeddedDynamo;
+let client: DynamoDBClient;
+let store: Store;
+
+beforeEach(async () => {
+  db = await startDynalite();
+  client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
+  await ensureTable(client, 'boot');
+  store = new Store({ client, tableName: 'boot' });
+});
+afterEach(async () => {
+  client.destroy();
+  await db.close();
+});
+
+async function projects(s: Store) {
+  const out = [];
+  for await (const page of s.scanIndex({ index: 'byKind', partition: 'K#account' })) out.push(...page);
+  return out;
+}
+
+describe('bootstrap', () => {
+  it('is idempotent', async () => {
+    const a = await bootstrap(store);
+    const b = await bootstrap(store);
+    expect(b).toEqual(a);
+    const all = await projects(store);
+    expect(all.map((p) => p.id)).toEqual([a.defaultProjectId]);
+    expect(all[0].state).toBe('active');
+    expect(all[0].fields.name).toBe('Default');
+  });
+
+  it('concurrent first starts (separate processes) agree and leave exactly one project', async () => {
+    // Each "Lambda" has its own Store, so its own id block.
+    const stores = Array.from({ length: 6 }, () => new Store({ client, tableName: 'boot' }));
+    const results = await Promise.all(stores.map((s) => bootstrap(s)));
+    expect(new Set(results.map((r) => r.defaultProjectId)).size).toBe(1);
+    expect(new Set(results.map((r) => r.cursorSecret)).size).toBe(1);
+    const all = await projects(store);
+    expect(all.map((p) => p.id)).toEqual([results[0].defaultProjectId]);
+  });
+
+  it('heals a stored default project id whose project was never written', async () => {
+    await store.putConfig('defaultProject', '1a77');
+    const r = await bootstrap(store);
+    expect(r.defaultProjectId).toBe('1a77');
+    const p = await store.get('1a77');
+    expect(p?.type).toBe('project');
+    expect(p?.num).toBe(77);
+  });
+
+  it('installs the given admin key and keeps a given cursor secret', async () => {
+    const r = await bootstrap(store, { admin: { accessKey: 'AK', secretKey: 'SK' }, cursorSecret: 'fixed' });
+    expect(r.cursorSecret).toBe('fixed');
+    expect(await store.getConfig('adminKey')).toEqual({ accessKey: 'AK', secretHash: hashSecret('SK') });
+    const auth = new Authenticator(store);
+    const p = await auth.authenticate(`Basic ${Buffer.from('AK:SK').toString('base64')}`);
+    expect(p).toEqual({ role: 'admin', callerId: 'admin', projectId: null });
+  });
+});
+
+describe('Authenticator cache', () => {
+  it('a lookup that raced with invalidate() is not cached', async () => {
+    await bootstrap(store, { admin: { accessKey: 'AK', secretKey: 'SK' } });
+    const header = `Basic ${Buffer.from('AK:SK').toString('base64')}`;
+    let reads = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = Object.create(store) as Store;
+    slow.getConfig = async <T>(name: string) => {
+      reads++;
+      if (reads === 1) await gate;
+      return store.getConfig<T>(name);
+    };
+    const auth = new Authenticator(slow, { cacheMs: 60_000 });
+    const first = auth.authenticate(header);
+    await new Promise((r) => setTimeout(r, 10));
+    auth.invalidate(); // e.g. the key was deactivated while the first lookup was in flight
+    release();
+    await first;
+    await auth.authenticate(header);
+    expect(reads).toBe(2);
+    // Without an intervening invalidate() the result is cached.
+    await auth.authenticate(header);
+    expect(reads).toBe(2);
+  });
+});
