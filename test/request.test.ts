@@ -66,3 +66,22 @@ describe('links and actions a caller cannot use are not offered', () => {
     expect((await t.admin.get(asAdmin.body.links.account)).body.type).toBe('project');
   });
 });
+
+describe('expiry of purged records', () => {
+  it('a purged container expires after DROVER_PURGED_RETENTION_SECONDS and then reads as absent', async () => {
+    const short = await startTestStack({ env: { DROVER_PURGED_RETENTION_SECONDS: '1' } });
+    try {
+      const c = await short.admin.post('/v1/containers', { imageUuid: 'sim:x', name: 'ephemeral', startOnCreate: false });
+      await short.admin.del(`/v1/containers/${c.body.id}`);
+      const purged = await short.admin.post(`/v1/containers/${c.body.id}/?action=purge`);
+      expect(purged.status).toBe(202);
+      expect((await short.admin.get(`/v1/containers/${c.body.id}`)).body.state).toBe('purged');
+      await new Promise((r) => setTimeout(r, 2100));
+      expect((await short.admin.get(`/v1/containers/${c.body.id}`)).status).toBe(404);
+      const list = await short.admin.get('/v1/containers?removed_notnull=true');
+      expect(list.body.data.map((x: { id: string }) => x.id)).not.toContain(c.body.id);
+    } finally {
+      await short.close();
+    }
+  });
+});

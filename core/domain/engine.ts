@@ -113,7 +113,7 @@ export class ProcessEngine {
           statesFor(p, from).transitioning,
         );
       },
-      { state: () => ({ field, in: p.from }) },
+      { state: () => ({ field, in: p.from }), current: res },
     );
     await this.runner.run(this, { id: res.id, actionId });
     return after;

@@ -187,11 +187,17 @@ export class Store {
   async mutate(
     id: string,
     fn: (cur: Resource) => Resource | Promise<Resource>,
-    opts: { attempts?: number; state?: (next: Resource, cur: Resource) => StateCondition | undefined } = {},
+    opts: {
+      attempts?: number;
+      state?: (next: Resource, cur: Resource) => StateCondition | undefined;
+      /** A copy the caller just read: the first attempt uses it instead of reading again. If it is stale, the
+       *  version condition fails and the retry reads afresh, so this saves a read without risking a lost update. */
+      current?: Resource;
+    } = {},
   ): Promise<{ before: Resource; after: Resource }> {
     const attempts = opts.attempts ?? 12;
     for (let i = 0; ; i++) {
-      const cur = await this.get(id);
+      const cur = i === 0 && opts.current ? opts.current : await this.get(id);
       if (!cur) throw statusError(404);
       const next = await fn(cur);
       try {

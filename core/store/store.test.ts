@@ -1,0 +1,99 @@
+/**
+ * The store against the embedded DynamoDB (dynalite) through the real AWS SDK: conditional writes, expiry on
+ * read, index scans and id blocks.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WriteConflictError } from '../errors.js';
+import { startDynalite, type EmbeddedDynamo } from '../embedded/dynalite.js';
+import { formatId } from '../ids.js';
+import { dynamoClient, ensureTable } from './connect.js';
+import type { Resource } from './resource.js';
+import { Store } from './store.js';
+
+let db: EmbeddedDynamo;
+let store: Store;
+let clock = 1_800_000_000_000;
+const client = () => dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
+
+beforeAll(async () => {
+  db = await startDynalite();
+  const c = client();
+  await ensureTable(c, 'store-test');
+  store = new Store({ client: c, tableName: 'store-test', now: () => clock, idBlock: 10 });
+});
+afterAll(async () => {
+  store.doc.destroy();
+  await db.close();
+});
+
+async function newResource(fields: Record<string, unknown> = {}, extra: Partial<Resource> = {}): Promise<Resource> {
+  const num = await store.nextId('instance');
+  return {
+    id: formatId('instance', num),
+    num,
+    type: 'container',
+    baseType: 'instance',
+    projectId: '1a7',
+    state: 'stopped',
+    version: 0,
+    created: clock,
+    updated: clock,
+    fields,
+    ...extra,
+  };
+}
+
+async function listed(partition: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const page of store.scanIndex({ index: 'byProject', partition })) ids.push(...page.map((r) => r.id));
+  return ids;
+}
+
+describe('Store', () => {
+  it('refuses a second create of the same id', async () => {
+    const r = await store.create(await newResource());
+    await expect(store.create(r)).rejects.toBeInstanceOf(WriteConflictError);
+  });
+
+  it('writes only at the expected version and, for transitions, only from the allowed states', async () => {
+    const r = await store.create(await newResource());
+    const v1 = await store.put({ ...r, fields: { name: 'a' } }, 0);
+    expect(v1.version).toBe(1);
+    await expect(store.put({ ...r, fields: { name: 'lost' } }, 0)).rejects.toBeInstanceOf(WriteConflictError);
+    await expect(store.put({ ...v1, state: 'starting' }, 1, { field: 'state', in: ['running'] })).rejects.toBeInstanceOf(
+      WriteConflictError,
+    );
+    const v2 = await store.put({ ...v1, state: 'starting' }, 1, { field: 'state', in: ['stopped', 'creating'] });
+    expect([(await store.get(r.id))?.state, v2.version]).toEqual(['starting', 2]);
+  });
+
+  it('mutate re-applies a change that lost a race instead of dropping either', async () => {
+    const r = await store.create(await newResource({ labels: {} }));
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        store.mutate(r.id, (cur) => ({ ...cur, fields: { ...cur.fields, labels: { ...(cur.fields.labels as object), [`k${i}`]: 'v' } } })),
+      ),
+    );
+    const after = await store.get(r.id);
+    expect(Object.keys(after!.fields.labels as object).sort()).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
+    expect(after!.version).toBe(8);
+  });
+
+  it('reads an item whose expiresAt has passed as absent, in gets and in index scans', async () => {
+    const keep = await store.create(await newResource({}, { projectId: '1a9', expiresAt: Math.floor(clock / 1000) + 60 }));
+    const gone = await store.create(await newResource({}, { projectId: '1a9', expiresAt: Math.floor(clock / 1000) - 1 }));
+    expect(await store.get(keep.id)).toBeDefined();
+    expect(await store.get(gone.id)).toBeUndefined();
+    expect(await listed('P#1a9#instance')).toEqual([keep.id]);
+    clock += 61_000;
+    expect(await store.get(keep.id)).toBeUndefined();
+    expect(await listed('P#1a9#instance')).toEqual([]);
+  });
+
+  it('hands out unique ids from blocks, across stores sharing the counter', async () => {
+    const other = new Store({ client: client(), tableName: 'store-test', idBlock: 10 });
+    const ids = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? store : other).nextId('host')));
+    expect(new Set(ids).size).toBe(100);
+    other.doc.destroy();
+  });
+});
