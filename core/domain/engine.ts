@@ -20,12 +20,20 @@ export interface ActionRef {
   actionId: string;
 }
 
+/** An action handed to a runner: which process of which base type to run. */
+export interface RunRef extends ActionRef {
+  baseType: string;
+  action: string;
+}
+
 /**
  * Runs the work of a started process and reports back through `ProcessEngine.complete`/`fail`.
  * `run` resolves once the work is handed off (or, inline, done); it must not throw for agent failures.
  */
 export interface ProcessRunner {
-  run(engine: ProcessEngine, ref: ActionRef): Promise<void>;
+  run(engine: ProcessEngine, ref: RunRef): Promise<void>;
+  /** How long the action may take before the sweeper treats it as stuck (ms); default 60 s. */
+  deadlineMs?(baseType: string, action: string): number;
 }
 
 /**
@@ -106,7 +114,9 @@ export class ProcessEngine {
       (cur) => {
         const from = stateOf(cur, field);
         if (!p.from.includes(from)) throw statusError(409, stateConflictMessage(cur, action, from));
-        const current: CurrentAction = { id: actionId, name: action, input, caller, at: this.now(), from };
+        const at = this.now();
+        const deadline = at + (this.runner.deadlineMs?.(res.baseType, action) ?? 60_000);
+        const current: CurrentAction = { id: actionId, name: action, input, caller, at, from, deadline };
         return withState(
           { ...cur, action: current, ...clearedTransitioning() },
           field,
@@ -115,7 +125,7 @@ export class ProcessEngine {
       },
       { state: () => ({ field, in: p.from }), current: res },
     );
-    await this.runner.run(this, { id: res.id, actionId });
+    await this.runner.run(this, { id: res.id, actionId, baseType: res.baseType, action });
     return after;
   }
 
@@ -124,7 +134,7 @@ export class ProcessEngine {
    * (superseded, or already completed) changes nothing, so duplicate completions have exactly one effect.
    */
   async complete(ref: ActionRef): Promise<Resource | undefined> {
-    let chained: ActionRef | undefined;
+    let chained: RunRef | undefined;
     let finished: CurrentAction | undefined;
     let result: Resource;
     try {
@@ -141,10 +151,21 @@ export class ProcessEngine {
           const np = this.process(cur, nextAction);
           if (!np.from.includes(done)) throw new Error(`invalid chain ${act.name} → ${nextAction}`);
           const actionId = randomUUID();
-          chained = { id: cur.id, actionId };
+          chained = { id: cur.id, actionId, baseType: cur.baseType, action: nextAction };
           // cattle continues from the parent's transitioning state straight into the child's.
           next = withState(
-            { ...next, action: { id: actionId, name: nextAction, input: {}, caller: act.caller, at: this.now(), from: done } },
+            {
+              ...next,
+              action: {
+                id: actionId,
+                name: nextAction,
+                input: {},
+                caller: act.caller,
+                at: this.now(),
+                from: done,
+                deadline: this.now() + (this.runner.deadlineMs?.(cur.baseType, nextAction) ?? 60_000),
+              },
+            },
             np.field ?? 'state',
             statesFor(np, done).transitioning,
           );
@@ -189,6 +210,48 @@ export class ProcessEngine {
         if (!(e instanceof ApiError && (e.status === 409 || e.status === 404))) throw e;
       }
     }
+  }
+
+  /**
+   * Records progress of the running action (agent heartbeats, workflow steps): `transitioningMessage`,
+   * `transitioningProgress` and any result fields the work produced (`externalId`, `hostId`, ...). Fenced by
+   * the action id: a report for a finished or superseded action changes nothing and returns `undefined`.
+   *
+   * @example
+   * await engine.progress(ref, { message: 'Pulling image', progress: 40 });
+   */
+  async progress(
+    ref: ActionRef,
+    update: { message?: string | null; progress?: number | null; fields?: Record<string, unknown> },
+  ): Promise<Resource | undefined> {
+    try {
+      const { after } = await this.store.mutate(
+        ref.id,
+        (cur) => {
+          fenced(cur, ref);
+          const next = { ...cur, fields: { ...cur.fields, ...(update.fields ?? {}) } };
+          if (update.message !== undefined) next.transitioningMessage = update.message;
+          if (update.progress !== undefined) next.transitioningProgress = update.progress;
+          return next;
+        },
+        FENCED_WRITE,
+      );
+      return after;
+    } catch (e) {
+      if (e instanceof SupersededError) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Reads the resource and its current action if `ref` is still the running action, else `undefined`.
+   *
+   * @example
+   * const cur = await engine.current(ref); if (!cur) return; // superseded or finished
+   */
+  async current(ref: ActionRef): Promise<Resource | undefined> {
+    const res = await this.store.get(ref.id);
+    return res?.action?.id === ref.actionId ? res : undefined;
   }
 
   /**

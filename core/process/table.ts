@@ -19,6 +19,8 @@ export interface ProcessDef {
   done: string | Readonly<Record<string, string>>;
   /** Input schema id, if the action takes input. */
   input?: string;
+  /** Workflow that does the work (`core/workflows/definitions.ts`); `process` (no host work) when absent. */
+  workflow?: string;
 }
 
 /** A handler action (no state change) and the rule that makes it available, from the schema attributes. */
@@ -35,27 +37,28 @@ export interface HandlerActionDef {
 
 const INSTANCE = {
   create: { from: ['requested'], transitioning: 'creating', done: 'stopped' },
-  start: { from: ['stopped', 'creating'], transitioning: 'starting', done: 'running' },
+  start: { from: ['stopped', 'creating'], transitioning: 'starting', done: 'running', workflow: 'instance-start' },
   stop: {
     from: ['creating', 'running', 'starting', 'updating-running', 'updating-stopped'],
     transitioning: 'stopping',
     done: 'stopped',
     input: 'instanceStop',
+    workflow: 'instance-stop',
   },
-  restart: { from: ['running'], transitioning: 'restarting', done: 'running' },
+  restart: { from: ['running'], transitioning: 'restarting', done: 'running', workflow: 'instance-restart' },
   remove: {
     from: ['requested', 'creating', 'updating-running', 'updating-stopped', 'stopped', 'erroring', 'error'],
     transitioning: 'removing',
     done: 'removed',
   },
-  purge: { from: ['removed'], transitioning: 'purging', done: 'purged' },
+  purge: { from: ['removed'], transitioning: 'purging', done: 'purged', workflow: 'instance-purge' },
   restore: { from: ['removed'], transitioning: 'restoring', done: 'stopped' },
   update: {
     from: ['stopped', 'running'],
     transitioning: { stopped: 'updating-stopped', running: 'updating-running' },
     done: { stopped: 'stopped', running: 'running' },
   },
-  migrate: { from: ['running'], transitioning: 'migrating', done: 'running' },
+  migrate: { from: ['running'], transitioning: 'migrating', done: 'running', workflow: 'instance-migrate' },
   error: { from: ['creating', 'stopped'], transitioning: 'erroring', done: 'error' },
   allocate: { field: 'allocationState', from: ['inactive'], transitioning: 'activating', done: 'active' },
   deallocate: { field: 'allocationState', from: ['activating', 'active'], transitioning: 'deactivating', done: 'inactive' },

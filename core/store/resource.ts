@@ -3,7 +3,7 @@
  * The stored form of every API resource (instance, link, host, project, API key) and its index keys.
  */
 import type { BaseType } from '../ids.js';
-import { INDEXES } from './table.js';
+import { DEADLINE_SHARDS, INDEXES } from './table.js';
 
 /** The action a resource is currently transitioning under (the fencing token of later workflow writes). */
 export interface CurrentAction {
@@ -15,6 +15,10 @@ export interface CurrentAction {
   at: number;
   /** The state the process started from (picks the done state of per-state processes like `update`). */
   from: string;
+  /** Epoch ms after which the sweeper treats the action as stuck (re-drives or fails it). */
+  deadline?: number;
+  /** How many times the sweeper has re-driven this action. */
+  redrives?: number;
 }
 
 export interface Resource {
@@ -70,6 +74,11 @@ export function indexKeys(r: Resource): Record<string, string> {
   if (r.baseType === 'credential' && typeof access === 'string') {
     k[INDEXES.byAccessKey.pk] = `AK#${access}`;
     k[INDEXES.byAccessKey.sk] = 'K';
+  }
+  if (r.action) {
+    const deadline = r.action.deadline ?? r.action.at;
+    k[INDEXES.byDeadline.pk] = `T#${r.num % DEADLINE_SHARDS}`;
+    k[INDEXES.byDeadline.sk] = `${padNum(deadline)}#${r.id}`;
   }
   return k;
 }

@@ -217,6 +217,64 @@ export class Store {
   }
 
   /**
+   * Atomically sets and adds to fields of a resource in one UpdateItem, bumping its version, with no
+   * read first: for hot counters (a host's allocated capacity) and liveness stamps (`agentSeenAt`), where
+   * read-modify-write would make concurrent writers collide. `max` makes the write conditional on each
+   * counter staying at or below a bound after the addition. Must not touch fields that feed index keys
+   * (`state`, `hostId`, `publicValue`), since index attributes are not recomputed here.
+   * Returns the updated resource, or `undefined` when a bound would be exceeded.
+   *
+   * @example
+   * await store.updateFields('1h2', { add: { allocatedVcpu: 2 }, max: { allocatedVcpu: 8 } });
+   */
+  async updateFields(
+    id: string,
+    change: { set?: Record<string, unknown>; add?: Record<string, number>; max?: Record<string, number> },
+  ): Promise<Resource | undefined> {
+    const names: Record<string, string> = { '#f': 'fields', '#v': 'version', '#u': 'updated' };
+    const values: Record<string, unknown> = { ':one': 1, ':now': this.now(), ':zero': 0 };
+    const sets = ['#v = #v + :one', '#u = :now'];
+    const conds = ['attribute_exists(pk)'];
+    let i = 0;
+    for (const [k, v] of Object.entries(change.set ?? {})) {
+      names[`#s${i}`] = k;
+      values[`:s${i}`] = v;
+      sets.push(`#f.#s${i} = :s${i}`);
+      i++;
+    }
+    for (const [k, v] of Object.entries(change.add ?? {})) {
+      names[`#a${i}`] = k;
+      values[`:a${i}`] = v;
+      sets.push(`#f.#a${i} = if_not_exists(#f.#a${i}, :zero) + :a${i}`);
+      const bound = change.max?.[k];
+      if (bound !== undefined) {
+        // counter + v <= bound, written as counter <= bound - v (a missing counter counts as 0).
+        values[`:m${i}`] = bound - v;
+        conds.push(`(attribute_not_exists(#f.#a${i}) OR #f.#a${i} <= :m${i})`);
+        if (bound - v < 0) return undefined;
+      }
+      i++;
+    }
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: id, sk: 'R' },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: conds.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes ? fromItem(out.Attributes) : undefined;
+    } catch (e) {
+      if (this.mapConflict(e, id) instanceof WriteConflictError) return undefined;
+      throw e;
+    }
+  }
+
+  /**
    * Pages through one index partition in id order, yielding each DynamoDB page (expired items removed).
    *
    * @example

@@ -11,6 +11,7 @@
  * | byState      | `S#<project>#<baseType>#<state>`      | padded num | `?state=running` without a scan          |
  * | byHost       | `H#<hostId>#<baseType>`               | padded num | instances on a host                      |
  * | byAccessKey  | `AK#<publicValue>`                    | `K`        | API key authentication                   |
+ * | byDeadline   | `T#<num mod 8>` (only while an action runs) | deadline + id | the sweeper: transitions past due |
  */
 
 export const INDEXES = {
@@ -19,7 +20,11 @@ export const INDEXES = {
   byState: { pk: 'gsi3pk', sk: 'gsi3sk' },
   byHost: { pk: 'gsi4pk', sk: 'gsi4sk' },
   byAccessKey: { pk: 'gsi5pk', sk: 'gsi5sk' },
+  byDeadline: { pk: 'gsi6pk', sk: 'gsi6sk' },
 } as const;
+
+/** The sweep index is spread over this many partitions so transitions never pile onto one hot key. */
+export const DEADLINE_SHARDS = 8;
 
 export type IndexName = keyof typeof INDEXES;
 
