@@ -71,7 +71,7 @@ describe('ProcessEngine', () => {
     expect(started.action).toMatchObject({ name: 'start', from: 'stopped', caller: 'admin' });
     expect(transitioningFields(started)).toEqual({ transitioning: 'yes', transitioningMessage: 'In Progress', transitioningProgress: null });
     const ref = runner.take();
-    expect(ref).toEqual({ id: c.id, actionId: started.action!.id });
+    expect(ref).toEqual({ id: c.id, actionId: started.action!.id, baseType: 'instance', action: 'start' });
     const done = await engine.complete(ref);
     expect(done?.state).toBe('running');
     expect(done?.action).toBeNull();
