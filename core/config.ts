@@ -25,6 +25,18 @@ export interface DroverConfig {
   cursorSecret?: string;
   /** Seconds a purged record is kept before it expires (`DROVER_PURGED_RETENTION_SECONDS`, default 86400). */
   purgedRetentionSeconds: number;
+  /** HeartbeatSeconds of every host call: an agent silent this long fails the step (`DROVER_HEARTBEAT_SECONDS`, 60). */
+  heartbeatSeconds: number;
+  /** TimeoutSeconds of every host call (`DROVER_ACTION_TIMEOUT_SECONDS`, 600: image pulls can be slow). */
+  actionTimeoutSeconds: number;
+  /** How often the sweeper looks for stuck transitions (`DROVER_SWEEP_SECONDS`, 60). */
+  sweepSeconds: number;
+  /** Simulated hosts the embedded stack starts (`DROVER_SIM_HOSTS`, 2; 0 for none). */
+  simHosts: number;
+  /** Work that runs processes: `workflows` (Step Functions, the default) or `inline` (no hosts; `DROVER_RUNNER`). */
+  runner: 'workflows' | 'inline';
+  /** State machine ARNs per workflow, JSON (`DROVER_STATE_MACHINES`; set by the stack in AWS). */
+  stateMachineArns?: Record<string, string>;
 }
 
 function int(v: string | undefined, dflt: number, name: string): number {
@@ -32,6 +44,18 @@ function int(v: string | undefined, dflt: number, name: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
   return n;
+}
+
+function positive(v: string | undefined, dflt: number, name: string): number {
+  const n = int(v, dflt, name);
+  if (n === 0) throw new Error(`${name} must be at least 1`);
+  return n;
+}
+
+function runnerOf(v: string | undefined): 'workflows' | 'inline' {
+  if (v === undefined || v === '' || v === 'workflows') return 'workflows';
+  if (v === 'inline') return 'inline';
+  throw new Error(`DROVER_RUNNER must be "workflows" or "inline", got "${v}"`);
 }
 
 /**
@@ -58,5 +82,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     cursorSecret: env.DROVER_CURSOR_SECRET || undefined,
     purgedRetentionSeconds: int(env.DROVER_PURGED_RETENTION_SECONDS, 86_400, 'DROVER_PURGED_RETENTION_SECONDS'),
+    heartbeatSeconds: positive(env.DROVER_HEARTBEAT_SECONDS, 60, 'DROVER_HEARTBEAT_SECONDS'),
+    actionTimeoutSeconds: positive(env.DROVER_ACTION_TIMEOUT_SECONDS, 600, 'DROVER_ACTION_TIMEOUT_SECONDS'),
+    sweepSeconds: positive(env.DROVER_SWEEP_SECONDS, 60, 'DROVER_SWEEP_SECONDS'),
+    simHosts: int(env.DROVER_SIM_HOSTS, 2, 'DROVER_SIM_HOSTS'),
+    runner: runnerOf(env.DROVER_RUNNER),
+    stateMachineArns: env.DROVER_STATE_MACHINES ? (JSON.parse(env.DROVER_STATE_MACHINES) as Record<string, string>) : undefined,
   };
 }

@@ -44,6 +44,8 @@ beforeAll(async () => {
     DROVER_TABLE_NAME: 'drover-test',
     DROVER_DYNAMODB_ENDPOINT: db.endpoint,
     DROVER_ADMIN_ACCESS_KEY: 'LAMBDAADMIN',
+    // No hosts here: processes complete inline; this suite is about hosting the app on Lambda.
+    DROVER_RUNNER: 'inline',
     DROVER_ADMIN_SECRET_KEY: 'lambda-secret',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',

@@ -7,6 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { initProject } from 'sst/project.js';
 import { App, getStack } from 'sst/constructs';
 import { INDEXES } from '../core/store/table.js';
+import { WORKFLOWS } from '../core/workflows/definitions.js';
 import { DroverStack } from './DroverStack.js';
 
 describe('DroverStack', () => {
@@ -29,8 +30,19 @@ describe('DroverStack', () => {
     t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
     const fns = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[];
-    const apiFn = fns.find((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME);
-    expect(apiFn?.Properties.Runtime).toBe('nodejs22.x');
-    expect(apiFn?.Properties.Handler).toMatch(/api\.handler$/);
+    const handlers = fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME).map((f) => f.Properties.Handler);
+    for (const name of ['api', 'tasks', 'sweeper']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
+    for (const f of fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME)) {
+      expect(f.Properties.Runtime).toBe('nodejs22.x');
+    }
+
+    // One Standard state machine per workflow; every host call waits for a task token with both timeouts.
+    const machines = Object.values(t.findResources('AWS::StepFunctions::StateMachine')) as { Properties: any }[];
+    expect(machines.length).toBe(Object.keys(WORKFLOWS).length);
+    const body = JSON.stringify(machines.map((m) => m.Properties.DefinitionString));
+    expect(body).toContain('lambda:invoke.waitForTaskToken');
+    expect(body).toContain('HeartbeatSeconds');
+    expect(body).toContain('States.HeartbeatTimeout');
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
   }, 120_000);
 });

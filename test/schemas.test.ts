@@ -425,6 +425,7 @@ describe('GET /v1/schemas', () => {
       host: 'hosts',
       project: 'projects',
       apiKey: 'apiKeys',
+      registrationToken: 'registrationTokens',
     };
     for (const s of adminSchemas.data as Json[]) {
       if (s.id in stored) {

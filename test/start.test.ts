@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from './helpers/client.js';
+import { settle, waitFor } from './helpers/wait.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'drover-start-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -56,14 +57,20 @@ describe('npm start', () => {
     expect(first.output()).toContain('generated; saved in');
     const api = new Client(first.url, first.accessKey, first.secretKey);
 
+    // The default start has simulated hosts, and actions run as workflows on them.
+    const hosts = await waitFor(api, '/v1/hosts', (h) => h.data?.length === 2 && h.data.every((x: any) => x.agentState === 'online'));
+    expect(hosts.body.data.map((h: { hostname: string }) => h.hostname).sort()).toEqual(['sim-1', 'sim-2']);
+
     const vm = await api.post('/v1/virtualmachines', { name: 'vm1', imageUuid: 'sim:ubuntu', vcpu: 2, memoryMb: 1024 });
     expect(vm.status).toBe(201);
     vmId = vm.body.id;
+    const started = await settle(api, `/v1/virtualmachines/${vmId}`);
+    expect([started.body.state, started.body.hostId]).toEqual(['running', expect.stringMatching(/^1h\d+$/)]);
     const listed = await api.get('/v1/virtualmachines?name=vm1&state=running');
     expect(listed.body.data.map((v: { id: string }) => v.id)).toEqual([vmId]);
     const stop = await api.post(`/v1/virtualmachines/${vmId}/?action=stop`, { timeout: 10 });
     expect([stop.status, stop.body.state]).toEqual([202, 'stopping']);
-    expect((await api.get(`/v1/virtualmachines/${vmId}`)).body.state).toBe('stopped');
+    expect((await settle(api, `/v1/virtualmachines/${vmId}`)).body.state).toBe('stopped');
   });
 
   it('shuts down cleanly on SIGTERM', async () => {
@@ -82,6 +89,7 @@ describe('npm start', () => {
       expect([vm.status, vm.body.state, vm.body.vcpu]).toEqual([200, 'stopped', 2]);
       const del = await api.del(`/v1/virtualmachines/${vmId}`);
       expect([del.status, del.body.state]).toEqual([200, 'removing']);
+      expect((await settle(api, `/v1/virtualmachines/${vmId}`)).body.state).toBe('removed');
     } finally {
       second.child.kill('SIGINT');
       expect(await exited(second.child)).toBe(0);

@@ -1,7 +1,8 @@
 /**
  * @module
- * The Hono app serving the Rancher v1 API (`/v1`). The same app runs on Lambda (`functions/api.ts`) and in the
- * embedded local stack (`core/embedded`). Errors are rendered here, once, as Rancher error resources.
+ * The Hono app serving the Rancher v1 API (`/v1`) and the host agent channel (`/agent`). The same app runs on
+ * Lambda (`functions/api.ts`) and in the embedded local stack (`core/embedded`). Errors are rendered here, once,
+ * as Rancher error resources.
  */
 import { Hono, type Context } from 'hono';
 import { ApiError, statusError } from '../errors.js';
@@ -15,11 +16,24 @@ import type { Resource } from '../store/resource.js';
 import { parseV1Path, readInput } from './request.js';
 import { renderCollection, renderError, renderOutput, renderResource, renderSchema } from './render.js';
 import { UrlBuilder } from './urls.js';
+import { Outbox } from '../agent/outbox.js';
+import { createAgentRoutes, type WorkflowSource } from '../agent/routes.js';
 
 export interface AppOptions {
   service: DroverService;
   /** Where unexpected errors are reported (default: console.error). */
   logError?: (err: unknown) => void;
+  /** The host agent channel at `/agent` (default: an outbox over the service's store, no workflow engine). */
+  agent?: AgentChannelOptions;
+}
+
+export interface AgentChannelOptions {
+  /** Shared with whoever enqueues commands, so its doorbell wakes local long-polls. */
+  outbox?: Outbox;
+  /** Receives agent heartbeats and outcomes (SendTaskHeartbeat/Success/Failure). */
+  workflows?: WorkflowSource;
+  /** Longest agent long-poll in seconds (0 on Lambda). */
+  maxWaitSeconds?: number;
 }
 
 const JSON_TYPE = { 'Content-Type': 'application/json; charset=utf-8' };
@@ -131,6 +145,19 @@ export function createApp(opts: AppOptions): Hono {
   };
   app.all('/v1', v1);
   app.all('/v1/*', v1);
+
+  app.route(
+    '/agent',
+    createAgentRoutes({
+      store: service.store,
+      engine: service.deps.engine,
+      auth: service.deps.auth,
+      outbox: opts.agent?.outbox ?? new Outbox(service.store),
+      workflows: opts.agent?.workflows,
+      maxWaitSeconds: opts.agent?.maxWaitSeconds,
+      logError,
+    }),
+  );
 
   async function listCollection(s: ResourceSchema, scope: Scope, url: URL, urls: UrlBuilder, fixed: Condition[]) {
     // parseFilters reads the raw parameters itself: grouping them into a plain object (queryLists) fails on

@@ -8,14 +8,34 @@ import { statusError } from '../errors.js';
 import type { Role } from '../schema/registry.js';
 import type { Store } from '../store/store.js';
 
-/** Who is calling: the admin (sees every project) or a project key (sees only its project). */
+/**
+ * Who is calling: the admin (sees every project), a project key (sees only its project) or a host agent
+ * (reaches only its host's commands on `/agent`, nothing on `/v1`).
+ */
 export interface Principal {
   role: Role;
   /** `admin`, or the API key id (`1c7`). */
   callerId: string;
-  /** The project a project key is bound to; `null` for the admin. */
+  /** The project a project or agent key is bound to; `null` for the admin. */
   projectId: string | null;
+  /** The host an agent key is bound to (role `agent` only). */
+  hostId?: string;
 }
+
+/** Roles that may use the Rancher API (`/v1`). */
+export const API_ROLES: readonly Role[] = ['admin', 'project'];
+
+/** Type of the internal credential an agent authenticates with (no schema: never listed or rendered). */
+export const AGENT_KEY_TYPE = 'agentKey';
+
+/** Type of the credential that lets an agent register a host in a project. */
+export const REGISTRATION_TOKEN_TYPE = 'registrationToken';
+
+/** States in which a registration token registers hosts (`registering`: created, its create process not yet done). */
+const USABLE_TOKEN_STATES = new Set(['active', 'registering']);
+
+/** Host states in which the host's agent key still works. */
+const GONE_HOST_STATES = new Set(['removing', 'removed', 'purging', 'purged']);
 
 /** The admin credential, kept as a config item so every Lambda of the stage shares it. */
 export interface AdminKeyRecord {
@@ -100,7 +120,40 @@ export class Authenticator {
     this.now = opts.now ?? Date.now;
   }
 
-  async authenticate(header: string | undefined): Promise<Principal> {
+  /**
+   * The principal of a Basic credential; 401 when it is not valid, 403 when it is valid but its role is not
+   * in `accept` (an agent key on `/v1`, an API key on the agent routes).
+   */
+  async authenticate(header: string | undefined, accept: readonly Role[] = API_ROLES): Promise<Principal> {
+    const p = await this.principal(header);
+    if (!accept.includes(p.role)) throw statusError(403);
+    return p;
+  }
+
+  /**
+   * The project and id of an active registration token (`<publicValue>:<secret>`), or `undefined`.
+   *
+   * @example
+   * const reg = await auth.registrationToken(body.token); if (!reg) throw statusError(401);
+   */
+  async registrationToken(token: string): Promise<{ tokenId: string; projectId: string } | undefined> {
+    const i = token.indexOf(':');
+    if (i <= 0) return undefined;
+    const access = token.slice(0, i);
+    const hash = hashSecret(token.slice(i + 1));
+    for await (const page of this.store.scanIndex({ index: 'byAccessKey', partition: `AK#${access}` })) {
+      for (const k of page) {
+        if (k.type !== REGISTRATION_TOKEN_TYPE || !USABLE_TOKEN_STATES.has(k.state)) continue;
+        if (!sameHash(String(k.fields.secretHash ?? ''), hash)) continue;
+        const project = await this.store.get(k.projectId);
+        if (!project || project.state !== 'active') return undefined;
+        return { tokenId: k.id, projectId: k.projectId };
+      }
+    }
+    return undefined;
+  }
+
+  private async principal(header: string | undefined): Promise<Principal> {
     const cred = parseBasic(header);
     if (!cred) throw statusError(401);
     const hash = hashSecret(cred.secret);
@@ -131,10 +184,16 @@ export class Authenticator {
     }
     for await (const page of this.store.scanIndex({ index: 'byAccessKey', partition: `AK#${access}` })) {
       for (const k of page) {
+        // Registration tokens share the index but are no login; they only register hosts.
+        if (k.type !== 'apiKey' && k.type !== AGENT_KEY_TYPE) continue;
         if (k.state !== 'active' || !sameHash(String(k.fields.secretHash ?? ''), hash)) continue;
         const project = await this.store.get(k.projectId);
         if (!project || project.state !== 'active') return undefined;
-        return { role: 'project', callerId: k.id, projectId: k.projectId };
+        if (k.type === 'apiKey') return { role: 'project', callerId: k.id, projectId: k.projectId };
+        const hostId = k.fields.agentHostId;
+        const host = typeof hostId === 'string' ? await this.store.get(hostId) : undefined;
+        if (!host || GONE_HOST_STATES.has(host.state)) return undefined;
+        return { role: 'agent', callerId: k.id, projectId: k.projectId, hostId: host.id };
       }
     }
     return undefined;

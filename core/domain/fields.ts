@@ -4,6 +4,7 @@
  */
 import { SCHEMAS } from '../schema/resources.js';
 import type { Resource } from '../store/resource.js';
+import { isOnline } from './hosts.js';
 
 /** What a never-stored non-nullable field reads as: its schema default (`version: "0"`) or initial value. */
 function unsetValue(type: string, name: string): unknown {
@@ -31,6 +32,10 @@ export function fieldValue(res: Resource, name: string): unknown {
       return res.created;
     case 'accountId':
       return res.baseType === 'account' ? null : res.projectId;
+    case 'agentState':
+      // Computed on every read from the agent's last request, so it turns `offline` without any write.
+      if (res.baseType === 'host') return isOnline(res, Date.now()) ? 'online' : 'offline';
+      return res.fields.agentState ?? null;
     default: {
       const v = res.fields[name];
       return v === undefined || v === null ? unsetValue(res.type, name) : v;

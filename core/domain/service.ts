@@ -13,7 +13,7 @@ import type { ResourceSchema } from '../schema/types.js';
 import { validateActionInput, validateFields, type RefResolver } from '../schema/validate.js';
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
-import { hashSecret, newKeyPair, type Authenticator, type Principal } from './credentials.js';
+import { hashSecret, newKeyPair, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
 import { stateConflictMessage, type ProcessEngine } from './engine.js';
 import { listResources, type ListRequest, type ListResult } from './query.js';
 
@@ -110,6 +110,7 @@ export class DroverService {
       case 'account':
         return [await this.createProject(scope, s, input)];
       case 'credential':
+        if (s.id === REGISTRATION_TOKEN_TYPE) return [await this.createRegistrationToken(scope, s, projectId, input)];
         return [await this.createApiKey(scope, s, input)];
       default:
         throw statusError(405);
@@ -294,6 +295,26 @@ export class DroverService {
     const started = await this.deps.engine.begin(res, 'create', {}, scope.principal.callerId);
     // The secret exists only in this response; the store keeps its hash.
     return { ...started, fields: { ...started.fields, secretValue } };
+  }
+
+  /**
+   * A registration token in the caller's project (the admin's selected or default project). Its `token` is
+   * `<publicValue>:<secret>`, so registration finds it through the access-key index; only the hash is kept.
+   */
+  private async createRegistrationToken(scope: Scope, s: ResourceSchema, projectId: string, input: Record<string, unknown>) {
+    const values = await validateFields(s, input, 'create', this.refs(scope, projectId));
+    const { publicValue, secretValue } = newKeyPair();
+    const res = await this.store.create(
+      await this.newResource(s, projectId, {
+        ...values,
+        publicValue,
+        secretHash: hashSecret(secretValue),
+        // Relative: the service does not know the address clients reach it by.
+        registrationUrl: '/agent/register',
+      }),
+    );
+    const started = await this.deps.engine.begin(res, 'create', {}, scope.principal.callerId);
+    return { ...started, fields: { ...started.fields, token: `${publicValue}:${secretValue}` } };
   }
 
   private async setLabels(res: Resource, labels: unknown): Promise<Resource> {

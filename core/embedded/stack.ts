@@ -12,8 +12,14 @@ import type { Hono } from 'hono';
 import type { DroverConfig } from '../config.js';
 import { newKeyPair } from '../domain/credentials.js';
 import type { ProcessRunner } from '../domain/engine.js';
+import type { Outbox } from '../agent/outbox.js';
+import { startAgent, type RunningAgent } from '../../agent/agent.js';
+import { SimDriver } from '../../agent/sim-driver.js';
+import { schema } from '../schema/registry.js';
+import { LocalWorkflowEngine } from '../workflows/local-engine.js';
+import type { WorkflowEngine } from '../workflows/types.js';
 import type { DroverService } from '../domain/service.js';
-import { createDrover } from '../runtime.js';
+import { createDrover, type Drover } from '../runtime.js';
 import { dynamoClient, ensureTable } from '../store/connect.js';
 import type { Store } from '../store/store.js';
 import { startDynalite, type EmbeddedDynamo } from './dynalite.js';
@@ -28,8 +34,14 @@ export interface RunningStack {
   app: Hono;
   service: DroverService;
   store: Store;
+  /** The host command outbox served at `/agent` (enqueue here so local long-polls wake). */
+  outbox: Outbox;
   /** The DynamoDB client the store uses. */
   client: DynamoDBClient;
+  /** Everything `createDrover` wired (engine, scheduler, workflows, sweeper, ...). */
+  drover: Drover;
+  /** The simulated hosts this stack started (`DROVER_SIM_HOSTS`). */
+  simHosts: RunningAgent[];
   /** Stops the server and the store, flushing data to disk. */
   close(): Promise<void>;
 }
@@ -38,9 +50,51 @@ export interface StackOptions {
   config: DroverConfig;
   /** Keep the store in memory (tests that do not need persistence). */
   inMemory?: boolean;
-  /** The process runner (default: the inline runner). */
+  /** Overrides the process runner the configuration picks. */
   runner?: ProcessRunner;
+  /** Overrides the workflow engine (tests that stand in for Step Functions). */
+  workflows?: WorkflowEngine;
   logError?: (err: unknown) => void;
+  /** Longest agent long-poll in seconds (default 20: locally a held request costs nothing). */
+  agentPollWaitSeconds?: number;
+  /** Simulated work per sim-host command in ms (default 20). */
+  simWorkMs?: number;
+}
+
+/** Sim hosts are part of this process: they report only problems (each line says which host). */
+const quietLogger = {
+  info: () => undefined,
+  warn: (m: string) => console.warn(`sim host: ${m}`),
+  error: (m: string) => console.error(`sim host: ${m}`),
+};
+
+/**
+ * Starts `DROVER_SIM_HOSTS` agents with the sim driver in this process, talking the real agent protocol over
+ * HTTP. Each keeps its credentials in `<dataDir>/sim-hosts/`, so a restart brings back the same hosts.
+ */
+async function startSimHosts(drover: Drover, config: DroverConfig, url: string, workMs?: number): Promise<RunningAgent[]> {
+  if (config.simHosts <= 0) return [];
+  const dir = join(config.dataDir, 'sim-hosts');
+  mkdirSync(dir, { recursive: true });
+  const files = Array.from({ length: config.simHosts }, (_, i) => join(dir, `sim-${i + 1}.json`));
+  let token: string | undefined;
+  if (files.some((f) => !existsSync(f))) {
+    const admin = { principal: { role: 'admin' as const, callerId: 'admin', projectId: null }, projectId: drover.defaultProjectId };
+    const [created] = await drover.service.create(admin, schema('registrationToken'), { name: 'embedded sim hosts' });
+    token = String(created.fields.token);
+  }
+  return Promise.all(
+    files.map((stateFile, i) =>
+      startAgent({
+        url,
+        token,
+        stateFile,
+        driver: new SimDriver({ workMs }),
+        host: { hostname: `sim-${i + 1}`, vcpu: 64, memoryMb: 262_144, labels: { 'io.drover.sim': 'true' } },
+        logger: quietLogger,
+      }),
+    ),
+  );
 }
 
 /** The admin key: from the configuration, else the one saved in the data directory, else a new one. */
@@ -81,14 +135,17 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   if (embedded || config.createTable) await ensureTable(client, tableName);
 
   const key = adminKey(config);
-  const { app, service, store, defaultProjectId } = await createDrover({
+  const drover = await createDrover({
     config,
     client,
     tableName,
     admin: { accessKey: key.accessKey, secretKey: key.secretKey },
     runner: opts.runner,
+    workflows: opts.workflows,
     logError: opts.logError,
+    agentPollWaitSeconds: opts.agentPollWaitSeconds ?? 20,
   });
+  const { app, service, store, outbox, defaultProjectId } = drover;
 
   const server: ServerType = await new Promise((ok, fail) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => ok(s));
@@ -97,19 +154,35 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
+  const url = `http://${host}:${port}`;
+  const simHosts = config.runner === 'workflows' && !opts.workflows ? await startSimHosts(drover, config, url, opts.simWorkMs) : [];
+  // Executions did not survive the last stop: re-drive (or fail) every action left open, then sweep on a timer.
+  const sweep = (all: boolean) =>
+    drover.sweeper.sweep({ all }).catch((e) => (opts.logError ?? console.error)(e));
+  if (!opts.workflows) await sweep(true);
+  const timer = setInterval(() => void sweep(false), config.sweepSeconds * 1000);
+  timer.unref();
+
   let closed = false;
   return {
-    url: `http://${host}:${port}`,
+    url,
     admin: { accessKey: key.accessKey, secretKey: key.secretKey },
     adminKeyGenerated: key.generated,
     defaultProjectId,
     app,
     service,
     store,
+    outbox,
     client,
+    drover,
+    simHosts,
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(timer);
+      await Promise.all(simHosts.map((h) => h.stop({ graceMs: 0 })));
+      if (drover.workflows instanceof LocalWorkflowEngine) await drover.workflows.close();
+      outbox.close(); // answers waiting agent long-polls now rather than after the server is gone
       await new Promise<void>((ok) => {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         server.close(() => ok());

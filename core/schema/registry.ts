@@ -6,7 +6,8 @@
 import { SCHEMAS } from './resources.js';
 import type { ResourceSchema } from './types.js';
 
-export type Role = 'admin' | 'project';
+/** Who a credential speaks for: the admin, a project key, or a host agent (agent routes only, no `/v1`). */
+export type Role = 'admin' | 'project' | 'agent';
 
 const byName = new Map<string, ResourceSchema>();
 for (const s of Object.values(SCHEMAS)) {

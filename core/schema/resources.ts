@@ -1,7 +1,7 @@
 /**
  * @module
- * Every schema Drover serves: the instance family, instanceLink, host, project and apiKey, their embedded
- * types, and the action input/output types. Field flags and limits follow Rancher v0.159 (spec §2).
+ * Every schema Drover serves: the instance family, instanceLink, host, project, apiKey and registrationToken,
+ * their embedded types, and the action input/output types. Field flags and limits follow Rancher v0.159 (spec §2).
  */
 import type { ActionDef, FieldDef, LinkDef, ResourceSchema } from './types.js';
 import {
@@ -145,13 +145,20 @@ const INSTANCE_LINK_FIELDS: Record<string, FieldDef> = {
   targetInstanceId: f('reference[instance]', { update: true, scheduleUpdate: true, filter: true }),
 };
 
+/**
+ * A host as its agent registered it (`core/agent/registration.ts`): capacity reported by the agent, the
+ * counters the scheduler charges, and `agentState` computed from the agent's last request (`fieldValue`).
+ */
 const HOST_FIELDS: Record<string, FieldDef> = {
   ...commonFields('host'),
+  agentSeenAt: r('date'),
   agentState: r('enum', { options: ['online', 'offline'], filter: true }),
+  allocatedMemoryMb: r('int', { nullable: false, initialValue: 0 }),
+  allocatedVcpu: r('int', { nullable: false, initialValue: 0 }),
   hostname: r('string', { filter: true }),
-  labels: r('map[string]'),
-  memoryMb: r('int'),
-  vcpu: r('int'),
+  labels: r('map[string]', { nullable: false, initialValue: {} }),
+  memoryMb: r('int', { filter: true }),
+  vcpu: r('int', { filter: true }),
 };
 
 // A project is its own account, so it has no accountId.
@@ -162,6 +169,16 @@ const API_KEY_FIELDS: Record<string, FieldDef> = {
   accountId: c('reference[account]', { required: true, filter: true }),
   publicValue: r('string', { filter: true }),
   secretValue: r('password', { readOnCreateOnly: true }),
+};
+
+/**
+ * A registration token lets host agents join a project (`POST /agent/register`). Its `token`
+ * (`<publicValue>:<secret>`) is shown only by the create call; the store keeps the secret's hash.
+ */
+const REGISTRATION_TOKEN_FIELDS: Record<string, FieldDef> = {
+  ...commonFields('credential'),
+  registrationUrl: r('string'),
+  token: r('string', { readOnCreateOnly: true }),
 };
 
 /** Rancher's process actions take no input and return the resource, unless the process says otherwise. */
@@ -273,6 +290,11 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
     }),
     stateful('apiKey', 'credential', API_KEY_FIELDS, {
       adminOnly: true,
+      collectionMethods: ['GET', 'POST'],
+      resourceMethods: ['GET', 'PUT', 'DELETE'],
+      links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
+    }),
+    stateful('registrationToken', 'credential', REGISTRATION_TOKEN_FIELDS, {
       collectionMethods: ['GET', 'POST'],
       resourceMethods: ['GET', 'PUT', 'DELETE'],
       links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },

@@ -232,7 +232,9 @@ export class Store {
     change: { set?: Record<string, unknown>; add?: Record<string, number>; max?: Record<string, number> },
   ): Promise<Resource | undefined> {
     const names: Record<string, string> = { '#f': 'fields', '#v': 'version', '#u': 'updated' };
-    const values: Record<string, unknown> = { ':one': 1, ':now': this.now(), ':zero': 0 };
+    const values: Record<string, unknown> = { ':one': 1, ':now': this.now() };
+    // DynamoDB rejects unused placeholders, so :zero is there only when a counter needs it.
+    if (Object.keys(change.add ?? {}).length) values[':zero'] = 0;
     const sets = ['#v = #v + :one', '#u = :now'];
     const conds = ['attribute_exists(pk)'];
     let i = 0;
@@ -296,6 +298,31 @@ export class Store {
       input.ExpressionAttributeNames!['#sk'] = idx.sk;
       input.ExpressionAttributeValues![':after'] = padNum(q.after);
     }
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      yield (out.Items ?? []).filter((i) => !this.expired(i)).map(fromItem);
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /**
+   * Pages through one index partition in sort-key order, optionally only keys below `below` (exclusive).
+   * For indexes whose sort key is not a padded id, such as `byDeadline` (`<deadline>#<id>`).
+   *
+   * @example
+   * for await (const page of store.scanIndexRange({ index: 'byDeadline', partition: 'T#0', below: `${padNum(now)}#` })) { ... }
+   */
+  async *scanIndexRange(q: { index: IndexName; partition: string; below?: string; pageSize?: number }): AsyncGenerator<Resource[]> {
+    const idx = INDEXES[q.index];
+    const input: QueryCommandInput = {
+      TableName: this.tableName,
+      IndexName: q.index,
+      KeyConditionExpression: q.below === undefined ? '#pk = :pk' : '#pk = :pk AND #sk < :below',
+      ExpressionAttributeNames: q.below === undefined ? { '#pk': idx.pk } : { '#pk': idx.pk, '#sk': idx.sk },
+      ExpressionAttributeValues: q.below === undefined ? { ':pk': q.partition } : { ':pk': q.partition, ':below': q.below },
+      Limit: q.pageSize ?? 200,
+    };
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));

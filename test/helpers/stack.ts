@@ -29,8 +29,17 @@ export async function startTestStack(
   opts: { dataDir?: string; inMemory?: boolean; keepData?: boolean; env?: Record<string, string> } & Partial<StackOptions> = {},
 ): Promise<TestStack> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'drover-test-'));
-  const config = loadConfig({ PORT: '0', DROVER_DATA_DIR: dataDir, ...(opts.env ?? {}) });
-  const stack = await startStack({ config, inMemory: opts.inMemory ?? true, runner: opts.runner, logError: opts.logError });
+  // API-layer suites run processes inline (no hosts) unless they ask for workflows with DROVER_RUNNER.
+  const config = loadConfig({ PORT: '0', DROVER_DATA_DIR: dataDir, DROVER_RUNNER: 'inline', ...(opts.env ?? {}) });
+  const stack = await startStack({
+    config,
+    inMemory: opts.inMemory ?? true,
+    runner: opts.runner,
+    logError: opts.logError,
+    workflows: opts.workflows,
+    agentPollWaitSeconds: opts.agentPollWaitSeconds,
+    simWorkMs: opts.simWorkMs,
+  });
   return {
     stack,
     dataDir,

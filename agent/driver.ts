@@ -1,0 +1,75 @@
+/**
+ * @module
+ * What a host agent runs commands with: a `Driver` turns the three host commands (cattle's
+ * `compute.instance.activate` / `deactivate` / `remove`) into work on the machine, and reports progress.
+ */
+import type { AgentCommand } from '../core/agent/outbox.js';
+
+export type { AgentCommand };
+
+/** Sends progress for the running command (also a heartbeat). `progress` is 0–100. */
+export type Report = (message: string, progress?: number | null) => Promise<void>;
+
+/** What a command produced: fields recorded on the instance (the server keeps `externalId`, `primaryIpAddress`). */
+export interface DriverResult {
+  fields?: { externalId?: string; primaryIpAddress?: string; [name: string]: unknown };
+  [name: string]: unknown;
+}
+
+/** Extra context for a command: `signal` aborts when the server says the command is gone or the agent stops. */
+export interface CommandContext {
+  signal: AbortSignal;
+}
+
+/**
+ * Runs host commands. A method throws to fail the command (its message becomes the instance's
+ * transitioningMessage), or throws `AbandonCommandError` to walk away from it without a word.
+ */
+export interface Driver {
+  activate(cmd: AgentCommand, report: Report, ctx?: CommandContext): Promise<DriverResult | void>;
+  deactivate(cmd: AgentCommand, report: Report, ctx?: CommandContext): Promise<DriverResult | void>;
+  remove(cmd: AgentCommand, report: Report, ctx?: CommandContext): Promise<DriverResult | void>;
+}
+
+/**
+ * Thrown by a driver that drops a command: the agent neither reports nor completes it, so the server's
+ * heartbeat timeout decides (used by the simulator's `sim.hang`).
+ *
+ * @example
+ * throw new AbandonCommandError('sim.hang=start');
+ */
+export class AbandonCommandError extends Error {
+  constructor(message = 'command abandoned') {
+    super(message);
+    this.name = 'AbandonCommandError';
+  }
+}
+
+/**
+ * Runs a command with the driver method its name selects.
+ *
+ * @example
+ * const result = await runWithDriver(driver, cmd, report, { signal });
+ */
+export async function runWithDriver(
+  driver: Driver,
+  cmd: AgentCommand,
+  report: Report,
+  ctx: CommandContext,
+): Promise<DriverResult> {
+  let out: DriverResult | void;
+  switch (cmd.name) {
+    case 'compute.instance.activate':
+      out = await driver.activate(cmd, report, ctx);
+      break;
+    case 'compute.instance.deactivate':
+      out = await driver.deactivate(cmd, report, ctx);
+      break;
+    case 'compute.instance.remove':
+      out = await driver.remove(cmd, report, ctx);
+      break;
+    default:
+      throw new Error(`Unknown command ${String((cmd as { name: unknown }).name)}`);
+  }
+  return out ?? {};
+}

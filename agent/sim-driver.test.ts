@@ -1,0 +1,96 @@
+/**
+ * The `sim` driver: simulated instances and the label-driven fault injection the end-to-end tests rely on.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AgentCommand } from '../core/agent/outbox.js';
+import { AbandonCommandError, runWithDriver } from './driver.js';
+import { SimDriver } from './sim-driver.js';
+
+function cmd(name: AgentCommand['name'], action: string, labels: Record<string, string> = {}, uuid = 'u-1'): AgentCommand {
+  return {
+    id: `c-${Math.random()}`,
+    hostId: '1h1',
+    name,
+    action,
+    resourceId: '1i5',
+    actionId: 'a-1',
+    data: { id: '1i5', uuid, labels },
+    processData: {},
+    heartbeatSeconds: 30,
+    timeoutSeconds: 300,
+    secondsRemaining: 300,
+    status: 'acked',
+    createdAt: Date.now(),
+  };
+}
+
+const reports: [string, number | null | undefined][] = [];
+const report = async (m: string, p?: number | null) => {
+  reports.push([m, p]);
+};
+const ctx = { signal: new AbortController().signal };
+
+describe('SimDriver', () => {
+  it('activate → running with a 64-hex externalId and a 10.42.x.y address; deactivate → stopped; remove → gone', async () => {
+    const d = new SimDriver({ workMs: 0 });
+    const out = await runWithDriver(d, cmd('compute.instance.activate', 'start'), report, ctx);
+    expect(out.fields?.externalId).toMatch(/^[0-9a-f]{64}$/);
+    expect(out.fields?.primaryIpAddress).toMatch(/^10\.42\.\d{1,3}\.\d{1,3}$/);
+    expect(d.instance('1i5')).toMatchObject({ state: 'running', externalId: out.fields?.externalId });
+    expect(reports.length).toBeGreaterThan(0);
+
+    await runWithDriver(d, cmd('compute.instance.deactivate', 'stop'), report, ctx);
+    expect(d.instance('u-1')?.state).toBe('stopped');
+    // Starting again keeps the instance's identity.
+    const again = await runWithDriver(d, cmd('compute.instance.activate', 'start'), report, ctx);
+    expect(again.fields?.externalId).toBe(out.fields?.externalId);
+
+    await runWithDriver(d, cmd('compute.instance.remove', 'purge'), report, ctx);
+    expect(d.instance('1i5')).toBeUndefined();
+  });
+
+  it('sim.fail=<process> fails exactly the command serving that process', async () => {
+    const d = new SimDriver({ workMs: 0 });
+    const labels = { 'sim.fail': 'stop' };
+    await expect(runWithDriver(d, cmd('compute.instance.deactivate', 'stop', labels), report, ctx)).rejects.toThrow(
+      /^Failing \[stop\]$/,
+    );
+    // The same command for another process (restart's deactivate) is not named by the label.
+    await expect(runWithDriver(d, cmd('compute.instance.deactivate', 'restart', labels), report, ctx)).resolves.toEqual({});
+    const started = await runWithDriver(d, cmd('compute.instance.activate', 'start', labels), report, ctx);
+    expect(started.fields?.externalId).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('sim.fail=<command name> fails that command whatever the process', async () => {
+    const d = new SimDriver({ workMs: 0 });
+    const labels = { 'sim.fail': 'compute.instance.activate' };
+    for (const action of ['start', 'restart', 'migrate']) {
+      await expect(runWithDriver(d, cmd('compute.instance.activate', action, labels), report, ctx)).rejects.toThrow(
+        'Failing [compute.instance.activate]',
+      );
+    }
+    await expect(runWithDriver(d, cmd('compute.instance.remove', 'purge', labels), report, ctx)).resolves.toEqual({});
+    expect(d.instances.size).toBe(0);
+  });
+
+  it('sim.hang=<action> abandons the command; several actions may be listed', async () => {
+    const d = new SimDriver({ workMs: 0 });
+    const labels = { 'sim.hang': 'migrate, purge' };
+    await expect(runWithDriver(d, cmd('compute.instance.activate', 'migrate', labels), report, ctx)).rejects.toBeInstanceOf(
+      AbandonCommandError,
+    );
+    await expect(runWithDriver(d, cmd('compute.instance.remove', 'purge', labels), report, ctx)).rejects.toBeInstanceOf(
+      AbandonCommandError,
+    );
+    await expect(runWithDriver(d, cmd('compute.instance.activate', 'start', labels), report, ctx)).resolves.toHaveProperty('fields');
+  });
+
+  it('work stops when the command is aborted', async () => {
+    const d = new SimDriver({ workMs: 10_000 });
+    const ac = new AbortController();
+    const run = runWithDriver(d, cmd('compute.instance.activate', 'start'), report, { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('gone')), 10);
+    await expect(run).rejects.toThrow('gone');
+    expect(d.instances.size).toBe(0);
+  });
+});

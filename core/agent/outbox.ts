@@ -1,0 +1,516 @@
+/**
+ * @module
+ * The durable per-host command outbox (design D7, notes §A.6): host commands wait as items of the stage's
+ * table (`pk = cmd#<hostId>`, `sk = <commandId>`, ids sort by creation time) until the host's agent polls,
+ * acks and completes them. An in-process doorbell wakes local long-polls when work is enqueued; losing a ring
+ * is harmless because pollers always re-read the table.
+ *
+ *   enqueue ──▶ pending ──ack──▶ acked ──finish──▶ done (expires a day later)
+ *      └ same (host, action, command) again while not done: the waiting command gets the new task token
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Resource } from '../store/resource.js';
+import type { Store } from '../store/store.js';
+import type { HostCommandName } from '../workflows/types.js';
+
+export type CommandStatus = 'pending' | 'acked' | 'done';
+
+/** How a command ended, as the agent reported it: a result (success) or an error message. */
+export type CommandOutcome = { result: Record<string, unknown> } | { error: string };
+
+/** What the workflow side enqueues. */
+export interface NewCommand {
+  hostId: string;
+  name: HostCommandName;
+  /** The process the command serves (`start`, `stop`, `restart`, `migrate`, `purge`). */
+  action: string;
+  resourceId: string;
+  actionId: string;
+  /** A snapshot of the instance: everything the agent needs (see `instanceSnapshot`). */
+  data: Record<string, unknown>;
+  /** Process input the agent honours, e.g. `{ timeout }` of a stop. */
+  processData?: Record<string, unknown>;
+  /** Step Functions task token; stays on the server, never sent to agents. */
+  token: string;
+  heartbeatSeconds: number;
+  timeoutSeconds: number;
+  /** Identifies "the same command" across retries of the enqueuing task (default `<actionId>/<name>`). */
+  dedupeKey?: string;
+}
+
+/** A stored command. */
+export interface Command extends Required<Omit<NewCommand, 'dedupeKey'>> {
+  id: string;
+  dedupeKey: string;
+  status: CommandStatus;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Epoch ms after which the waiting task has timed out: the command is no longer handed out. */
+  deadline: number;
+  ackedAt: number | null;
+  doneAt: number | null;
+  result: CommandOutcome | null;
+  /** Epoch ms the outcome was passed to the workflow (SendTask*); `null` until then. */
+  relayedAt: number | null;
+  /** Epoch ms of the last failed attempt to pass the outcome on (a repeated completion retries it). */
+  relayFailedAt?: number | null;
+  /** Epoch seconds (DynamoDB TTL). */
+  expiresAt: number;
+}
+
+/** A command as an agent sees it: no task token, deadlines as seconds remaining (agent clocks may be off). */
+export interface AgentCommand {
+  id: string;
+  hostId: string;
+  name: HostCommandName;
+  action: string;
+  resourceId: string;
+  actionId: string;
+  data: Record<string, unknown>;
+  processData: Record<string, unknown>;
+  heartbeatSeconds: number;
+  timeoutSeconds: number;
+  secondsRemaining: number;
+  status: CommandStatus;
+  createdAt: number;
+}
+
+export interface OutboxOptions {
+  /**
+   * Polls look at commands created in this window only (default 3600 s), so a busy host's done commands
+   * are not re-read on every poll. Commands whose task timeout is longer are still delivered within it.
+   */
+  windowSeconds?: number;
+  /** How long a done command is kept (default 86400 s). */
+  retentionSeconds?: number;
+  now?: () => number;
+}
+
+const DAY_SECONDS = 86_400;
+const PREFIX = 'cmd#';
+
+/**
+ * A sortable command id: creation time as 9 base-36 digits, a per-process sequence, random letters.
+ *
+ * @example
+ * newCommandId(Date.now()) // 'mf3k2a9c1000a8k2q7xv0e'
+ */
+export function newCommandId(now: number): string {
+  seq = (seq + 1) % 1296;
+  const time = Math.max(0, Math.floor(now)).toString(36).padStart(9, '0');
+  return `${time}${seq.toString(36).padStart(2, '0')}${randomBytes(8).toString('hex').slice(0, 11)}`;
+}
+let seq = 0;
+
+/** The lowest command id created at or after `ms`. */
+const idFloor = (ms: number) => Math.max(0, Math.floor(ms)).toString(36).padStart(9, '0');
+
+/**
+ * The instance fields a host agent needs, for `NewCommand.data`.
+ *
+ * @example
+ * outbox.enqueue({ ..., data: instanceSnapshot(instance) })
+ */
+export function instanceSnapshot(r: Resource): Record<string, unknown> {
+  const f = r.fields;
+  const pick = (...names: string[]) => Object.fromEntries(names.map((n) => [n, f[n] ?? null]));
+  return {
+    id: r.id,
+    type: r.type,
+    ...pick('uuid', 'name', 'imageUuid', 'labels', 'vcpu', 'memoryMb', 'memory', 'ports', 'environment', 'command'),
+    ...pick('entryPoint', 'externalId', 'primaryIpAddress', 'hostname', 'userdata', 'disks', 'networkMode', 'restartPolicy'),
+  };
+}
+
+/**
+ * The agent's view of a command.
+ *
+ * @example
+ * c.json({ data: cmds.map((cmd) => agentView(cmd, Date.now())) })
+ */
+export function agentView(cmd: Command, now: number): AgentCommand {
+  return {
+    id: cmd.id,
+    hostId: cmd.hostId,
+    name: cmd.name,
+    action: cmd.action,
+    resourceId: cmd.resourceId,
+    actionId: cmd.actionId,
+    data: cmd.data,
+    processData: cmd.processData,
+    heartbeatSeconds: cmd.heartbeatSeconds,
+    timeoutSeconds: cmd.timeoutSeconds,
+    secondsRemaining: Math.max(0, Math.floor((cmd.deadline - now) / 1000)),
+    status: cmd.status,
+    createdAt: cmd.createdAt,
+  };
+}
+
+const isConditionFailure = (e: unknown) =>
+  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
+
+const KEY_ONLY = new Set(['pk', 'sk']);
+function toCommand(item: Record<string, unknown>): Command {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (!KEY_ONLY.has(k)) out[k] = v;
+  return out as unknown as Command;
+}
+
+/**
+ * The outbox. One per process, shared by the task code that enqueues and the agent routes that deliver, so
+ * the doorbell reaches local long-polls.
+ *
+ * @example
+ * const outbox = new Outbox(store);
+ * await outbox.enqueue({ hostId: '1h1', name: 'compute.instance.activate', action: 'start', resourceId: '1i5',
+ *   actionId, data: instanceSnapshot(instance), token, heartbeatSeconds: 30, timeoutSeconds: 300 });
+ * const [cmd] = await outbox.pending('1h1', 10);
+ */
+export class Outbox {
+  private readonly bells = new EventEmitter();
+  private readonly rings = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly windowMs: number;
+  private readonly retentionSeconds: number;
+  private closedFlag = false;
+
+  constructor(
+    private readonly store: Store,
+    opts: OutboxOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.windowMs = (opts.windowSeconds ?? 3600) * 1000;
+    this.retentionSeconds = opts.retentionSeconds ?? DAY_SECONDS;
+    this.bells.setMaxListeners(0);
+  }
+
+  /** True after `close()`: long-polls return at once. */
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /**
+   * Stores a command for its host and rings the doorbell. Enqueuing the same command again (same host and
+   * `dedupeKey`) while it is not done refreshes its task token and deadline instead of adding a second one,
+   * so a retried or re-driven task never makes the agent run the work twice.
+   *
+   * @example
+   * const cmd = await outbox.enqueue({ hostId, name: 'compute.instance.deactivate', action: 'stop', ... });
+   */
+  async enqueue(input: NewCommand): Promise<Command> {
+    const dedupeKey = input.dedupeKey ?? `${input.actionId}/${input.name}`;
+    const keyPk = `cmdkey#${input.hostId}#${dedupeKey}`;
+    for (let attempt = 0; ; attempt++) {
+      const now = this.now();
+      const cmd = this.newCommand(input, dedupeKey, now);
+      const claimed = await this.claimKey(keyPk, cmd, attempt >= 5);
+      if (claimed === true) {
+        await this.store.doc.send(new PutCommand({ TableName: this.store.tableName, Item: { pk: PREFIX + cmd.hostId, sk: cmd.id, ...cmd } }));
+        this.ring(cmd.hostId);
+        return cmd;
+      }
+      if (!claimed) continue; // the key vanished between the put and the read: claim again
+      const refreshed = await this.refresh(input, claimed, now);
+      if (refreshed) {
+        if (refreshed.status === 'pending') this.ring(refreshed.hostId);
+        return refreshed;
+      }
+      const existing = await this.get(input.hostId, claimed);
+      // Done (or expired): the next attempt replaces the key with a fresh command. Missing: its writer is
+      // between the key and the command write; give it a moment.
+      if (!existing) await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
+      else await this.releaseKey(keyPk, claimed);
+    }
+  }
+
+  /**
+   * Commands waiting for the host's agent (status `pending`, task not yet timed out), oldest first.
+   *
+   * @example
+   * const cmds = await outbox.pending('1h1', 20);
+   */
+  async pending(hostId: string, limit: number): Promise<Command[]> {
+    const now = this.now();
+    const out: Command[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.store.doc.send(
+        new QueryCommand({
+          TableName: this.store.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk >= :from',
+          FilterExpression: '#st = :pending AND #dl > :now AND (attribute_not_exists(#ex) OR #ex > :nowSec)',
+          ExpressionAttributeNames: { '#st': 'status', '#dl': 'deadline', '#ex': 'expiresAt' },
+          ExpressionAttributeValues: {
+            ':pk': PREFIX + hostId,
+            ':from': idFloor(now - this.windowMs),
+            ':pending': 'pending',
+            ':now': now,
+            ':nowSec': Math.floor(now / 1000),
+          },
+          ConsistentRead: true,
+          Limit: 100,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        out.push(toCommand(item));
+        if (out.length >= limit) return out;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  /**
+   * One command of a host (any status), or `undefined`.
+   *
+   * @example
+   * const cmd = await outbox.get('1h1', id); if (!cmd) throw statusError(404);
+   */
+  async get(hostId: string, id: string): Promise<Command | undefined> {
+    const out = await this.store.doc.send(
+      new GetCommand({ TableName: this.store.tableName, Key: { pk: PREFIX + hostId, sk: id }, ConsistentRead: true }),
+    );
+    const item = out.Item;
+    if (!item || (typeof item.expiresAt === 'number' && item.expiresAt * 1000 <= this.now())) return undefined;
+    return toCommand(item);
+  }
+
+  /**
+   * Marks a pending command acked (idempotent: an acked or done command is returned as it is).
+   * `undefined` when the host has no such command.
+   *
+   * @example
+   * await outbox.ack('1h1', id);
+   */
+  async ack(hostId: string, id: string): Promise<Command | undefined> {
+    try {
+      const out = await this.store.doc.send(
+        new UpdateCommand({
+          TableName: this.store.tableName,
+          Key: { pk: PREFIX + hostId, sk: id },
+          UpdateExpression: 'SET #st = :acked, ackedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND #st = :pending',
+          ExpressionAttributeNames: { '#st': 'status' },
+          ExpressionAttributeValues: { ':acked': 'acked', ':pending': 'pending', ':now': this.now() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toCommand(out.Attributes!);
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      return this.get(hostId, id);
+    }
+  }
+
+  /**
+   * Records the outcome. Exactly one call wins (`firstTime: true`); a duplicate completion gets the stored
+   * command with `firstTime: false` and changes nothing. `undefined` when the host has no such command.
+   *
+   * @example
+   * const done = await outbox.finish('1h1', id, { result: { fields: { externalId } } });
+   * if (done?.firstTime) await wf.sendTaskSuccess(done.command.token, done.command.result);
+   */
+  async finish(hostId: string, id: string, outcome: CommandOutcome): Promise<{ command: Command; firstTime: boolean } | undefined> {
+    const now = this.now();
+    try {
+      const out = await this.store.doc.send(
+        new UpdateCommand({
+          TableName: this.store.tableName,
+          Key: { pk: PREFIX + hostId, sk: id },
+          UpdateExpression: 'SET #st = :done, doneAt = :now, #res = :res, #ex = :ex, ackedAt = if_not_exists(ackedAt, :now)',
+          ConditionExpression: 'attribute_exists(pk) AND #st <> :done',
+          ExpressionAttributeNames: { '#st': 'status', '#res': 'result', '#ex': 'expiresAt' },
+          ExpressionAttributeValues: {
+            ':done': 'done',
+            ':now': now,
+            ':res': outcome,
+            ':ex': Math.floor(now / 1000) + this.retentionSeconds,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { command: toCommand(out.Attributes!), firstTime: true };
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      const command = await this.get(hostId, id);
+      return command ? { command, firstTime: false } : undefined;
+    }
+  }
+
+  /**
+   * Notes that the outcome reached the workflow (`ok`), so a repeated completion does not pass it on again,
+   * or that passing it on failed (`!ok`), so a repeated completion tries again.
+   *
+   * @example
+   * await outbox.markRelayed('1h1', id);
+   */
+  async markRelayed(hostId: string, id: string, ok = true): Promise<void> {
+    try {
+      await this.store.doc.send(
+        new UpdateCommand({
+          TableName: this.store.tableName,
+          Key: { pk: PREFIX + hostId, sk: id },
+          UpdateExpression: ok ? 'SET relayedAt = :now' : 'SET relayFailedAt = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':now': this.now() },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+    }
+  }
+
+  /**
+   * How often the host's doorbell has rung in this process; pass it to `waitForWork` as `since` when read
+   * before querying, so a ring between the query and the wait is not lost.
+   *
+   * @example
+   * const since = outbox.rung('1h1'); const cmds = await outbox.pending('1h1', 10);
+   * if (!cmds.length) await outbox.waitForWork('1h1', 20_000, { since });
+   */
+  rung(hostId: string): number {
+    return this.rings.get(hostId) ?? 0;
+  }
+
+  /**
+   * Resolves `true` when work is enqueued for the host in this process (or was since `since`), `false` after
+   * `ms`, on `signal` abort or on `close()`.
+   *
+   * @example
+   * const woke = await outbox.waitForWork('1h1', 20_000);
+   */
+  waitForWork(hostId: string, ms: number, opts: { since?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+    if (opts.since !== undefined && this.rung(hostId) !== opts.since) return Promise.resolve(true);
+    if (this.closedFlag || opts.signal?.aborted || ms <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (woke: boolean) => {
+        clearTimeout(timer);
+        this.bells.off(hostId, onRing);
+        this.bells.off('close', onClose);
+        opts.signal?.removeEventListener('abort', onClose);
+        resolve(woke);
+      };
+      const onRing = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(onClose, ms);
+      this.bells.on(hostId, onRing);
+      this.bells.on('close', onClose);
+      opts.signal?.addEventListener('abort', onClose, { once: true });
+    });
+  }
+
+  /** Wakes every waiting long-poll and makes later waits return at once (server shutdown). */
+  close(): void {
+    this.closedFlag = true;
+    this.bells.emit('close');
+  }
+
+  private ring(hostId: string): void {
+    this.rings.set(hostId, this.rung(hostId) + 1);
+    this.bells.emit(hostId);
+  }
+
+  private newCommand(input: NewCommand, dedupeKey: string, now: number): Command {
+    const deadline = now + input.timeoutSeconds * 1000;
+    return {
+      id: newCommandId(now),
+      hostId: input.hostId,
+      name: input.name,
+      action: input.action,
+      resourceId: input.resourceId,
+      actionId: input.actionId,
+      data: input.data,
+      processData: input.processData ?? {},
+      token: input.token,
+      heartbeatSeconds: input.heartbeatSeconds,
+      timeoutSeconds: input.timeoutSeconds,
+      dedupeKey,
+      status: 'pending',
+      createdAt: now,
+      deadline,
+      ackedAt: null,
+      doneAt: null,
+      result: null,
+      relayedAt: null,
+      // A pending command nobody picks up is useless once its task timed out; keep it a day for inspection.
+      expiresAt: Math.floor(deadline / 1000) + this.retentionSeconds,
+    };
+  }
+
+  /** Claims the dedupe key for `cmd`: `true`, or the id of the command that holds it. */
+  private async claimKey(keyPk: string, cmd: Command, force: boolean): Promise<true | string> {
+    const nowSec = Math.floor(cmd.createdAt / 1000);
+    try {
+      await this.store.doc.send(
+        new PutCommand({
+          TableName: this.store.tableName,
+          Item: { pk: keyPk, sk: 'K', commandId: cmd.id, expiresAt: cmd.expiresAt },
+          ConditionExpression: force ? undefined : 'attribute_not_exists(pk) OR #ex <= :nowSec',
+          ExpressionAttributeNames: force ? undefined : { '#ex': 'expiresAt' },
+          ExpressionAttributeValues: force ? undefined : { ':nowSec': nowSec },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      const out = await this.store.doc.send(
+        new GetCommand({ TableName: this.store.tableName, Key: { pk: keyPk, sk: 'K' }, ConsistentRead: true }),
+      );
+      return typeof out.Item?.commandId === 'string' ? out.Item.commandId : '';
+    }
+  }
+
+  /** Drops the dedupe key if it still names `commandId` (that command is done; the next enqueue starts afresh). */
+  private async releaseKey(keyPk: string, commandId: string): Promise<void> {
+    try {
+      await this.store.doc.send(
+        new UpdateCommand({
+          TableName: this.store.tableName,
+          Key: { pk: keyPk, sk: 'K' },
+          UpdateExpression: 'SET #ex = :gone',
+          ConditionExpression: 'commandId = :id',
+          ExpressionAttributeNames: { '#ex': 'expiresAt' },
+          ExpressionAttributeValues: { ':gone': 0, ':id': commandId },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+    }
+  }
+
+  /** Gives a not-yet-done command the new task token, deadline and snapshot; `undefined` if it is done or missing. */
+  private async refresh(input: NewCommand, id: string, now: number): Promise<Command | undefined> {
+    const deadline = now + input.timeoutSeconds * 1000;
+    try {
+      const out = await this.store.doc.send(
+        new UpdateCommand({
+          TableName: this.store.tableName,
+          Key: { pk: PREFIX + input.hostId, sk: id },
+          UpdateExpression:
+            'SET #tok = :tok, heartbeatSeconds = :hb, timeoutSeconds = :to, #dl = :dl, #ex = :ex, #data = :data, processData = :pd',
+          ConditionExpression: 'attribute_exists(pk) AND #st <> :done',
+          ExpressionAttributeNames: { '#tok': 'token', '#dl': 'deadline', '#ex': 'expiresAt', '#data': 'data', '#st': 'status' },
+          ExpressionAttributeValues: {
+            ':tok': input.token,
+            ':hb': input.heartbeatSeconds,
+            ':to': input.timeoutSeconds,
+            ':dl': deadline,
+            ':ex': Math.floor(deadline / 1000) + this.retentionSeconds,
+            ':data': input.data,
+            ':pd': input.processData ?? {},
+            ':done': 'done',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toCommand(out.Attributes!);
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * @module
+ * The host agent's HTTP protocol, mounted at `/agent` (design D7, notes §A.6–A.8): register with a token, then,
+ * with the host's own Basic credential, long-poll the host's outbox, ack, report progress (relayed as task
+ * heartbeats) and complete (relayed as SendTaskSuccess / SendTaskFailure, exactly once per command).
+ *
+ *   POST /agent/register                      { token, uuid, hostname, vcpu, memoryMb, labels } → { hostId, accessKey, secretKey }
+ *   GET  /agent/commands?wait=<s>&limit=<n>   → { data: AgentCommand[] }
+ *   POST /agent/commands/:id/ack              → { data: AgentCommand }
+ *   POST /agent/commands/:id/progress         { message?, progress? } → { ok: true } | 410 Gone
+ *   POST /agent/commands/:id/complete         { result?: { fields? } } | { error } → { duplicate: boolean }
+ */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { Hono, type Context } from 'hono';
+import { ApiError, statusError, ValidationError } from '../errors.js';
+import type { Authenticator, Principal } from '../domain/credentials.js';
+import type { ProcessEngine } from '../domain/engine.js';
+import type { Store } from '../store/store.js';
+import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
+import { agentView, type Command, type CommandOutcome, type Outbox } from './outbox.js';
+import { registerHost } from './registration.js';
+
+/** The workflow engine, or a getter for one wired after the app (absent: outcomes are only recorded). */
+export type WorkflowSource = WorkflowEngine | (() => WorkflowEngine | undefined);
+
+export interface AgentRoutesOptions {
+  store: Store;
+  engine: ProcessEngine;
+  auth: Authenticator;
+  outbox: Outbox;
+  workflows?: WorkflowSource;
+  /** Longest long-poll in seconds (default 20; 0 on Lambda, which bills the wait). */
+  maxWaitSeconds?: number;
+  /** Least time between two `agentSeenAt` writes for one host from this process (default 5000 ms). */
+  seenIntervalMs?: number;
+  /** A completion repeated this long after the first one, whose outcome never reached the workflow (the
+   *  first request died in between), is passed on again (default 15000 ms). */
+  relayRetryMs?: number;
+  logError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+/** Result fields an agent may set on the instance. */
+const RESULT_FIELDS = ['externalId', 'primaryIpAddress'] as const;
+
+/** Step Functions limits: error name 256, cause 32768 characters. */
+const MAX_CAUSE = 32_768;
+
+type Env = { Variables: { agent: Principal } };
+
+const JSON_TYPE = { 'Content-Type': 'application/json; charset=utf-8' };
+const send = (c: Context, body: unknown, status = 200) => c.body(JSON.stringify(body), status as 200, JSON_TYPE);
+
+const gone = (message: string) => new ApiError(410, 'Gone', { message });
+
+async function readJson(c: Context): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  if (!text.trim()) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body is not valid JSON', cause: e });
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body must be a JSON object' });
+  }
+  return body as Record<string, unknown>;
+}
+
+function str(body: Record<string, unknown>, name: string, o: { required?: boolean; max?: number } = {}): string | undefined {
+  const v = body[name];
+  if (v === undefined || v === null) {
+    if (o.required) throw new ValidationError('MissingRequired', name);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw new ValidationError('InvalidFormat', name);
+  if (o.required && !v) throw new ValidationError('MissingRequired', name);
+  if (o.max !== undefined && v.length > o.max) throw new ValidationError('MaxLengthExceeded', name);
+  return v;
+}
+
+function int(body: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
+  const v = body[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new ValidationError('InvalidFormat', name);
+  if (v < min) throw new ValidationError('MinLimitExceeded', name);
+  if (v > max) throw new ValidationError('MaxLimitExceeded', name);
+  return v;
+}
+
+function labels(body: Record<string, unknown>): Record<string, string> {
+  const v = body.labels;
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ValidationError('InvalidFormat', 'labels');
+  const out: Record<string, string> = {};
+  for (const [k, el] of Object.entries(v)) {
+    if (typeof el !== 'string') throw new ValidationError('InvalidFormat', 'labels');
+    out[k] = el;
+  }
+  return out;
+}
+
+/**
+ * The `/agent` sub-app.
+ *
+ * @example
+ * app.route('/agent', createAgentRoutes({ store, engine, auth, outbox, workflows: () => wf }));
+ */
+export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
+  const { store, engine, auth, outbox } = opts;
+  const now = opts.now ?? Date.now;
+  const maxWait = Math.max(0, opts.maxWaitSeconds ?? 20);
+  const seenIntervalMs = opts.seenIntervalMs ?? 5000;
+  const relayRetryMs = opts.relayRetryMs ?? 15_000;
+  const logError = opts.logError ?? ((e) => console.error(e));
+  const lastSeen = new Map<string, number>();
+  const lastHeartbeat = new Map<string, number>();
+  const workflows = (): WorkflowEngine | undefined =>
+    typeof opts.workflows === 'function' ? opts.workflows() : opts.workflows;
+
+  /**
+   * Stamps the host's liveness with one atomic write (no read), at most once per `seenIntervalMs` per host.
+   * Like `store.updateFields` it bumps `version`, so a read-modify-write of the host that raced it retries
+   * instead of writing an older `agentSeenAt` back. (`updateFields` itself cannot be used yet: with only
+   * `set` values it sends an unused `:zero` placeholder, which DynamoDB and dynalite reject.)
+   */
+  async function stampSeen(hostId: string): Promise<void> {
+    const t = now();
+    if (t - (lastSeen.get(hostId) ?? 0) < seenIntervalMs) return;
+    lastSeen.set(hostId, t);
+    try {
+      await store.doc.send(
+        new UpdateCommand({
+          TableName: store.tableName,
+          Key: { pk: hostId, sk: 'R' },
+          UpdateExpression: 'SET #f.#seen = :t, #v = #v + :one, #u = :t',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#f': 'fields', '#seen': 'agentSeenAt', '#v': 'version', '#u': 'updated' },
+          ExpressionAttributeValues: { ':t': t, ':one': 1 },
+        }),
+      );
+    } catch (e) {
+      lastSeen.delete(hostId);
+      if ((e as { name?: string })?.name !== 'ConditionalCheckFailedException') throw e;
+    }
+  }
+
+  async function command(hostId: string, id: string): Promise<Command> {
+    // A host key reaches only its own partition: another host's command id is simply not found.
+    const cmd = await outbox.get(hostId, id);
+    if (!cmd) throw statusError(404, `Command ${id} not found`);
+    return cmd;
+  }
+
+  /** Passes a recorded outcome to the workflow: result fields onto the instance first, then the token. */
+  async function relay(cmd: Command): Promise<void> {
+    const outcome = cmd.result;
+    const wf = workflows();
+    const ref = { id: cmd.resourceId, actionId: cmd.actionId };
+    try {
+      if (outcome && 'error' in outcome) {
+        await wf?.sendTaskFailure(cmd.token, 'AgentError', outcome.error.slice(0, MAX_CAUSE));
+      } else {
+        const result = outcome?.result ?? {};
+        const given = (result.fields ?? {}) as Record<string, unknown>;
+        const fields: Record<string, unknown> = {};
+        for (const k of RESULT_FIELDS) if (typeof given[k] === 'string') fields[k] = given[k];
+        if (Object.keys(fields).length) {
+          try {
+            await engine.progress(ref, { fields });
+          } catch (e) {
+            if (!(e instanceof ApiError && e.status === 404)) throw e; // the instance is gone: nothing to record on
+          }
+        }
+        await wf?.sendTaskSuccess(cmd.token, result);
+      }
+    } catch (e) {
+      // The task timed out or was superseded before the agent finished: the workflow has moved on.
+      if (!(e instanceof TaskTokenError)) throw e;
+    }
+    await outbox.markRelayed(cmd.hostId, cmd.id);
+  }
+
+  const app = new Hono<Env>();
+
+  app.post('/register', async (c) => {
+    const body = await readJson(c);
+    const token = str(body, 'token', { required: true })!;
+    const facts = {
+      uuid: str(body, 'uuid', { required: true, max: 128 })!,
+      hostname: str(body, 'hostname', { max: 255 }) ?? '',
+      vcpu: int(body, 'vcpu', 0, 1_000_000) ?? 0,
+      memoryMb: int(body, 'memoryMb', 0, 1_000_000_000) ?? 0,
+      labels: labels(body),
+    };
+    const reg = await registerHost({ store, auth, now }, token, facts);
+    lastSeen.set(reg.hostId, now());
+    return send(c, { hostId: reg.hostId, accessKey: reg.accessKey, secretKey: reg.secretKey }, reg.created ? 201 : 200);
+  });
+
+  // Every other route: the host's own credential, and a liveness stamp.
+  app.use('/commands', agentAuth);
+  app.use('/commands/*', agentAuth);
+  async function agentAuth(c: Context<Env>, next: () => Promise<void>) {
+    const agent = await auth.authenticate(c.req.header('authorization'), ['agent']);
+    c.set('agent', agent);
+    await stampSeen(agent.hostId!);
+    await next();
+  }
+
+  app.get('/commands', async (c) => {
+    const hostId = c.get('agent').hostId!;
+    const q = new URL(c.req.url).searchParams;
+    const wait = Math.min(maxWait, Math.max(0, Number(q.get('wait')) || 0));
+    const limit = Math.min(100, Math.max(1, Math.floor(Number(q.get('limit')) || 20)));
+    const until = now() + wait * 1000;
+    const signal = c.req.raw.signal;
+    for (;;) {
+      const since = outbox.rung(hostId);
+      const cmds = await outbox.pending(hostId, limit);
+      const left = until - now();
+      if (cmds.length || left <= 0 || outbox.closed || signal?.aborted) {
+        const t = now();
+        return send(c, { data: cmds.map((cmd) => agentView(cmd, t)) });
+      }
+      // The doorbell only wakes us early; the table is read again either way.
+      await outbox.waitForWork(hostId, left, { since, signal });
+    }
+  });
+
+  app.post('/commands/:id/ack', async (c) => {
+    const hostId = c.get('agent').hostId!;
+    const cmd = await outbox.ack(hostId, c.req.param('id'));
+    if (!cmd) throw statusError(404, `Command ${c.req.param('id')} not found`);
+    return send(c, { data: agentView(cmd, now()) });
+  });
+
+  app.post('/commands/:id/progress', async (c) => {
+    const hostId = c.get('agent').hostId!;
+    const body = await readJson(c);
+    const message = str(body, 'message', { max: 1024 });
+    const progress = int(body, 'progress', 0, 100);
+    let cmd = await command(hostId, c.req.param('id'));
+    if (cmd.status === 'done') throw gone(`Command ${cmd.id} is already complete`);
+    if (cmd.status === 'pending') cmd = (await outbox.ack(hostId, cmd.id)) ?? cmd;
+    const ref = { id: cmd.resourceId, actionId: cmd.actionId };
+    let current;
+    try {
+      current =
+        message !== undefined || progress !== undefined
+          ? await engine.progress(ref, { message, progress })
+          : await engine.current(ref);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e;
+    }
+    if (!current) throw gone(`The action of command ${cmd.id} is no longer running`);
+    // Relay about one heartbeat per heartbeatSeconds/3 per command (notes §A.4: SendTaskHeartbeat quota); the
+    // half-second slack keeps network jitter from dropping the keep-alive of an agent that reports on time.
+    const t = now();
+    const minGap = Math.max(0, (cmd.heartbeatSeconds * 1000) / 3 - 500);
+    const last = lastHeartbeat.get(cmd.id);
+    if (last === undefined || t - last >= minGap) {
+      lastHeartbeat.set(cmd.id, t);
+      if (lastHeartbeat.size > 10_000) lastHeartbeat.clear();
+      try {
+        await workflows()?.sendTaskHeartbeat(cmd.token);
+      } catch (e) {
+        if (e instanceof TaskTokenError) throw gone(`The task of command ${cmd.id} is closed: ${e.message}`);
+        throw e;
+      }
+    }
+    return send(c, { ok: true });
+  });
+
+  app.post('/commands/:id/complete', async (c) => {
+    const hostId = c.get('agent').hostId!;
+    const body = await readJson(c);
+    const id = c.req.param('id');
+    let outcome: CommandOutcome;
+    if (body.error !== undefined && body.error !== null) {
+      if (typeof body.error !== 'string') throw new ValidationError('InvalidFormat', 'error');
+      outcome = { error: body.error || 'Agent error' };
+    } else {
+      const result = body.result ?? {};
+      if (typeof result !== 'object' || Array.isArray(result)) throw new ValidationError('InvalidFormat', 'result');
+      const fields = (result as Record<string, unknown>).fields;
+      if (fields !== undefined && fields !== null && (typeof fields !== 'object' || Array.isArray(fields))) {
+        throw new ValidationError('InvalidFormat', 'result');
+      }
+      outcome = { result: result as Record<string, unknown> };
+    }
+    const done = await outbox.finish(hostId, id, outcome);
+    if (!done) throw statusError(404, `Command ${id} not found`);
+    lastHeartbeat.delete(id);
+    const cmd = done.command;
+    // A repeat passes the outcome on only if the first completion never managed to (it failed, or its request
+    // died between recording and relaying); otherwise a duplicate has no effect.
+    const retry =
+      !done.firstTime &&
+      cmd.relayedAt == null &&
+      (cmd.relayFailedAt != null || now() - (cmd.doneAt ?? 0) >= relayRetryMs);
+    if (done.firstTime || retry) {
+      try {
+        await relay(cmd);
+      } catch (e) {
+        await outbox.markRelayed(hostId, id, false);
+        logError(e);
+        throw new ApiError(503, 'Service Unavailable', { message: 'Recorded, but not yet passed on; send the completion again' });
+      }
+    }
+    return send(c, { duplicate: !done.firstTime });
+  });
+
+  return app;
+}

@@ -1,0 +1,127 @@
+/**
+ * @module
+ * The WorkflowEngine over AWS Step Functions (`@aws-sdk/client-sfn`): executions named by action id, task tokens via SendTask*.
+ */
+import {
+  DescribeExecutionCommand,
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  StartExecutionCommand,
+  StopExecutionCommand,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
+import { TaskTokenError, type ExecutionInput, type ExecutionStatus, type WorkflowEngine } from './types.js';
+
+export interface SfnWorkflowEngineOptions {
+  client: SFNClient;
+  /** Unqualified state machine ARN of each workflow (no version or alias suffix). */
+  stateMachineArns: Record<string, string>;
+}
+
+/** Errors of SendTask* that mean the token no longer names a waiting task. */
+const TOKEN_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
+
+/** SendTaskFailure limits: `error` up to 256 characters, `cause` up to 32,768. */
+const MAX_ERROR = 256;
+const MAX_CAUSE = 32_768;
+
+function errorName(e: unknown): string | undefined {
+  return e instanceof Error ? e.name : undefined;
+}
+
+/**
+ * The ARN of the execution `name` of a state machine.
+ *
+ * @example
+ * executionArn('arn:aws:states:eu-west-1:123456789012:stateMachine:drover-prod-instance-start', 'a1')
+ * // 'arn:aws:states:eu-west-1:123456789012:execution:drover-prod-instance-start:a1'
+ */
+export function executionArn(stateMachineArn: string, name: string): string {
+  const m = /^arn:([^:]+):states:([^:]*):([^:]*):stateMachine:([^:]+)$/.exec(stateMachineArn);
+  if (!m) throw new Error(`not an unqualified state machine ARN: ${stateMachineArn}`);
+  const [, partition, region, account, machine] = m;
+  return `arn:${partition}:states:${region}:${account}:execution:${machine}:${name}`;
+}
+
+/**
+ * Step Functions in AWS.
+ *
+ * @example
+ * const wf = new SfnWorkflowEngine({ client: new SFNClient({}), stateMachineArns: { 'instance-start': arn } });
+ * await wf.start('instance-start', { id: '1i5', actionId, workflow: 'instance-start' });
+ */
+export class SfnWorkflowEngine implements WorkflowEngine {
+  constructor(private readonly opts: SfnWorkflowEngineOptions) {}
+
+  async start(workflow: string, input: ExecutionInput): Promise<void> {
+    try {
+      await this.opts.client.send(
+        new StartExecutionCommand({ stateMachineArn: this.arn(workflow), name: input.actionId, input: JSON.stringify(input) }),
+      );
+    } catch (e) {
+      // Same name started before (running or closed within the retention): the action is already under way.
+      if (errorName(e) === 'ExecutionAlreadyExists') return;
+      throw e;
+    }
+  }
+
+  async describe(workflow: string, actionId: string): Promise<ExecutionStatus> {
+    try {
+      const out = await this.opts.client.send(new DescribeExecutionCommand({ executionArn: executionArn(this.arn(workflow), actionId) }));
+      switch (out.status) {
+        case 'SUCCEEDED':
+        case 'FAILED':
+        case 'TIMED_OUT':
+        case 'ABORTED':
+          return out.status;
+        // RUNNING, and PENDING_REDRIVE (a redrive is about to run it again).
+        default:
+          return 'RUNNING';
+      }
+    } catch (e) {
+      if (errorName(e) === 'ExecutionDoesNotExist') return 'NOT_FOUND';
+      throw e;
+    }
+  }
+
+  async stop(workflow: string, actionId: string, cause: string): Promise<void> {
+    try {
+      await this.opts.client.send(
+        new StopExecutionCommand({ executionArn: executionArn(this.arn(workflow), actionId), cause: cause.slice(0, MAX_CAUSE) }),
+      );
+    } catch (e) {
+      if (errorName(e) === 'ExecutionDoesNotExist') return;
+      throw e;
+    }
+  }
+
+  async sendTaskSuccess(token: string, output: unknown): Promise<void> {
+    await this.tokenCall(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output ?? {}) }));
+  }
+
+  async sendTaskFailure(token: string, error: string, cause: string): Promise<void> {
+    await this.tokenCall(new SendTaskFailureCommand({ taskToken: token, error: error.slice(0, MAX_ERROR), cause: cause.slice(0, MAX_CAUSE) }));
+  }
+
+  async sendTaskHeartbeat(token: string): Promise<void> {
+    await this.tokenCall(new SendTaskHeartbeatCommand({ taskToken: token }));
+  }
+
+  private async tokenCall(cmd: SendTaskSuccessCommand | SendTaskFailureCommand | SendTaskHeartbeatCommand): Promise<void> {
+    try {
+      // The union of commands does not narrow `send`'s overloads; each is a valid SFN command.
+      await this.opts.client.send(cmd as SendTaskHeartbeatCommand);
+    } catch (e) {
+      const name = errorName(e);
+      if (name && TOKEN_ERRORS.has(name)) throw new TaskTokenError(`${name}: ${(e as Error).message}`, { cause: e });
+      throw e;
+    }
+  }
+
+  private arn(workflow: string): string {
+    const arn = this.opts.stateMachineArns[workflow];
+    if (!arn) throw new Error(`no state machine ARN for workflow ${workflow}`);
+    return arn;
+  }
+}

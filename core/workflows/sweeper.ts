@@ -1,0 +1,119 @@
+/**
+ * @module
+ * The sweeper: no resource may stay stuck in a transitioning state. It reads the sparse `byDeadline` index
+ * (only resources with a running action are in it) and, per action, asks the workflow engine what happened:
+ * an execution that never started (or was lost with a local restart) is re-driven under the same name;
+ * one that ended without finishing the action, or overran its deadline, is failed cleanly.
+ */
+import type { ProcessEngine } from '../domain/engine.js';
+import { padNum, type Resource } from '../store/resource.js';
+import { DEADLINE_SHARDS } from '../store/table.js';
+import { failStateOf, workflowFor, WORKFLOWS, type WorkflowSpec } from './definitions.js';
+import type { WorkflowEngine } from './types.js';
+
+export interface SweeperOptions {
+  engine: ProcessEngine;
+  workflows: WorkflowEngine;
+  /** Re-drives before giving up on an action whose execution keeps disappearing (default 3). */
+  maxRedrives?: number;
+  /** How long a re-driven action gets before the next check (ms). */
+  redriveDeadlineMs?: (baseType: string, action: string) => number;
+  now?: () => number;
+  log?: (msg: string) => void;
+}
+
+export interface SweepReport {
+  checked: number;
+  redriven: string[];
+  failed: string[];
+}
+
+/**
+ * Finds and resolves stuck transitions.
+ *
+ * @example
+ * const sweeper = new Sweeper({ engine, workflows: wf });
+ * setInterval(() => sweeper.sweep(), 30_000);
+ */
+export class Sweeper {
+  private readonly now: () => number;
+
+  constructor(private readonly opts: SweeperOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * One pass. By default only actions past their deadline are examined; `all` examines every running action
+   * (on start-up of the embedded stack, whose executions did not survive the restart).
+   */
+  async sweep(opts: { all?: boolean } = {}): Promise<SweepReport> {
+    const report: SweepReport = { checked: 0, redriven: [], failed: [] };
+    const now = this.now();
+    const store = this.opts.engine.store;
+    for (let shard = 0; shard < DEADLINE_SHARDS; shard++) {
+      const pages = store.scanIndexRange({
+        index: 'byDeadline',
+        partition: `T#${shard}`,
+        below: opts.all ? undefined : `${padNum(now)}#`,
+      });
+      for await (const page of pages) {
+        for (const res of page) {
+          if (!res.action) continue;
+          report.checked++;
+          await this.resolve(res, now, report);
+        }
+      }
+    }
+    return report;
+  }
+
+  private async resolve(res: Resource, now: number, report: SweepReport): Promise<void> {
+    const act = res.action!;
+    const workflow = workflowFor(res.baseType, act.name);
+    const ref = { id: res.id, actionId: act.id };
+    const status = await this.opts.workflows.describe(workflow, act.id);
+    const overdue = (act.deadline ?? act.at) <= now;
+    const failState = failStateOf(workflow, firstStep(WORKFLOWS[workflow]), act.from);
+
+    if (status === 'RUNNING') {
+      if (!overdue) return;
+      await this.opts.workflows.stop(workflow, act.id, 'Deadline passed; stopped by the sweeper');
+      const failed = await this.opts.engine.fail(ref, `'${act.name}' did not finish in time and was stopped`, failState);
+      if (failed) report.failed.push(res.id);
+      return;
+    }
+    if (status === 'NOT_FOUND' && (act.redrives ?? 0) < (this.opts.maxRedrives ?? 3)) {
+      // Never started (a crash between the transition write and StartExecution) or lost with a local restart.
+      const extended = await this.extend(res, workflow);
+      if (!extended) return;
+      await this.opts.workflows.start(workflow, { id: res.id, actionId: act.id, workflow });
+      report.redriven.push(res.id);
+      this.opts.log?.(`re-drove ${act.name} of ${res.id}`);
+      return;
+    }
+    // The execution ended (or was re-driven too often) but the action is still open: close it cleanly.
+    const why = status === 'NOT_FOUND' ? 'its workflow could not be run' : `its workflow ended (${status})`;
+    const failed = await this.opts.engine.fail(ref, `'${act.name}' was abandoned: ${why}`, failState);
+    if (failed) report.failed.push(res.id);
+  }
+
+  /** Counts the re-drive and moves the deadline, fenced by the action id. */
+  private async extend(res: Resource, workflow: string): Promise<boolean> {
+    const act = res.action!;
+    const ms = this.opts.redriveDeadlineMs?.(res.baseType, act.name) ?? 60_000;
+    try {
+      await this.opts.engine.store.mutate(res.id, (cur) => {
+        if (cur.action?.id !== act.id) throw new Error('superseded');
+        return { ...cur, action: { ...cur.action, redrives: (cur.action.redrives ?? 0) + 1, deadline: this.now() + ms } };
+      });
+      return true;
+    } catch (e) {
+      if ((e as Error).message === 'superseded') return false;
+      throw e;
+    }
+  }
+}
+
+function firstStep(spec: WorkflowSpec): string {
+  return spec.steps[0]?.name ?? '';
+}
