@@ -126,8 +126,11 @@ export function createApp(opts: AppOptions): Hono {
       const out = await service.action(scope, s, res, action, input);
       if (out.kind === 'process') return send(c, renderResource(out.resource, urls, principal.role), 202);
       if (out.resource) return send(c, renderResource(out.resource, urls, principal.role));
-      const def = s.resourceActions[action];
-      return send(c, renderOutput(def?.output ?? 'object', out.output ?? {}));
+      // cattle returns every stream grant, the console's too, as a hostAccess (spec §2.7).
+      const grant = out.access!;
+      const scheme = urls.origin.startsWith('https:') ? (grant.scheme === 'ws' ? 'wss' : 'https') : grant.scheme;
+      const target = `${scheme}://${urls.origin.replace(/^https?:\/\//, '')}${grant.path}`;
+      return send(c, renderOutput('hostAccess', { token: grant.token, url: target }));
     }
     if (!s.resourceMethods.includes(method)) throw statusError(405);
     switch (method) {

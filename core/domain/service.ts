@@ -3,7 +3,7 @@
  * The operations behind both APIs: load, list, create, update, remove and run actions on resources, with
  * project scoping and validation. Knows nothing of HTTP; the Hono routes translate requests into these calls.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { ApiError, statusError, ValidationError } from '../errors.js';
 import { formatId, parseId, type BaseType } from '../ids.js';
 import { isAvailable } from '../process/actions.js';
@@ -15,6 +15,7 @@ import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, newKeyPair, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
 import { stateConflictMessage, type ProcessEngine } from './engine.js';
+import { hostAccess, type HostAccessGrant } from './host-access.js';
 import { listResources, type ListRequest, type ListResult } from './query.js';
 
 /** The caller and the project they are working in (`null`: the admin across all projects). */
@@ -24,7 +25,9 @@ export interface Scope {
 }
 
 /** Result of a resource action: a process (202 + resource) or a handler (200 + output). */
-export type ActionResult = { kind: 'process'; resource: Resource } | { kind: 'handler'; resource?: Resource; output?: Record<string, unknown> };
+export type ActionResult =
+  | { kind: 'process'; resource: Resource }
+  | { kind: 'handler'; resource?: Resource; access?: HostAccessGrant };
 
 export interface ServiceDeps {
   store: Store;
@@ -69,6 +72,11 @@ export class DroverService {
 
   constructor(readonly deps: ServiceDeps) {
     this.now = deps.now ?? Date.now;
+  }
+
+  /** Key that signs host-access tokens, derived from the stage's secret so every process agrees on it. */
+  get hostAccessSecret(): string {
+    return createHmac('sha256', this.deps.cursorSecret).update('drover host access').digest('hex');
   }
 
   get store(): Store {
@@ -184,7 +192,10 @@ export class DroverService {
     }
     if (name === 'setlabels') return { kind: 'handler', resource: await this.setLabels(res, args.labels) };
     // execute / logs / proxy / console reach the instance through its host (cattle answers 404 without one).
-    throw statusError(404, `${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
+    const host = typeof res.fields.hostId === 'string' ? await this.store.get(res.fields.hostId) : undefined;
+    if (!host) throw statusError(404, `${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
+    const grant = hostAccess(this.hostAccessSecret, name as 'execute' | 'logs' | 'proxy' | 'console', res, host, args);
+    return { kind: 'handler', access: grant };
   }
 
   /** Resolves `reference[...]` values within a project (the admin may reference any project). */
