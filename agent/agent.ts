@@ -8,6 +8,7 @@
  *                               ▲  └ 401: register again with the token (key rotated elsewhere)
  *                               └ network/5xx: full-jitter backoff
  */
+import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
@@ -104,6 +105,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   };
   const stopping = new AbortController();
   const killed = new AbortController();
+  // Every command in flight listens on these; hundreds at once are normal, not a leak.
+  setMaxListeners(0, stopping.signal, killed.signal);
 
   async function register(): Promise<Credentials> {
     if (!opts.token) throw new Error('no registration token: pass token, or credentials / a state file with them');
@@ -209,10 +212,13 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
         log.warn(`${what}: progress not sent (${message(e)})`);
       }
     };
-    const everyMs = Math.max(1000, (cmd.heartbeatSeconds * 1000) / 3);
+    // A keep-alive every heartbeatSeconds/3 (checked four times as often). The floor only guards against
+    // nonsense values: it must stay well below the shortest heartbeat (1 s), or every command outliving one
+    // heartbeat would be timed out however healthy the agent.
+    const everyMs = Math.max(200, (cmd.heartbeatSeconds * 1000) / 3);
     const beat = setInterval(() => {
       if (Date.now() - lastReport >= everyMs) void send();
-    }, Math.max(250, everyMs / 4));
+    }, Math.max(50, everyMs / 4));
     let outcome: Outcome;
     try {
       const result = await runWithDriver(opts.driver, cmd, (m, p) => send(m, p), { signal: work.signal });

@@ -80,7 +80,6 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     : new LocalWorkflowEngine({
         definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, ...bounds }),
         invokeTask: (p) => runTask(p),
-        log,
       }));
   const runner: ProcessRunner =
     opts.runner ??
