@@ -78,3 +78,24 @@ describe('functions/api handler', () => {
     expect(JSON.parse(missing.body)).toMatchObject({ type: 'error', status: 404, code: 'Not Found' });
   });
 });
+
+describe('functions/tasks and functions/sweeper handlers', () => {
+  it('run the workflow tasks and the sweeper against the configured table', async () => {
+    const { handler: tasks } = await import('./tasks.js');
+    const { handler: sweeper } = await import('./sweeper.js');
+    // A task for an action that is not (or no longer) running changes nothing and says so.
+    const out = await tasks({
+      task: 'fail',
+      id: '1i424242',
+      actionId: 'not-running',
+      workflow: 'instance-start',
+      stepName: 'Activate',
+      error: { Error: 'AgentError', Cause: 'boom' },
+    });
+    expect(out).toEqual({ superseded: true });
+    const created = await handler(event('POST', '/v1/containers', { imageUuid: 'sim:web', name: 'swept' }), {});
+    expect(created.statusCode).toBe(201);
+    // Nothing is overdue in this stage, so a sweep examines nothing.
+    expect(await sweeper()).toEqual({ checked: 0, redriven: [], failed: [] });
+  });
+});
