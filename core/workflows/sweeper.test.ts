@@ -1,0 +1,110 @@
+/**
+ * The sweeper's decisions against a real store (dynalite): what it does with an open action depends on what the
+ * workflow engine reports, so the engine here is a scripted stand-in whose answers each case sets (the real
+ * engines' reporting is tested in local-engine.test.ts and sfn-engine.test.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProcessEngine, type ProcessRunner } from '../domain/engine.js';
+import { startDynalite, type EmbeddedDynamo } from '../embedded/dynalite.js';
+import { formatId } from '../ids.js';
+import { dynamoClient, ensureTable } from '../store/connect.js';
+import type { Resource } from '../store/resource.js';
+import { Store } from '../store/store.js';
+import { Sweeper } from './sweeper.js';
+import type { ExecutionInput, ExecutionStatus, WorkflowEngine } from './types.js';
+
+class ScriptedEngine implements WorkflowEngine {
+  status = new Map<string, ExecutionStatus>();
+  started: ExecutionInput[] = [];
+  stopped: string[] = [];
+  async start(_w: string, input: ExecutionInput) {
+    this.started.push(input);
+  }
+  async describe(_w: string, actionId: string) {
+    return this.status.get(actionId) ?? 'NOT_FOUND';
+  }
+  async stop(_w: string, actionId: string) {
+    this.stopped.push(actionId);
+  }
+  async sendTaskSuccess() {}
+  async sendTaskFailure() {}
+  async sendTaskHeartbeat() {}
+}
+
+/** Leaves every started process open, as a workflow in progress would. */
+const holdRunner: ProcessRunner = { run: async () => undefined, deadlineMs: () => 60_000 };
+
+let db: EmbeddedDynamo;
+let store: Store;
+let engine: ProcessEngine;
+let clock = 1_800_000_000_000;
+
+beforeAll(async () => {
+  db = await startDynalite();
+  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
+  await ensureTable(client, 'sweeper-test');
+  store = new Store({ client, tableName: 'sweeper-test', now: () => clock });
+  engine = new ProcessEngine(store, holdRunner, { now: () => clock });
+});
+afterAll(async () => {
+  store.doc.destroy();
+  await db.close();
+});
+
+async function startingContainer(): Promise<Resource> {
+  const num = await store.nextId('instance');
+  const res = await store.create({
+    id: formatId('instance', num), num, type: 'container', baseType: 'instance', projectId: '1a1',
+    state: 'stopped', version: 0, created: clock, updated: clock, fields: {},
+  });
+  return engine.begin(res, 'start', {}, 'admin');
+}
+
+describe('Sweeper', () => {
+  it('leaves actions before their deadline alone, then re-drives a missing execution under the same name', async () => {
+    const wf = new ScriptedEngine();
+    const sweeper = new Sweeper({ engine, workflows: wf, now: () => clock, redriveDeadlineMs: () => 60_000 });
+    const c = await startingContainer();
+    expect((await sweeper.sweep()).checked).toBe(0);
+    clock += 61_000;
+    const report = await sweeper.sweep();
+    expect(report.redriven).toContain(c.id);
+    expect(wf.started).toContainEqual({ id: c.id, actionId: c.action!.id, workflow: 'instance-start' });
+    const after = await store.get(c.id);
+    expect([after!.state, after!.action!.redrives]).toEqual(['starting', 1]);
+    expect(after!.action!.deadline).toBe(clock + 60_000);
+  });
+
+  it('gives up after three re-drives and fails the action cleanly', async () => {
+    const wf = new ScriptedEngine();
+    const sweeper = new Sweeper({ engine, workflows: wf, now: () => clock, maxRedrives: 3 });
+    const c = await startingContainer();
+    for (let i = 0; i < 3; i++) {
+      clock += 61_000;
+      expect((await sweeper.sweep()).redriven).toContain(c.id);
+    }
+    clock += 61_000;
+    expect((await sweeper.sweep()).failed).toContain(c.id);
+    const after = await store.get(c.id);
+    // A start from stopped fails back to stopped (instance-start's failure state), with the reason.
+    expect([after!.state, after!.transitioningError, after!.action]).toEqual(['stopped', 'error', null]);
+    expect(after!.transitioningMessage).toMatch(/abandoned/);
+  });
+
+  it('stops an overdue running execution and fails it; fails one that ended without finishing', async () => {
+    const wf = new ScriptedEngine();
+    const sweeper = new Sweeper({ engine, workflows: wf, now: () => clock });
+    const running = await startingContainer();
+    const ended = await startingContainer();
+    wf.status.set(running.action!.id, 'RUNNING');
+    wf.status.set(ended.action!.id, 'FAILED');
+    // Start-up sweep looks at every open action: a running one inside its deadline is left alone.
+    const first = await sweeper.sweep({ all: true });
+    expect(first.failed).toEqual([ended.id]);
+    expect((await store.get(running.id))!.state).toBe('starting');
+    clock += 61_000;
+    expect((await sweeper.sweep()).failed).toContain(running.id);
+    expect(wf.stopped).toContain(running.action!.id);
+    expect((await store.get(running.id))!.transitioningMessage).toMatch(/did not finish in time/);
+  });
+});
