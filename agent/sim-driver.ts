@@ -38,13 +38,13 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Whether a fault label's value names this command (by process or command name). */
-function names(value: string | undefined, cmd: AgentCommand): boolean {
-  if (!value) return false;
-  return value.split(',').some((v) => {
-    const t = v.trim();
-    return t !== '' && (t === cmd.action || t === cmd.name);
-  });
+/** The entry of a fault label's value that names this command (by process or command name), if any. */
+function named(value: string | undefined, cmd: AgentCommand): string | undefined {
+  if (!value) return undefined;
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .find((t) => t !== '' && (t === cmd.action || t === cmd.name));
 }
 
 /**
@@ -104,10 +104,11 @@ export class SimDriver implements Driver {
 
   private inject(cmd: AgentCommand): void {
     const labels = (cmd.data?.labels ?? {}) as Record<string, unknown>;
-    const fail = typeof labels['sim.fail'] === 'string' ? labels['sim.fail'] : undefined;
-    if (names(fail, cmd)) throw new Error(`Failing [${fail}]`);
-    const hang = typeof labels['sim.hang'] === 'string' ? labels['sim.hang'] : undefined;
-    if (names(hang, cmd)) throw new AbandonCommandError(`sim.hang=${hang}`);
+    // The message names the action that failed (`Failing [stop]`), not the whole label value.
+    const fail = named(typeof labels['sim.fail'] === 'string' ? labels['sim.fail'] : undefined, cmd);
+    if (fail) throw new Error(`Failing [${fail}]`);
+    const hang = named(typeof labels['sim.hang'] === 'string' ? labels['sim.hang'] : undefined, cmd);
+    if (hang) throw new AbandonCommandError(`sim.hang=${hang}`);
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { Hono, type Context } from 'hono';
+import { parseJsonObject } from '../api/request.js';
 import { ApiError, statusError, ValidationError } from '../errors.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { ProcessEngine } from '../domain/engine.js';
@@ -54,18 +55,7 @@ const send = (c: Context, body: unknown, status = 200) => c.body(JSON.stringify(
 const gone = (message: string) => new ApiError(410, 'Gone', { message });
 
 async function readJson(c: Context): Promise<Record<string, unknown>> {
-  const text = await c.req.text();
-  if (!text.trim()) return {};
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body is not valid JSON', cause: e });
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body must be a JSON object' });
-  }
-  return body as Record<string, unknown>;
+  return parseJsonObject(await c.req.text());
 }
 
 function str(body: Record<string, unknown>, name: string, o: { required?: boolean; max?: number } = {}): string | undefined {

@@ -67,7 +67,17 @@ export async function readInput(
   if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
     return { ...out, ...paramsObject(new URLSearchParams(text), new Set()) };
   }
-  if (!text.trim()) return { ...out };
+  return { ...out, ...parseJsonObject(text) };
+}
+
+/**
+ * A request body as a JSON object (empty → `{}`); anything else is `400 InvalidBodyContent`.
+ *
+ * @example
+ * parseJsonObject('{"token": "..."}') // { token: '...' }
+ */
+export function parseJsonObject(text: string): Record<string, unknown> {
+  if (!text.trim()) return {};
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -77,5 +87,5 @@ export async function readInput(
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body must be a JSON object' });
   }
-  return { ...out, ...(body as Record<string, unknown>) };
+  return body as Record<string, unknown>;
 }

@@ -132,7 +132,8 @@ describe('ProcessEngine', () => {
     await engine.begin(c, 'create', {}, 'admin');
     const afterCreate = await engine.complete(runner.take());
     expect(afterCreate?.state).toBe('starting');
-    expect(afterCreate?.action).toMatchObject({ name: 'start', from: 'stopped' });
+    // from the parent's transitioning state (cattle), so a failed start can tell it came from create
+    expect(afterCreate?.action).toMatchObject({ name: 'start', from: 'creating' });
     const ref = runner.take();
     expect(ref.actionId).toBe(afterCreate!.action!.id);
     expect((await engine.complete(ref))?.state).toBe('running');

@@ -150,6 +150,9 @@ export class ProcessEngine {
         if (nextAction) {
           const np = this.process(cur, nextAction);
           if (!np.from.includes(done)) throw new Error(`invalid chain ${act.name} → ${nextAction}`);
+          // The child starts from the parent's transitioning state when it may (create → start from `creating`,
+          // so a failed start after create ends in `error`), else from the parent's done state.
+          const childFrom = np.from.includes(stateOf(cur, np.field ?? 'state')) ? stateOf(cur, np.field ?? 'state') : done;
           const actionId = randomUUID();
           chained = { id: cur.id, actionId, baseType: cur.baseType, action: nextAction };
           // cattle continues from the parent's transitioning state straight into the child's.
@@ -162,12 +165,12 @@ export class ProcessEngine {
                 input: {},
                 caller: act.caller,
                 at: this.now(),
-                from: done,
+                from: childFrom,
                 deadline: this.now() + (this.runner.deadlineMs?.(cur.baseType, nextAction) ?? 60_000),
               },
             },
             np.field ?? 'state',
-            statesFor(np, done).transitioning,
+            statesFor(np, childFrom).transitioning,
           );
         }
         return next;
@@ -290,6 +293,13 @@ export class ProcessEngine {
       case 'start':
         f.firstRunning ??= now;
         f.startCount = (typeof f.startCount === 'number' ? f.startCount : 0) + 1;
+        // A container with a health check starts out initializing (cattle InstanceHealthcheckRegister).
+        if (f.healthCheck && f.healthState == null) f.healthState = 'initializing';
+        break;
+      case 'updatehealthy':
+      case 'updateunhealthy':
+      case 'updatereinitializing':
+        f.healthUpdated = now;
         break;
       case 'restart':
         f.startCount = (typeof f.startCount === 'number' ? f.startCount : 0) + 1;

@@ -14,7 +14,7 @@ import { validateActionInput, validateFields, type RefResolver } from '../schema
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, newKeyPair, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
-import { stateConflictMessage, type ProcessEngine } from './engine.js';
+import { stateConflictMessage, stateOf, type ProcessEngine } from './engine.js';
 import { hostAccess, type HostAccessGrant } from './host-access.js';
 import { listResources, type ListRequest, type ListResult } from './query.js';
 
@@ -182,7 +182,7 @@ export class DroverService {
     const own = schemaById(res.type);
     const def = own.resourceActions[name] ?? s.resourceActions[name];
     if (!def) throw new ApiError(422, 'InvalidAction', { fieldName: 'action', message: null });
-    if (!isAvailable(res, name)) throw new ApiError(422, 'ActionNotAvailable', { fieldName: 'action', message: null });
+    if (!this.canRun(res, name)) throw new ApiError(422, 'ActionNotAvailable', { fieldName: 'action', message: null });
     const args = await validateActionInput(def.input, input, this.refs(scope, res.projectId));
     const caller = scope.principal.callerId;
     if (processOf(res.baseType, name)) {
@@ -196,6 +196,17 @@ export class DroverService {
     if (!host) throw statusError(404, `${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
     const grant = hostAccess(this.hostAccessSecret, name as 'execute' | 'logs' | 'proxy' | 'console', res, host, args);
     return { kind: 'handler', access: grant };
+  }
+
+  /**
+   * Whether an action may run now. As in cattle, the `actions` map compares every process with `state`, so
+   * allocate, deallocate and the health updates never show there; they still run when their own field
+   * (`allocationState`, `healthState`) is in one of their start states.
+   */
+  private canRun(res: Resource, name: string): boolean {
+    const p = processOf(res.baseType, name);
+    if (p && p.field && p.field !== 'state') return p.from.includes(stateOf(res, p.field));
+    return isAvailable(res, name);
   }
 
   /** Resolves `reference[...]` values within a project (the admin may reference any project). */

@@ -135,6 +135,11 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   if (embedded || config.createTable) await ensureTable(client, tableName);
 
   const key = adminKey(config);
+  // Work still in flight when the stack closes fails against the closed store; that is shutdown, not news.
+  let closing = false;
+  const logError = (e: unknown) => {
+    if (!closing) (opts.logError ?? console.error)(e);
+  };
   const drover = await createDrover({
     config,
     client,
@@ -142,7 +147,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     admin: { accessKey: key.accessKey, secretKey: key.secretKey },
     runner: opts.runner,
     workflows: opts.workflows,
-    logError: opts.logError,
+    logError,
     agentPollWaitSeconds: opts.agentPollWaitSeconds ?? 20,
   });
   const { app, service, store, outbox, defaultProjectId } = drover;
@@ -158,7 +163,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const simHosts = config.runner === 'workflows' && !opts.workflows ? await startSimHosts(drover, config, url, opts.simWorkMs) : [];
   // Executions did not survive the last stop: re-drive (or fail) every action left open, then sweep on a timer.
   const sweep = (all: boolean) =>
-    drover.sweeper.sweep({ all }).catch((e) => (opts.logError ?? console.error)(e));
+    drover.sweeper.sweep({ all }).catch(logError);
   if (!opts.workflows) await sweep(true);
   const timer = setInterval(() => void sweep(false), config.sweepSeconds * 1000);
   timer.unref();
@@ -178,10 +183,13 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     simHosts,
     async close() {
       if (closed) return;
-      closed = true;
+      closed = closing = true;
       clearInterval(timer);
-      await Promise.all(simHosts.map((h) => h.stop({ graceMs: 0 })));
+      // Executions first: their actions stay open in the store, as after a crash, and the next start's sweep
+      // re-drives them. Stopping the sim hosts first would have them report every command they were running
+      // as failed ("Agent stopped before the command finished"), failing the user's actions for a restart.
       if (drover.workflows instanceof LocalWorkflowEngine) await drover.workflows.close();
+      await Promise.all(simHosts.map((h) => h.stop({ graceMs: 0 })));
       outbox.close(); // answers waiting agent long-polls now rather than after the server is gone
       await new Promise<void>((ok) => {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();

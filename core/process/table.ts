@@ -60,8 +60,14 @@ const INSTANCE = {
   },
   migrate: { from: ['running'], transitioning: 'migrating', done: 'running', workflow: 'instance-migrate' },
   error: { from: ['creating', 'stopped'], transitioning: 'erroring', done: 'error' },
-  allocate: { field: 'allocationState', from: ['inactive'], transitioning: 'activating', done: 'active' },
-  deallocate: { field: 'allocationState', from: ['activating', 'active'], transitioning: 'deactivating', done: 'inactive' },
+  allocate: { field: 'allocationState', from: ['inactive'], transitioning: 'activating', done: 'active', workflow: 'instance-allocate' },
+  deallocate: {
+    field: 'allocationState',
+    from: ['activating', 'active'],
+    transitioning: 'deactivating',
+    done: 'inactive',
+    workflow: 'instance-deallocate',
+  },
   updatehealthy: {
     field: 'healthState',
     from: ['healthy', 'unhealthy', 'initializing', 'reinitializing'],

@@ -298,12 +298,7 @@ export class Store {
       input.ExpressionAttributeNames!['#sk'] = idx.sk;
       input.ExpressionAttributeValues![':after'] = padNum(q.after);
     }
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-      yield (out.Items ?? []).filter((i) => !this.expired(i)).map(fromItem);
-      start = out.LastEvaluatedKey;
-    } while (start);
+    yield* this.pages(input);
   }
 
   /**
@@ -323,6 +318,11 @@ export class Store {
       ExpressionAttributeValues: q.below === undefined ? { ':pk': q.partition } : { ':pk': q.partition, ':below': q.below },
       Limit: q.pageSize ?? 200,
     };
+    yield* this.pages(input);
+  }
+
+  /** Runs a query page by page, as resources, dropping expired items. */
+  private async *pages(input: QueryCommandInput): AsyncGenerator<Resource[]> {
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));

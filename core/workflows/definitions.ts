@@ -79,6 +79,16 @@ export const WORKFLOWS = {
       { kind: 'host', name: 'ActivateOnTarget', command: 'compute.instance.activate', message: 'Starting on target host', failState: 'error' },
     ],
   },
+  'instance-allocate': {
+    name: 'instance-allocate',
+    description: 'Schedules the instance on a host with room (allocationState inactive → active).',
+    steps: [{ kind: 'local', name: 'Allocate', step: 'allocate', message: 'Scheduling' }],
+  },
+  'instance-deallocate': {
+    name: 'instance-deallocate',
+    description: "Frees the instance's host capacity (allocationState → inactive).",
+    steps: [{ kind: 'local', name: 'Deallocate', step: 'deallocate', message: 'Freeing host capacity' }],
+  },
   'instance-purge': {
     name: 'instance-purge',
     description: 'Has the host agent remove the instance, then frees its host capacity.',
@@ -122,7 +132,10 @@ export function stepOf(workflow: string, stepName: string): StepSpec | undefined
  * failStateOf('instance-start', 'Activate', 'creating') // 'error'
  */
 export function failStateOf(workflow: string, stepName: string, from: string): string {
-  const f = stepOf(workflow, stepName)?.failState;
+  // A failure outside the steps (the final Complete) takes the first step's rule: a start that came from
+  // create must not fall back to `creating`, a transitioning state nothing would ever finish.
+  const w = (WORKFLOWS as Record<string, WorkflowSpec>)[workflow];
+  const f = (stepOf(workflow, stepName) ?? w?.steps[0])?.failState;
   if (f === undefined) return from;
   return typeof f === 'string' ? f : (f[from] ?? from);
 }

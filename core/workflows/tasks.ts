@@ -71,6 +71,13 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
         } else if (p.error.Error === 'States.Timeout') {
           message = `Timed out waiting for host ${hostId} to finish ${what}`;
         }
+        // A migrate failing before it moved holds a charge on its target host: give it back (clear, then
+        // release, so a retried fail task cannot release twice).
+        const target = cur.fields.migrationTargetHostId;
+        if (typeof target === 'string' && target) {
+          const cleared = await engine.progress(ref, { fields: { migrationTargetHostId: null } });
+          if (cleared) await scheduler.release(target, cur);
+        }
         await engine.fail(ref, message, failStateOf(p.workflow, p.stepName, cur.action.from));
         return { failed: true, message };
       }
@@ -112,8 +119,10 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
           token: p.token,
           heartbeatSeconds: p.heartbeatSeconds,
           timeoutSeconds: p.timeoutSeconds,
-          // A retried invoke brings a new token: it replaces the token of the same step's command.
-          dedupeKey: `${cur.action.id}/${p.stepName}`,
+          // A retried invoke brings a new token: it replaces the token of the same step's command. A re-driven
+          // action is a new run and gets a new command: the last run's command may sit acked by an agent that
+          // dropped it when its token died (410 Gone), and an acked command is never handed out again.
+          dedupeKey: `${cur.action.id}/${cur.action.redrives ?? 0}/${p.stepName}`,
         });
         return { enqueued: true };
       }
@@ -136,6 +145,12 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
         return;
       }
       case 'allocateTarget': {
+        // A re-driven migrate already holds its target's charge: keep that target instead of charging again.
+        const held = cur.fields.migrationTargetHostId;
+        if (typeof held === 'string' && held && held !== hostId) {
+          await engine.progress(ref, { message });
+          return;
+        }
         const target = await scheduler.allocate(cur, { exclude: hostId ? [hostId] : [] });
         const written = await engine.progress(ref, { message, fields: { migrationTargetHostId: target } });
         if (!written) await scheduler.release(target, cur);
@@ -150,7 +165,9 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
       }
       case 'deallocate': {
         const written = await engine.progress(ref, { message, fields: { hostId: null, allocationState: 'inactive' } });
-        if (written && hostId && cur.fields.allocationState === 'active') await scheduler.release(hostId, cur);
+        // Charged while active; `deactivating` is the deallocate process itself on its way out.
+        const charged = cur.fields.allocationState === 'active' || cur.fields.allocationState === 'deactivating';
+        if (written && hostId && charged) await scheduler.release(hostId, cur);
         return;
       }
       default:
