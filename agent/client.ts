@@ -16,14 +16,9 @@ export interface Credentials {
   secretKey: string;
 }
 
-/** What the agent tells the server about its host when registering. */
-export interface HostFacts {
-  uuid: string;
-  hostname: string;
-  vcpu: number;
-  memoryMb: number;
-  labels: Record<string, string>;
-}
+/** What the agent tells the server about its host when registering (the server's own type: one contract). */
+export type { HostFacts } from '../core/agent/registration.js';
+import type { HostFacts } from '../core/agent/registration.js';
 
 /** How a command ended. */
 export type Outcome = { result: Record<string, unknown> } | { error: string };

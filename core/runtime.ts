@@ -20,7 +20,7 @@ import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN } from './workflows/asl.js';
 import { LocalWorkflowEngine } from './workflows/local-engine.js';
 import { WorkflowRunner } from './workflows/runner.js';
 import { SfnWorkflowEngine } from './workflows/sfn-engine.js';
-import { Sweeper } from './workflows/sweeper.js';
+import { Sweeper, sweptStep } from './workflows/sweeper.js';
 import { createTaskHandler } from './workflows/tasks.js';
 import type { TaskPayload, WorkflowEngine } from './workflows/types.js';
 
@@ -90,6 +90,18 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     engine,
     workflows,
     redriveDeadlineMs: (baseType, action) => runner.deadlineMs?.(baseType, action) ?? 60_000,
+    // The same failure path as a workflow's Catch, so held capacity (a migration target) is given back.
+    fail: async (res, workflow, message) => {
+      const out = (await runTask({
+        task: 'fail',
+        id: res.id,
+        actionId: res.action!.id,
+        workflow,
+        stepName: sweptStep(workflow),
+        error: { Error: 'Drover.Swept', Cause: message },
+      })) as { failed?: boolean };
+      return !!out.failed;
+    },
   });
 
   const auth = new Authenticator(store);

@@ -10,7 +10,7 @@ import { formatId } from '../ids.js';
 import { dynamoClient, ensureTable } from '../store/connect.js';
 import type { Resource } from '../store/resource.js';
 import { Store } from '../store/store.js';
-import { Sweeper } from './sweeper.js';
+import { Sweeper, sweptStep } from './sweeper.js';
 import type { ExecutionInput, ExecutionStatus, WorkflowEngine } from './types.js';
 
 class ScriptedEngine implements WorkflowEngine {
@@ -106,5 +106,28 @@ describe('Sweeper', () => {
     expect((await sweeper.sweep()).failed).toContain(running.id);
     expect(wf.stopped).toContain(running.action!.id);
     expect((await store.get(running.id))!.transitioningMessage).toMatch(/did not finish in time/);
+  });
+
+  it('fails by the last step\'s rule (a stuck migrate may already have left its host), through the fail hook when given', async () => {
+    expect([sweptStep('instance-migrate'), sweptStep('instance-start'), sweptStep('process')]).toEqual(['ActivateOnTarget', 'Activate', 'Complete']);
+    const num = await store.nextId('instance');
+    const running = await store.create({
+      id: formatId('instance', num), num, type: 'container', baseType: 'instance', projectId: '1a1',
+      state: 'running', version: 0, created: clock, updated: clock, fields: {},
+    });
+    const migrating = await engine.begin(running, 'migrate', {}, 'admin');
+    const wf = new ScriptedEngine();
+    wf.status.set(migrating.action!.id, 'ABORTED');
+    const calls: [string, string, string][] = [];
+    const hooked = new Sweeper({
+      engine, workflows: wf, now: () => clock,
+      fail: async (res, workflow, message) => (calls.push([res.id, workflow, message]), true),
+    });
+    expect((await hooked.sweep({ all: true })).failed).toContain(running.id);
+    expect(calls).toContainEqual([running.id, 'instance-migrate', "'migrate' was abandoned: its workflow ended (ABORTED)"]);
+    // Without a hook the engine fails it directly, to the last step's state.
+    await new Sweeper({ engine, workflows: wf, now: () => clock }).sweep({ all: true });
+    const after = await store.get(running.id);
+    expect([after!.state, after!.transitioningError]).toEqual(['error', 'error']);
   });
 });

@@ -20,6 +20,11 @@ export interface SweeperOptions {
   redriveDeadlineMs?: (baseType: string, action: string) => number;
   now?: () => number;
   log?: (msg: string) => void;
+  /**
+   * Fails an action the way its workflow would (the tasks' `fail`, which also releases a held migration target).
+   * Default: `engine.fail` with the failure state of the workflow's first step.
+   */
+  fail?: (res: Resource, workflow: string, message: string) => Promise<boolean>;
 }
 
 export interface SweepReport {
@@ -73,13 +78,15 @@ export class Sweeper {
     const ref = { id: res.id, actionId: act.id };
     const status = await this.opts.workflows.describe(workflow, act.id);
     const overdue = (act.deadline ?? act.at) <= now;
-    const failState = failStateOf(workflow, firstStep(WORKFLOWS[workflow]), act.from);
+    const fail = async (message: string) => {
+      if (this.opts.fail) return this.opts.fail(res, workflow, message);
+      return !!(await this.opts.engine.fail(ref, message, failStateOf(workflow, sweptStep(workflow), act.from)));
+    };
 
     if (status === 'RUNNING') {
       if (!overdue) return;
       await this.opts.workflows.stop(workflow, act.id, 'Deadline passed; stopped by the sweeper');
-      const failed = await this.opts.engine.fail(ref, `'${act.name}' did not finish in time and was stopped`, failState);
-      if (failed) report.failed.push(res.id);
+      if (await fail(`'${act.name}' did not finish in time and was stopped`)) report.failed.push(res.id);
       return;
     }
     if (status === 'NOT_FOUND' && (act.redrives ?? 0) < (this.opts.maxRedrives ?? 3)) {
@@ -93,8 +100,7 @@ export class Sweeper {
     }
     // The execution ended (or was re-driven too often) but the action is still open: close it cleanly.
     const why = status === 'NOT_FOUND' ? 'its workflow could not be run' : `its workflow ended (${status})`;
-    const failed = await this.opts.engine.fail(ref, `'${act.name}' was abandoned: ${why}`, failState);
-    if (failed) report.failed.push(res.id);
+    if (await fail(`'${act.name}' was abandoned: ${why}`)) report.failed.push(res.id);
   }
 
   /** Counts the re-drive and moves the deadline, fenced by the action id. */
@@ -114,6 +120,14 @@ export class Sweeper {
   }
 }
 
-function firstStep(spec: WorkflowSpec): string {
-  return spec.steps[0]?.name ?? '';
+/**
+ * The step whose failure rule applies to an action the sweeper ends: the last one, since the work may have got
+ * that far (a stuck migrate may already have stopped the instance on its source, so it fails to `error`).
+ *
+ * @example
+ * sweptStep('instance-migrate') // 'ActivateOnTarget'
+ */
+export function sweptStep(workflow: string): string {
+  const spec: WorkflowSpec | undefined = (WORKFLOWS as Record<string, WorkflowSpec>)[workflow];
+  return spec?.steps[spec.steps.length - 1]?.name ?? 'Complete';
 }
