@@ -62,21 +62,10 @@ export interface Command extends Required<Omit<NewCommand, 'dedupeKey'>> {
 }
 
 /** A command as an agent sees it: no task token, deadlines as seconds remaining (agent clocks may be off). */
-export interface AgentCommand {
-  id: string;
-  hostId: string;
-  name: HostCommandName;
-  action: string;
-  resourceId: string;
-  actionId: string;
-  data: Record<string, unknown>;
-  processData: Record<string, unknown>;
-  heartbeatSeconds: number;
-  timeoutSeconds: number;
-  secondsRemaining: number;
-  status: CommandStatus;
-  createdAt: number;
-}
+export type AgentCommand = Pick<
+  Command,
+  'id' | 'hostId' | 'name' | 'action' | 'resourceId' | 'actionId' | 'data' | 'processData' | 'heartbeatSeconds' | 'timeoutSeconds' | 'status' | 'createdAt'
+> & { secondsRemaining: number };
 
 export interface OutboxOptions {
   /**
