@@ -3,27 +3,19 @@
  * converge on one default project, one cursor secret and no orphan projects.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startDynalite, type EmbeddedDynamo } from '../embedded/dynalite.js';
-import { dynamoClient, ensureTable } from '../store/connect.js';
-import { Store } from '../store/store.js';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Store } from '../store/store.js';
+import { startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { bootstrap } from './bootstrap.js';
 import { Authenticator, hashSecret } from './credentials.js';
 
-let db: EmbeddedDynamo;
-let client: DynamoDBClient;
+let t: TestStore;
 let store: Store;
 
 beforeEach(async () => {
-  db = await startDynalite();
-  client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
-  await ensureTable(client, 'boot');
-  store = new Store({ client, tableName: 'boot' });
+  t = await startTestStore();
+  store = t.store;
 });
-afterEach(async () => {
-  client.destroy();
-  await db.close();
-});
+afterEach(() => t.close());
 
 async function projects(s: Store) {
   const out = [];
@@ -44,7 +36,7 @@ describe('bootstrap', () => {
 
   it('concurrent first starts (separate processes) agree and leave exactly one project', async () => {
     // Each "Lambda" has its own Store, so its own id block.
-    const stores = Array.from({ length: 6 }, () => new Store({ client, tableName: 'boot' }));
+    const stores = Array.from({ length: 6 }, () => t.another());
     const results = await Promise.all(stores.map((s) => bootstrap(s)));
     expect(new Set(results.map((r) => r.defaultProjectId)).size).toBe(1);
     expect(new Set(results.map((r) => r.cursorSecret)).size).toBe(1);

@@ -2,15 +2,12 @@
  * The process engine against the embedded DynamoDB with a runner that only records work, so each step of a
  * process (begin → complete / fail, chaining, fencing) is observable (spec §3.1, D6).
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transitioningFields } from '../api/render.js';
 import { ApiError } from '../errors.js';
-import { startDynalite, type EmbeddedDynamo } from '../embedded/dynalite.js';
-import { formatId } from '../ids.js';
-import { dynamoClient, ensureTable } from '../store/connect.js';
 import type { Resource } from '../store/resource.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { ProcessEngine, type ActionRef, type ProcessRunner } from './engine.js';
 
 class RecordingRunner implements ProcessRunner {
@@ -25,40 +22,22 @@ class RecordingRunner implements ProcessRunner {
   }
 }
 
-let db: EmbeddedDynamo;
-let client: DynamoDBClient;
+let t: TestStore;
 let store: Store;
 let runner: RecordingRunner;
 let engine: ProcessEngine;
 let clock = 1_700_000_000_000;
 
 beforeAll(async () => {
-  db = await startDynalite();
-  client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
-  await ensureTable(client, 'engine');
-  store = new Store({ client, tableName: 'engine', now: () => clock });
+  t = await startTestStore({ now: () => clock });
+  store = t.store;
   runner = new RecordingRunner();
   engine = new ProcessEngine(store, runner, { now: () => clock, removeDelaySeconds: 60, purgedRetentionSeconds: 3600 });
 });
-afterAll(async () => {
-  client.destroy();
-  await db.close();
-});
+afterAll(() => t.close());
 
 async function instance(state: string, fields: Record<string, unknown> = {}): Promise<Resource> {
-  const num = await store.nextId('instance');
-  return store.create({
-    id: formatId('instance', num),
-    num,
-    type: 'container',
-    baseType: 'instance',
-    projectId: '1a1',
-    state,
-    version: 0,
-    created: clock,
-    updated: clock,
-    fields: { startCount: 0, ...fields },
-  });
+  return putResource(store, { type: 'container', baseType: 'instance', state, fields: { startCount: 0, ...fields } }, clock);
 }
 
 const reload = async (id: string) => (await store.get(id))!;

@@ -3,15 +3,14 @@
  * the atomic capacity counters under 200 concurrent allocations.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynalite, type EmbeddedDynamo } from '../embedded/dynalite.js';
 import { formatId } from '../ids.js';
-import { dynamoClient, ensureTable } from '../store/connect.js';
 import type { Resource } from '../store/resource.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { HOST_OFFLINE_AFTER_MS } from './hosts.js';
 import { Scheduler, SchedulingError } from './scheduler.js';
 
-let db: EmbeddedDynamo;
+let t: TestStore;
 let store: Store;
 let scheduler: Scheduler;
 const clock = 1_800_000_000_000;
@@ -19,16 +18,11 @@ let projects = 0;
 let instances = 0;
 
 beforeAll(async () => {
-  db = await startDynalite();
-  const c = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
-  await ensureTable(c, 'scheduler-test');
-  store = new Store({ client: c, tableName: 'scheduler-test', now: () => clock });
+  t = await startTestStore({ now: () => clock });
+  store = t.store;
   scheduler = new Scheduler(store, { now: () => clock });
 });
-afterAll(async () => {
-  store.doc.destroy();
-  await db.close();
-});
+afterAll(() => t.close());
 
 /** A fresh project id, so every test sees only its own hosts. */
 const project = () => formatId('account', 100 + ++projects);
@@ -38,20 +32,18 @@ async function addHost(
   fields: Record<string, unknown> = {},
   extra: Partial<Resource> = {},
 ): Promise<Resource> {
-  const num = await store.nextId('host');
-  return store.create({
-    id: formatId('host', num),
-    num,
-    type: 'host',
-    baseType: 'host',
-    projectId,
-    state: 'active',
-    version: 0,
-    created: clock,
-    updated: clock,
-    fields: { vcpu: 8, memoryMb: 16384, allocatedVcpu: 0, allocatedMemoryMb: 0, agentSeenAt: clock - 1000, ...fields },
-    ...extra,
-  });
+  return putResource(
+    store,
+    {
+      type: 'host',
+      baseType: 'host',
+      projectId,
+      state: 'active',
+      fields: { vcpu: 8, memoryMb: 16384, allocatedVcpu: 0, allocatedMemoryMb: 0, agentSeenAt: clock - 1000, ...fields },
+      ...extra,
+    },
+    clock,
+  );
 }
 
 function vm(projectId: string, fields: Record<string, unknown> = {}): Resource {

@@ -4,27 +4,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteConflictError } from '../errors.js';
-import { startDynalite, type EmbeddedDynamo } from '../embedded/dynalite.js';
 import { formatId } from '../ids.js';
-import { dynamoClient, ensureTable } from './connect.js';
 import type { Resource } from './resource.js';
-import { Store } from './store.js';
+import type { Store } from './store.js';
+import { startTestStore, type TestStore } from '../../test/helpers/store.js';
 
-let db: EmbeddedDynamo;
+let t: TestStore;
 let store: Store;
 let clock = 1_800_000_000_000;
-const client = () => dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
 
 beforeAll(async () => {
-  db = await startDynalite();
-  const c = client();
-  await ensureTable(c, 'store-test');
-  store = new Store({ client: c, tableName: 'store-test', now: () => clock, idBlock: 10 });
+  t = await startTestStore({ now: () => clock, idBlock: 10 });
+  store = t.store;
 });
-afterAll(async () => {
-  store.doc.destroy();
-  await db.close();
-});
+afterAll(() => t.close());
 
 async function newResource(fields: Record<string, unknown> = {}, extra: Partial<Resource> = {}): Promise<Resource> {
   const num = await store.nextId('instance');
@@ -91,9 +84,8 @@ describe('Store', () => {
   });
 
   it('hands out unique ids from blocks, across stores sharing the counter', async () => {
-    const other = new Store({ client: client(), tableName: 'store-test', idBlock: 10 });
+    const other = t.another({ idBlock: 10 });
     const ids = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? store : other).nextId('host')));
     expect(new Set(ids).size).toBe(100);
-    other.doc.destroy();
   });
 });

@@ -5,11 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessEngine, type ProcessRunner } from '../domain/engine.js';
-import { startDynalite, type EmbeddedDynamo } from '../embedded/dynalite.js';
-import { formatId } from '../ids.js';
-import { dynamoClient, ensureTable } from '../store/connect.js';
 import type { Resource } from '../store/resource.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { Sweeper, sweptStep } from './sweeper.js';
 import type { ExecutionInput, ExecutionStatus, WorkflowEngine } from './types.js';
 
@@ -34,29 +32,20 @@ class ScriptedEngine implements WorkflowEngine {
 /** Leaves every started process open, as a workflow in progress would. */
 const holdRunner: ProcessRunner = { run: async () => undefined, deadlineMs: () => 60_000 };
 
-let db: EmbeddedDynamo;
+let t: TestStore;
 let store: Store;
 let engine: ProcessEngine;
 let clock = 1_800_000_000_000;
 
 beforeAll(async () => {
-  db = await startDynalite();
-  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
-  await ensureTable(client, 'sweeper-test');
-  store = new Store({ client, tableName: 'sweeper-test', now: () => clock });
+  t = await startTestStore({ now: () => clock });
+  store = t.store;
   engine = new ProcessEngine(store, holdRunner, { now: () => clock });
 });
-afterAll(async () => {
-  store.doc.destroy();
-  await db.close();
-});
+afterAll(() => t.close());
 
 async function startingContainer(): Promise<Resource> {
-  const num = await store.nextId('instance');
-  const res = await store.create({
-    id: formatId('instance', num), num, type: 'container', baseType: 'instance', projectId: '1a1',
-    state: 'stopped', version: 0, created: clock, updated: clock, fields: {},
-  });
+  const res = await putResource(store, { type: 'container', baseType: 'instance', state: 'stopped' }, clock);
   return engine.begin(res, 'start', {}, 'admin');
 }
 
@@ -110,11 +99,7 @@ describe('Sweeper', () => {
 
   it('fails by the last step\'s rule (a stuck migrate may already have left its host), through the fail hook when given', async () => {
     expect([sweptStep('instance-migrate'), sweptStep('instance-start'), sweptStep('process')]).toEqual(['ActivateOnTarget', 'Activate', 'Complete']);
-    const num = await store.nextId('instance');
-    const running = await store.create({
-      id: formatId('instance', num), num, type: 'container', baseType: 'instance', projectId: '1a1',
-      state: 'running', version: 0, created: clock, updated: clock, fields: {},
-    });
+    const running = await putResource(store, { type: 'container', baseType: 'instance', state: 'running' }, clock);
     const migrating = await engine.begin(running, 'migrate', {}, 'admin');
     const wf = new ScriptedEngine();
     wf.status.set(migrating.action!.id, 'ABORTED');
