@@ -114,7 +114,7 @@ export function renderCollection(v: CollectionView, urls: UrlBuilder): Json {
   const createTypes: Json = {};
   const family = familyOf(s.id);
   if (family.length > 1) {
-    for (const f of family.sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    for (const f of [...family].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       if (f.collectionMethods.includes('POST')) createTypes[f.id] = urls.collection(f);
     }
   }

@@ -48,11 +48,19 @@ export function modifiersFor(def: FieldDef): Modifier[] {
  * @example
  * collectionFilters(schema('container')).name // ['eq', 'ne', 'prefix', 'like', 'notlike', 'null', 'notnull']
  */
-export function collectionFilters(s: ResourceSchema): Record<string, Modifier[]> {
-  const out: Record<string, Modifier[]> = { id: NUMERIC };
-  for (const [name, def] of Object.entries(s.resourceFields)) if (def.filter) out[name] = modifiersFor(def);
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+export function collectionFilters(s: ResourceSchema): Readonly<Record<string, readonly Modifier[]>> {
+  let cached = filterCache.get(s);
+  if (!cached) {
+    const out: Record<string, Modifier[]> = { id: NUMERIC };
+    for (const [name, def] of Object.entries(s.resourceFields)) if (def.filter) out[name] = modifiersFor(def);
+    cached = Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+    filterCache.set(s, cached);
+  }
+  return cached;
 }
+
+/** Schemas are static; every list request and schema render asks, so each is derived once. */
+const filterCache = new WeakMap<ResourceSchema, Readonly<Record<string, readonly Modifier[]>>>();
 
 /**
  * Reads the filter conditions of a query. Unknown parameters and modifiers are ignored, as in Rancher;

@@ -178,15 +178,22 @@ export function statesOf(baseType: ProcessBaseType, field: StateField = 'state')
  * @example
  * transitioningStatesOf('instance').has('stopping') // true
  */
-export function transitioningStatesOf(baseType: ProcessBaseType): Set<string> {
-  const out = new Set<string>();
-  for (const p of Object.values(PROCESSES[baseType]) as ProcessDef[]) {
-    if ((p.field ?? 'state') !== 'state') continue;
-    if (typeof p.transitioning === 'string') out.add(p.transitioning);
-    else Object.values(p.transitioning).forEach((s) => out.add(s));
+export function transitioningStatesOf(baseType: ProcessBaseType): ReadonlySet<string> {
+  let out = transitioningCache.get(baseType);
+  if (!out) {
+    const states = new Set<string>();
+    for (const p of Object.values(PROCESSES[baseType]) as ProcessDef[]) {
+      if ((p.field ?? 'state') !== 'state') continue;
+      if (typeof p.transitioning === 'string') states.add(p.transitioning);
+      else Object.values(p.transitioning).forEach((s) => states.add(s));
+    }
+    transitioningCache.set(baseType, (out = states));
   }
   return out;
 }
+
+/** The table is static; rendering asks once per resource, so the answer is computed once per type. */
+const transitioningCache = new Map<string, ReadonlySet<string>>();
 
 /** Input a chained process receives, and the rule deciding whether one follows. */
 export type ChainRule = (fields: Record<string, unknown>, input: Record<string, unknown>) => string | undefined;

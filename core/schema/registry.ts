@@ -55,12 +55,19 @@ export function schema(id: string): ResourceSchema {
  * @example
  * familyOf('container').map((s) => s.id) // ['container', 'virtualMachine']
  */
-export function familyOf(id: string): ResourceSchema[] {
-  const out: ResourceSchema[] = [];
-  const walk = (sid: string) => {
-    out.push(schema(sid));
-    for (const s of Object.values(SCHEMAS)) if (s.parent === sid) walk(s.id);
-  };
-  walk(id);
+export function familyOf(id: string): readonly ResourceSchema[] {
+  let out = families.get(id);
+  if (!out) {
+    const members: ResourceSchema[] = [];
+    const walk = (sid: string) => {
+      members.push(schema(sid));
+      for (const s of Object.values(SCHEMAS)) if (s.parent === sid) walk(s.id);
+    };
+    walk(id);
+    families.set(id, (out = members));
+  }
   return out;
 }
+
+/** Schemas are static; loads and lists ask for families on every request. */
+const families = new Map<string, readonly ResourceSchema[]>();
