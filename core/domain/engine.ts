@@ -219,6 +219,7 @@ export class ProcessEngine {
    * Records progress of the running action (agent heartbeats, workflow steps): `transitioningMessage`,
    * `transitioningProgress` and any result fields the work produced (`externalId`, `hostId`, ...). Fenced by
    * the action id: a report for a finished or superseded action changes nothing and returns `undefined`.
+   * `current` is a copy the caller just read (from `current()`), saving a read; a stale one costs a retry.
    *
    * @example
    * await engine.progress(ref, { message: 'Pulling image', progress: 40 });
@@ -226,6 +227,7 @@ export class ProcessEngine {
   async progress(
     ref: ActionRef,
     update: { message?: string | null; progress?: number | null; fields?: Record<string, unknown> },
+    current?: Resource,
   ): Promise<Resource | undefined> {
     try {
       const { after } = await this.store.mutate(
@@ -237,7 +239,7 @@ export class ProcessEngine {
           if (update.progress !== undefined) next.transitioningProgress = update.progress;
           return next;
         },
-        FENCED_WRITE,
+        { ...FENCED_WRITE, current },
       );
       return after;
     } catch (e) {
@@ -259,9 +261,9 @@ export class ProcessEngine {
 
   /**
    * Fails the action: the resource leaves its transitioning state for `failState` (or back to where it came
-   * from) with `transitioning: "error"` and the message, as cattle shows agent errors.
+   * from) with `transitioning: "error"` and the message, as cattle shows agent errors. `current` as in `progress`.
    */
-  async fail(ref: ActionRef, message: string, failState?: string): Promise<Resource | undefined> {
+  async fail(ref: ActionRef, message: string, failState?: string, current?: Resource): Promise<Resource | undefined> {
     try {
       const { after } = await this.store.mutate(ref.id, (cur) => {
         const act = fenced(cur, ref);
@@ -271,7 +273,7 @@ export class ProcessEngine {
           p.field ?? 'state',
           failState ?? act.from,
         );
-      }, FENCED_WRITE);
+      }, { ...FENCED_WRITE, current });
       return after;
     } catch (e) {
       if (e instanceof SupersededError) return undefined;

@@ -73,12 +73,13 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
         }
         // A migrate failing before it moved holds a charge on its target host: give it back (clear, then
         // release, so a retried fail task cannot release twice).
+        let latest: Resource | undefined = cur;
         const target = cur.fields.migrationTargetHostId;
         if (typeof target === 'string' && target) {
-          const cleared = await engine.progress(ref, { fields: { migrationTargetHostId: null } });
-          if (cleared) await scheduler.release(target, cur);
+          latest = await engine.progress(ref, { fields: { migrationTargetHostId: null } }, cur);
+          if (latest) await scheduler.release(target, cur);
         }
-        await engine.fail(ref, message, failStateOf(p.workflow, p.stepName, cur.action.from));
+        await engine.fail(ref, message, failStateOf(p.workflow, p.stepName, cur.action.from), latest);
         return { failed: true, message };
       }
 
@@ -106,7 +107,7 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
           throw new TaskFailedError(`${cur.type} ${cur.id} has no active host to run ${p.command} on`);
         }
         const step = stepOf(p.workflow, p.stepName);
-        await engine.progress(ref, { message: `${step?.message ?? p.command} on host ${host.id}`, progress: null });
+        await engine.progress(ref, { message: `${step?.message ?? p.command} on host ${host.id}`, progress: null }, cur);
         const input = cur.action.input ?? {};
         await outbox.enqueue({
           hostId: host.id,
@@ -136,11 +137,11 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
       case 'allocate': {
         // A start after a stop keeps its host (cattle keeps the allocation until purge).
         if (hostId && cur.fields.allocationState === 'active') {
-          await engine.progress(ref, { message });
+          await engine.progress(ref, { message }, cur);
           return;
         }
         const chosen = await scheduler.allocate(cur);
-        const written = await engine.progress(ref, { message, fields: { hostId: chosen, allocationState: 'active' } });
+        const written = await engine.progress(ref, { message, fields: { hostId: chosen, allocationState: 'active' } }, cur);
         if (!written) await scheduler.release(chosen, cur); // superseded meanwhile: give the capacity back
         return;
       }
@@ -148,23 +149,23 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
         // A re-driven migrate already holds its target's charge: keep that target instead of charging again.
         const held = cur.fields.migrationTargetHostId;
         if (typeof held === 'string' && held && held !== hostId) {
-          await engine.progress(ref, { message });
+          await engine.progress(ref, { message }, cur);
           return;
         }
         const target = await scheduler.allocate(cur, { exclude: hostId ? [hostId] : [] });
-        const written = await engine.progress(ref, { message, fields: { migrationTargetHostId: target } });
+        const written = await engine.progress(ref, { message, fields: { migrationTargetHostId: target } }, cur);
         if (!written) await scheduler.release(target, cur);
         return;
       }
       case 'moveToTarget': {
         const target = cur.fields.migrationTargetHostId;
         if (typeof target !== 'string') throw new TaskFailedError(`${cur.id} has no migration target`);
-        const written = await engine.progress(ref, { message, fields: { hostId: target, migrationTargetHostId: null } });
+        const written = await engine.progress(ref, { message, fields: { hostId: target, migrationTargetHostId: null } }, cur);
         if (written && hostId && hostId !== target) await scheduler.release(hostId, cur);
         return;
       }
       case 'deallocate': {
-        const written = await engine.progress(ref, { message, fields: { hostId: null, allocationState: 'inactive' } });
+        const written = await engine.progress(ref, { message, fields: { hostId: null, allocationState: 'inactive' } }, cur);
         // Charged while active; `deactivating` is the deallocate process itself on its way out.
         const charged = cur.fields.allocationState === 'active' || cur.fields.allocationState === 'deactivating';
         if (written && hostId && charged) await scheduler.release(hostId, cur);
