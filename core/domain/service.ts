@@ -310,14 +310,28 @@ export class DroverService {
     const values = await validateFields(s, withProject, 'create', this.refs(scope, ''));
     const projectId = String(values.accountId);
     delete values.accountId;
+    return this.issueCredential(scope, s, projectId, values, (_publicValue, secretValue) => ({ secretValue }));
+  }
+
+  /**
+   * Creates a credential resource with a new key pair: the store keeps the secret's hash, and the secret exists
+   * only in the create response, in the fields `reveal` returns.
+   */
+  private async issueCredential(
+    scope: Scope,
+    s: ResourceSchema,
+    projectId: string,
+    fields: Record<string, unknown>,
+    reveal: (publicValue: string, secretValue: string) => Record<string, unknown>,
+  ): Promise<Resource> {
     const { publicValue, secretValue } = newKeyPair();
     const res = await this.store.create(
-      await this.newResource(s, projectId, { ...values, publicValue, secretHash: hashSecret(secretValue) }),
+      await this.newResource(s, projectId, { ...fields, publicValue, secretHash: hashSecret(secretValue) }),
     );
     const started = await this.deps.engine.begin(res, 'create', {}, scope.principal.callerId);
-    // The secret exists only in this response; the store keeps its hash.
-    return { ...started, fields: { ...started.fields, secretValue } };
+    return { ...started, fields: { ...started.fields, ...reveal(publicValue, secretValue) } };
   }
+
 
   /**
    * A registration token in the caller's project (the admin's selected or default project). Its `token` is
@@ -325,19 +339,12 @@ export class DroverService {
    */
   private async createRegistrationToken(scope: Scope, s: ResourceSchema, projectId: string, input: Record<string, unknown>) {
     const values = await validateFields(s, input, 'create', this.refs(scope, projectId));
-    const { publicValue, secretValue } = newKeyPair();
-    const res = await this.store.create(
-      await this.newResource(s, projectId, {
-        ...values,
-        publicValue,
-        secretHash: hashSecret(secretValue),
-        // Relative: the service does not know the address clients reach it by.
-        registrationUrl: '/agent/register',
-      }),
-    );
-    const started = await this.deps.engine.begin(res, 'create', {}, scope.principal.callerId);
-    return { ...started, fields: { ...started.fields, token: `${publicValue}:${secretValue}` } };
+    // registrationUrl is relative: the service does not know the address clients reach it by.
+    return this.issueCredential(scope, s, projectId, { ...values, registrationUrl: '/agent/register' }, (pub, secret) => ({
+      token: `${pub}:${secret}`,
+    }));
   }
+
 
   private async setLabels(res: Resource, labels: unknown): Promise<Resource> {
     // The input schema marks `labels` optional (seed 002), but the handler needs the full desired map.
