@@ -473,6 +473,53 @@ describe('filters', () => {
 
 // ---------------------------------------------------------------- sort
 
+describe('bounded work per request (issue 6, item 4)', () => {
+  it('a pathological _like pattern costs about what a plain filter costs over the same rows', async () => {
+    const { c } = await adminIn('like-bound');
+    await Promise.all([mk(c, { name: 'a'.repeat(60) }), ...Array.from({ length: 40 }, (_, i) => mk(c, { name: `${'a'.repeat(59)}${i}` }))]);
+    // Seven wildcards against a 60-character name took 25-32 s with a backtracking regular expression.
+    const pathological = `/v1/containers?name_like=${encodeURIComponent('%a%a%a%a%a%a%a%b')}`;
+    const plain = '/v1/containers?name=nothing-has-this-name';
+    const median = async (path: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const t0 = performance.now();
+        expect(ids(await list(c, path))).toEqual([]);
+        times.push(performance.now() - t0);
+      }
+      return times.sort((x, y) => x - y)[3];
+    };
+    await median(plain); // warm up
+    const ratio = (await median(pathological)) / (await median(plain));
+    expect(ratio).toBeLessThan(3);
+    expect(ids(await list(c, `/v1/containers?name_like=${encodeURIComponent('%a%a%a%a%a%a%a%a')}`))).toHaveLength(1);
+  });
+
+  it('too long a filter value, or too many conditions, is a 422 naming the field', async () => {
+    const long = await err(t.admin, `/v1/containers?name_like=${'%a'.repeat(600)}`, 422);
+    expect([long.code, long.fieldName]).toEqual(['MaxLengthExceeded', 'name']);
+    const many = await err(t.admin, `/v1/containers?${Array.from({ length: 40 }, (_, i) => `name_ne=n${i}`).join('&')}`, 422);
+    expect([many.code, many.fieldName]).toEqual(['MaxLimitExceeded', 'name']);
+  });
+
+  it('a page reads at most MAX_EXAMINED rows, then answers with what it found and a marker to go on from', async () => {
+    const { projectId, c } = await adminIn('examined');
+    const made = await Promise.all(Array.from({ length: 12 }, (_, i) => mk(c, { name: i === 10 ? 'needle' : `hay${i}` })));
+    const secret = t.stack.drover.service.deps.cursorSecret;
+    const request = { schema: schema('container'), projectId, conditions: parseFilters(schema('container'), new URLSearchParams('name=needle')), limit: 5, secret };
+    const first = await listResources(t.stack.store, { ...request, maxExamined: 4 });
+    expect([first.data, first.partial]).toEqual([[], true]);
+    let page = first;
+    const found: string[] = [];
+    for (let guard = 0; page.nextMarker; guard++) {
+      expect(guard).toBeLessThan(10);
+      page = await listResources(t.stack.store, { ...request, maxExamined: 4, marker: page.nextMarker });
+      found.push(...page.data.map((r) => r.id));
+    }
+    expect(found).toEqual([made[10].id]);
+  });
+});
+
 describe('sort', () => {
   let c: Client;
   const made: any[] = [];

@@ -8,6 +8,7 @@ import { parseId } from '../ids.js';
 import type { FieldDef, ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/resource.js';
 import { fieldValue } from './fields.js';
+import { LikePattern } from './like.js';
 
 export type Modifier = 'eq' | 'ne' | 'lt' | 'lte' | 'gt' | 'gte' | 'prefix' | 'like' | 'notlike' | 'null' | 'notnull';
 
@@ -25,6 +26,12 @@ export interface Condition {
    */
   granularity?: number;
 }
+
+/** Longest filter value (no stored string is longer, bar `userdata`, which is not a filter). */
+export const MAX_FILTER_VALUE_LENGTH = 1024;
+
+/** Most filter conditions in one request. */
+export const MAX_CONDITIONS = 32;
 
 const NUMERIC: Modifier[] = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'null', 'notnull'];
 const STRING: Modifier[] = ['eq', 'ne', 'prefix', 'like', 'notlike', 'null', 'notnull'];
@@ -92,6 +99,9 @@ export function parseFilters(s: ResourceSchema, params: URLSearchParams | Record
     }
     if (!Object.hasOwn(filters, field) || !filters[field].includes(modifier)) continue;
     for (const value of values) {
+      // Every condition is checked against every row read: bound what one request can ask for.
+      if (value.length > MAX_FILTER_VALUE_LENGTH) throw new ValidationError('MaxLengthExceeded', field);
+      if (out.length >= MAX_CONDITIONS) throw new ValidationError('MaxLimitExceeded', field);
       const cond: Condition = { field, modifier, value, typed: convert(s, field, modifier, value) };
       if (s.resourceFields[field]?.type === 'date' && modifier !== 'null' && modifier !== 'notnull') {
         cond.granularity = ISO_DATE.test(value) && !value.includes('.') ? 1000 : 1;
@@ -153,16 +163,15 @@ function convert(s: ResourceSchema, field: string, modifier: Modifier, value: st
   }
 }
 
-const likeCache = new Map<string, RegExp>();
-function likeRe(pattern: string): RegExp {
-  let re = likeCache.get(pattern);
-  if (!re) {
-    const body = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.');
-    re = new RegExp(`^${body}$`, 'is');
+const likeCache = new Map<string, LikePattern>();
+function likePattern(pattern: string): LikePattern {
+  let p = likeCache.get(pattern);
+  if (!p) {
+    p = LikePattern.compile(pattern);
     if (likeCache.size > 1000) likeCache.clear();
-    likeCache.set(pattern, re);
+    likeCache.set(pattern, p);
   }
-  return re;
+  return p;
 }
 
 /**
@@ -219,10 +228,10 @@ export function matches(res: Resource, conds: Condition[]): boolean {
         if (typeof v !== 'string' || v.slice(0, String(t).length).toLowerCase() !== String(t).toLowerCase()) return false;
         break;
       case 'like':
-        if (typeof v !== 'string' || !likeRe(String(t)).test(v)) return false;
+        if (typeof v !== 'string' || !likePattern(String(t)).test(v)) return false;
         break;
       case 'notlike':
-        if (typeof v !== 'string' || likeRe(String(t)).test(v)) return false;
+        if (typeof v !== 'string' || likePattern(String(t)).test(v)) return false;
         break;
     }
   }

@@ -24,6 +24,8 @@ export interface ListRequest {
   marker?: string;
   /** Key that signs markers. */
   secret: string;
+  /** Most rows read for one page in id order (default `MAX_EXAMINED`). */
+  maxExamined?: number;
   /** Seconds a removed resource stays listed (cattle `api.show.removed.for.seconds`). */
   showRemovedSeconds?: number;
   now?: number;
@@ -34,6 +36,9 @@ export interface ListResult {
   partial: boolean;
   nextMarker: string | null;
 }
+
+/** Most rows one page request reads in id order before it answers with what it found (and a marker). */
+export const MAX_EXAMINED = 10_000;
 
 /** cattle's default criteria: removed rows are listed only briefly, unless the query asks about `removed`. */
 function listedNow(r: Resource, now: number, showRemovedMs: number): boolean {
@@ -99,13 +104,24 @@ export async function listResources(store: Store, req: ListRequest): Promise<Lis
   const index = pickIndex(req, baseType);
   const out: Resource[] = [];
 
+  /** Set when a page stopped at the examined-row budget: where the next page resumes. */
+  let resumeAfter: Resource | undefined;
   if (!req.sort) {
     const pageSize = Number.isFinite(want) ? Math.min(Math.max(want, 25), 1000) : 1000;
+    let examined = 0;
     scan: for await (const page of store.scanIndex({ ...index, after: after?.[1], descending: req.descending, pageSize })) {
       for (const r of page) {
-        if (!accept(r)) continue;
-        out.push(r);
-        if (out.length >= want) break scan;
+        examined++;
+        if (accept(r)) {
+          out.push(r);
+          if (out.length >= want) break scan;
+        }
+        // A filter that matches little must not read a whole table in one request: return what was found,
+        // with a marker after the last row read (a page may be short; clients follow `next` until it is null).
+        if (req.limit !== null && examined >= (req.maxExamined ?? MAX_EXAMINED)) {
+          resumeAfter = r;
+          break scan;
+        }
       }
     }
   } else {
@@ -123,10 +139,10 @@ export async function listResources(store: Store, req: ListRequest): Promise<Lis
     }
   }
 
-  const partial = req.limit !== null && out.length > req.limit;
-  const data = partial ? out.slice(0, req.limit!) : out;
-  const last = data[data.length - 1];
-  const nextMarker =
-    partial && last ? encodeCursor(req.secret, hash, [req.sort ? listedValue(last, req.sort) : last.num, last.num]) : null;
+  const full = req.limit !== null && out.length > req.limit;
+  const data = full ? out.slice(0, req.limit!) : out;
+  const last = resumeAfter ?? (full ? data[data.length - 1] : undefined);
+  const partial = !!last;
+  const nextMarker = last ? encodeCursor(req.secret, hash, [req.sort ? listedValue(last, req.sort) : last.num, last.num]) : null;
   return { data, partial, nextMarker };
 }
