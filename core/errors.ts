@@ -12,6 +12,7 @@ export const REASON: Record<number, string> = {
   404: 'Not Found',
   405: 'Method not allowed',
   409: 'Conflict',
+  413: 'Request Entity Too Large',
   422: 'Unprocessable Entity',
   500: 'Internal Server Error',
   501: 'Not Implemented',

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProcessEngine, ProcessRunner, RunRef } from '../core/domain/engine.js';
 import { Client, type Reply } from './helpers/client.js';
 import { projectClient, startTestStack, type TestStack } from './helpers/stack.js';
 
@@ -404,5 +405,56 @@ describe('admin key from the environment', () => {
     expectError(await new Client(s.stack.url, 'ENVADMINKEY', 'wrong').get('/v1'), 401, 'Unauthorized');
     // No key was generated or saved for this data directory.
     expect(existsSync(join(s.dataDir, 'admin-key.json'))).toBe(false);
+  });
+});
+
+/**
+ * Holds every started process until the test releases it, so a project and its key stay `registering` for as long
+ * as the test needs (with Step Functions that window is a moment, and scripts hit it).
+ */
+class ParkedRunner implements ProcessRunner {
+  private readonly parked: { engine: ProcessEngine; ref: RunRef }[] = [];
+  async run(engine: ProcessEngine, ref: RunRef): Promise<void> {
+    this.parked.push({ engine, ref });
+  }
+  async release(): Promise<void> {
+    for (const { engine, ref } of this.parked.splice(0)) await engine.complete(ref);
+  }
+}
+
+describe('a new project and its key work at once (issue 6, item 2)', () => {
+  it('a project still registering takes a key, and the key works before either finishes registering', async () => {
+    const runner = new ParkedRunner();
+    const s = await startTestStack({ runner });
+    try {
+      const project = await s.admin.post('/v1/projects', { name: 'scripted' });
+      expect([project.status, project.body.state]).toEqual([201, 'registering']);
+      const key = await s.admin.post('/v1/apikeys', { accountId: project.body.id, name: 'ci' });
+      expect([key.status, key.body.state, key.body.accountId], JSON.stringify(key.body)).toEqual([201, 'registering', project.body.id]);
+      const api = new Client(s.stack.url, key.body.publicValue, key.body.secretValue);
+      const listed = await api.get('/v1/containers');
+      expect(listed.status, JSON.stringify(listed.body)).toBe(200);
+      const created = await api.post('/v1/containers', { imageUuid: 'sim:web' });
+      expect([created.status, created.body.accountId]).toEqual([201, project.body.id]);
+      // The admin may work in it too, by header and by URL prefix.
+      expect((await s.admin.get('/v1/containers', { headers: { 'X-API-Project-Id': project.body.id } })).status).toBe(200);
+      expect((await s.admin.get(`/v1/projects/${project.body.id}/containers`)).status).toBe(200);
+      const token = await api.post('/v1/registrationtokens', { name: 'hosts' });
+      expect(token.status).toBe(201);
+
+      await runner.release();
+      expect((await s.admin.get(`/v1/projects/${project.body.id}`)).body.state).toBe('active');
+      expect((await api.get('/v1/containers')).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a removed project is no valid reference, and its keys stop working', async () => {
+    const p = await projectClient(a, 'going');
+    expect((await a.del(`/v1/projects/${p.projectId}`)).status).toBe(200);
+    const key = await a.post('/v1/apikeys', { accountId: p.projectId });
+    expect([key.status, key.body.code, key.body.fieldName]).toEqual([422, 'InvalidReference', 'accountId']);
+    expect((await p.client.get('/v1/containers')).status).toBe(401);
   });
 });

@@ -409,6 +409,8 @@ describe('GET /v1/schemas', () => {
         const known = [
           'type', 'description', 'create', 'update', 'nullable', 'required', 'unique', 'readOnCreateOnly', 'default',
           'options', 'min', 'max', 'minLength', 'maxLength', 'validChars', 'invalidChars',
+          // Drover's bound on list and map entries; clients ignore attributes they do not know.
+          'maxItems',
         ];
         for (const k of Object.keys(f)) expect(known, `${where}.${k}`).toContain(k);
         if (f.type === 'enum') expect(Array.isArray(f.options), where).toBe(true);
@@ -544,7 +546,10 @@ describe('GET /v1/schemas/<id>', () => {
 
   it('container: the §1.7 example fields, attribute for attribute', async () => {
     const f = (await get(t.admin, '/v1/schemas/container')).resourceFields;
-    expect(f.imageUuid).toEqual({ type: 'string', description: null, create: true, update: false, nullable: true, readOnCreateOnly: false });
+    // cattle's dump gives imageUuid no limit; Drover bounds every writable string (a 1 MB image name was a 500).
+    expect(f.imageUuid).toEqual({
+      type: 'string', description: null, create: true, update: false, nullable: true, readOnCreateOnly: false, maxLength: 1024,
+    });
     expect(f.name).toEqual({
       type: 'string', description: null, create: true, update: true, nullable: true, readOnCreateOnly: false, maxLength: 255,
     });

@@ -2,55 +2,22 @@
  * `npm start` as a newcomer runs it: a child process that prints the URL and admin key, serves the README's
  * walk-through, shuts down cleanly on SIGTERM/SIGINT, and finds its data again on the next start.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from './helpers/client.js';
+import { exited, startProcess, type StartedProcess } from './helpers/process.js';
 import { settle, waitFor } from './helpers/wait.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'drover-start-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  url: string;
-  accessKey: string;
-  secretKey: string;
-}
-
-async function start(env: Record<string, string> = {}): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'core/embedded/main.ts'], {
-    env: { ...process.env, PORT: '0', DROVER_DATA_DIR: dataDir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 20_000;
-  while (!/Secret key: \S+/.test(out)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not come up:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const url = /API:\s+(\S+)\/v1/.exec(out)![1];
-  return {
-    child,
-    output: () => out,
-    url,
-    accessKey: /Access key: (\S+)/.exec(out)![1],
-    secretKey: /Secret key: (\S+)/.exec(out)![1],
-  };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
-}
+const start = (env: Record<string, string> = {}) => startProcess({ DROVER_DATA_DIR: dataDir, ...env });
 
 describe('npm start', () => {
   let vmId = '';
-  let first: Started;
+  let first: StartedProcess;
 
   it('prints the API URL and a generated admin key, and serves the README walk-through', async () => {
     first = await start();

@@ -94,6 +94,17 @@ export function newCommandId(now: number): string {
 }
 let seq = 0;
 
+/**
+ * Whether a string has the shape of a command id (a request naming anything else names no command).
+ *
+ * @example
+ * isCommandId(newCommandId(Date.now())) // true
+ * isCommandId('x'.repeat(1100)) // false
+ */
+export function isCommandId(id: string): boolean {
+  return /^[0-9a-z]{22}$/.test(id);
+}
+
 /** The lowest command id created at or after `ms`. */
 const idFloor = (ms: number) => Math.max(0, Math.floor(ms)).toString(36).padStart(9, '0');
 

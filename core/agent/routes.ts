@@ -18,7 +18,7 @@ import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { ProcessEngine } from '../domain/engine.js';
 import type { Store } from '../store/store.js';
 import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
-import { agentView, type Command, type CommandOutcome, type Outbox } from './outbox.js';
+import { agentView, isCommandId, type Command, type CommandOutcome, type Outbox } from './outbox.js';
 import { registerHost } from './registration.js';
 
 /** The workflow engine, or a getter for one wired after the app (absent: outcomes are only recorded). */
@@ -198,6 +198,12 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
     await stampSeen(agent.hostId!);
     await next();
   }
+
+  // A command id comes from the URL: anything not shaped like one names no command (and never reaches a key).
+  app.use('/commands/:id/*', async (c, next) => {
+    if (!isCommandId(c.req.param('id'))) throw statusError(404, 'Command not found');
+    await next();
+  });
 
   app.get('/commands', async (c) => {
     const hostId = c.get('agent').hostId!;

@@ -5,11 +5,13 @@
  * as Rancher error resources.
  */
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { ApiError, statusError } from '../errors.js';
 import type { Principal } from '../domain/credentials.js';
 import { collectionFilters, parseFilters, type Condition } from '../domain/filters.js';
 import type { DroverService, Scope } from '../domain/service.js';
 import { parseId } from '../ids.js';
+import { inService } from '../process/table.js';
 import { schemaFor, visibleSchemas } from '../schema/registry.js';
 import type { ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/resource.js';
@@ -35,6 +37,9 @@ export interface AgentChannelOptions {
   /** Longest agent long-poll in seconds (0 on Lambda). */
   maxWaitSeconds?: number;
 }
+
+/** Largest request body read (`413` beyond). */
+const MAX_BODY_BYTES = 1024 * 1024;
 
 const JSON_TYPE = { 'Content-Type': 'application/json; charset=utf-8' };
 
@@ -82,13 +87,34 @@ export function createApp(opts: AppOptions): Hono {
     });
   });
 
+  // No resource is near this size (DynamoDB items stop at 400 KB); reading more would only cost memory.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: async (c) => {
+        // Read (and drop) what the client is still sending, so it receives the answer rather than a reset.
+        await discardBody(c.req.raw, 32 * MAX_BODY_BYTES);
+        throw statusError(413, `Request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`);
+      },
+    }),
+  );
+
   const v1 = async (c: Context) => {
     const url = new URL(c.req.url);
     const { urlProject, segments } = parseV1Path(url.pathname);
+    // Checked before it goes into a header or a URL.
+    if (urlProject !== null) checkProjectId(urlProject);
     const urls = UrlBuilder.fromRequest(url, (h) => c.req.header(h), urlProject);
     c.header('X-API-Schemas', urls.schemas());
-    const method = (c.req.method === 'POST' && url.searchParams.get('_method')?.toUpperCase()) || c.req.method;
+    // HEAD is GET without the body (Hono drops it); `_method` lets form clients PUT and DELETE.
+    const method =
+      c.req.method === 'HEAD' ? 'GET' : (c.req.method === 'POST' && url.searchParams.get('_method')?.toUpperCase()) || c.req.method;
 
+    // The body is read before anything can fail: one left unread is drained by the server, which closes the
+    // connection when draining is slow, and a client reusing that connection sees it reset.
+    const body = await c.req.text();
+    const readBody = () => readInput(body, url.searchParams, c.req.header('content-type'));
     const principal = await service.deps.auth.authenticate(c.req.header('authorization'));
     const scope = await resolveScope(service, principal, urlProject ?? c.req.header('x-api-project-id') ?? url.searchParams.get('projectId'));
     c.header('X-API-Account-Id', scope.projectId ?? service.deps.defaultProjectId);
@@ -109,7 +135,7 @@ export function createApp(opts: AppOptions): Hono {
       }
       if (!s.collectionMethods.includes(method)) throw statusError(405);
       if (method === 'GET') return send(c, await listCollection(s, scope, url, urls, []));
-      const input = await readInput(await c.req.text(), url.searchParams, c.req.header('content-type'));
+      const input = await readBody();
       const created = await service.create(scope, s, input);
       if (created.length === 1) return send(c, renderResource(created[0], urls, principal.role), 201);
       return send(c, renderCollection({ schema: s, data: created.map((r) => renderResource(r, urls, principal.role)), requestUrl: url, plain: true }, urls), 201);
@@ -122,7 +148,7 @@ export function createApp(opts: AppOptions): Hono {
     }
     const action = url.searchParams.get('action');
     if (method === 'POST' && action) {
-      const input = await readInput(await c.req.text(), url.searchParams, c.req.header('content-type'));
+      const input = await readBody();
       const out = await service.action(scope, s, res, action, input);
       if (out.kind === 'process') return send(c, renderResource(out.resource, urls, principal.role), 202);
       if (out.resource) return send(c, renderResource(out.resource, urls, principal.role));
@@ -137,7 +163,7 @@ export function createApp(opts: AppOptions): Hono {
       case 'GET':
         return send(c, renderResource(res, urls, principal.role));
       case 'PUT': {
-        const input = await readInput(await c.req.text(), url.searchParams, c.req.header('content-type'));
+        const input = await readBody();
         return send(c, renderResource(await service.update(scope, s, res, input), urls, principal.role));
       }
       case 'DELETE':
@@ -248,17 +274,36 @@ function versionRoot(principal: Principal, urls: UrlBuilder) {
   return { id: 'v1', type: 'apiVersion', links: sorted, actions: {} };
 }
 
+/** Reads a request body to its end, up to `limit` bytes, discarding it (a body already being read is left). */
+async function discardBody(req: Request, limit: number): Promise<void> {
+  if (!req.body || req.body.locked) return;
+  let read = 0;
+  try {
+    for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
+      read += chunk.length;
+      if (read > limit) break;
+    }
+  } catch {
+    // The client went away: nothing left to answer.
+  }
+}
+
+/** A project id from a request is well-formed (`1a<n>`) or the request is `400 InvalidFormat`. */
+function checkProjectId(id: string): void {
+  if (parseId('account', id) === null) {
+    throw new ApiError(400, 'InvalidFormat', { message: `Invalid project id ${JSON.stringify(id.slice(0, 64))}` });
+  }
+}
+
 /**
  * The project a request works in: the URL prefix, `X-API-Project-Id` or `?projectId=`, else the key's own.
  * A malformed id is 400 `InvalidFormat`; an unknown, inactive or foreign project is 403.
  */
 async function resolveScope(service: DroverService, principal: Principal, requested: string | null | undefined): Promise<Scope> {
   if (!requested) return { principal, projectId: principal.projectId };
-  if (parseId('account', requested) === null) {
-    throw new ApiError(400, 'InvalidFormat', { message: `Invalid project id ${requested}` });
-  }
+  checkProjectId(requested);
   if (principal.projectId !== null && principal.projectId !== requested) throw statusError(403);
   const project = await service.store.get(requested);
-  if (!project || project.type !== 'project' || project.state !== 'active') throw statusError(403);
+  if (!project || project.type !== 'project' || !inService(project)) throw statusError(403);
   return { principal, projectId: requested };
 }

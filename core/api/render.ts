@@ -164,7 +164,7 @@ function renderField(def: FieldDef): Json {
   if (def.unique) out.unique = true;
   out.readOnCreateOnly = !!def.readOnCreateOnly;
   // Key order as in cattle's dump: limits, then options, then the default (spec §1.7).
-  for (const k of ['minLength', 'maxLength', 'min', 'max', 'options', 'validChars', 'invalidChars', 'default'] as const) {
+  for (const k of ['minLength', 'maxLength', 'maxItems', 'min', 'max', 'options', 'validChars', 'invalidChars', 'default'] as const) {
     if (def[k] !== undefined) out[k] = def[k];
   }
   return out;

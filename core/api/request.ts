@@ -50,13 +50,15 @@ function paramsObject(params: URLSearchParams, skip: Set<string>): Record<string
 }
 
 /**
- * The request object of a POST/PUT: query parameters first, body keys over them. The body is JSON whatever the
- * Content-Type says (gdapi-python sends none), except that a form-encoded body is read as form parameters, as
- * cattle does. An unparsable body, or one that is not a JSON object, is `400 InvalidBodyContent`.
+ * The request object of a POST/PUT: query parameters first, body keys over them. A body that is a JSON object
+ * is JSON whatever the Content-Type says: gdapi-python sends none, and plain `curl -d '{...}'` labels JSON
+ * `application/x-www-form-urlencoded`. Any other form-encoded body is read as form parameters, as cattle does.
+ * An unparsable body, or JSON that is not an object, is `400 InvalidBodyContent`.
  *
  * @example
  * await readInput('{"imageUuid": "sim:web"}', new URLSearchParams('name=web&dns=a&dns=b'))
  * // { name: 'web', dns: ['a', 'b'], imageUuid: 'sim:web' }
+ * await readInput('{"name": "vm1"}', new URLSearchParams(), 'application/x-www-form-urlencoded') // { name: 'vm1' }
  */
 export async function readInput(
   text: string,
@@ -65,9 +67,21 @@ export async function readInput(
 ): Promise<Record<string, unknown>> {
   const out = paramsObject(query, RESERVED);
   if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-    return { ...out, ...paramsObject(new URLSearchParams(text), new Set()) };
+    const json = jsonObjectIn(text);
+    return { ...out, ...(json ?? paramsObject(new URLSearchParams(text), new Set())) };
   }
   return { ...out, ...parseJsonObject(text) };
+}
+
+/** The body as a JSON object if it is one, else undefined (form data never starts with `{`: it would be a key). */
+function jsonObjectIn(text: string): Record<string, unknown> | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

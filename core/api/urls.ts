@@ -7,6 +7,11 @@ import { schema } from '../schema/registry.js';
 import type { ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/resource.js';
 
+const PROTO = /^https?$/i;
+/** A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port. */
+const HOST = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+const PORT = /^\d{1,5}$/;
+
 /**
  * URLs for one request.
  *
@@ -23,9 +28,14 @@ export class UrlBuilder {
   ) {}
 
   static fromRequest(url: URL, header: (name: string) => string | undefined, urlProject: string | null): UrlBuilder {
-    const proto = header('x-forwarded-proto')?.split(',')[0].trim() || url.protocol.replace(':', '');
-    let host = header('x-forwarded-host')?.split(',')[0].trim() || header('host') || url.host;
-    const port = header('x-forwarded-port')?.split(',')[0].trim();
+    // Forwarded values are whatever a client sent: one that is not a plain scheme, host or port is ignored.
+    const forwarded = (name: string, valid: RegExp) => {
+      const v = header(name)?.split(',')[0].trim();
+      return v && valid.test(v) ? v : undefined;
+    };
+    const proto = forwarded('x-forwarded-proto', PROTO)?.toLowerCase() || url.protocol.replace(':', '');
+    let host = forwarded('x-forwarded-host', HOST) || forwarded('host', HOST) || url.host;
+    const port = forwarded('x-forwarded-port', PORT);
     if (port && !/:\d+$/.test(host) && !((proto === 'http' && port === '80') || (proto === 'https' && port === '443'))) {
       host = `${host}:${port}`;
     }

@@ -3,6 +3,8 @@
  * converge on one default project, one cursor secret and no orphan projects.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { toItem } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { bootstrap } from './bootstrap.js';
@@ -87,5 +89,22 @@ describe('Authenticator cache', () => {
     // Without an intervening invalidate() the result is cached.
     await auth.authenticate(header);
     expect(reads).toBe(2);
+  });
+
+  it('gives credentials stored before access-key items their item, once, so their keys keep working', async () => {
+    const { defaultProjectId } = await bootstrap(store);
+    // A key as stored before: the resource item only (written around the store, as an older release left it).
+    const num = await store.nextId('credential');
+    const key = {
+      id: `1c${num}`, num, type: 'apiKey', baseType: 'credential' as const, projectId: defaultProjectId, state: 'active',
+      version: 0, created: 0, updated: 0, fields: { publicValue: 'OLDKEY0000000000000A', secretHash: hashSecret('old-secret') },
+    };
+    await store.doc.send(new PutCommand({ TableName: store.tableName, Item: toItem(key) }));
+    const auth = () => new Authenticator(store).authenticate(`Basic ${Buffer.from('OLDKEY0000000000000A:old-secret').toString('base64')}`);
+    await expect(auth()).rejects.toMatchObject({ status: 401 });
+    await store.putConfig('accessKeyItems', 0); // this stage has not been through the upgrade yet
+    await bootstrap(store);
+    await expect(auth()).resolves.toMatchObject({ role: 'project', callerId: key.id });
+    expect(await store.getConfig('accessKeyItems')).toBe(1);
   });
 });

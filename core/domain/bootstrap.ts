@@ -64,5 +64,18 @@ export async function bootstrap(store: Store, opts: BootstrapOptions = {}): Prom
       if (!(e instanceof WriteConflictError)) throw e;
     }
   }
+  await indexAccessKeys(store);
   return { defaultProjectId, cursorSecret };
+}
+
+/**
+ * Credentials stored before access-key items existed get theirs, once per stage (a config flag records it), so
+ * their keys keep working: authentication reads only access-key items.
+ */
+async function indexAccessKeys(store: Store): Promise<void> {
+  if (await store.getConfig<number>('accessKeyItems')) return;
+  for await (const page of store.scanIndex({ index: 'byKind', partition: 'K#credential' })) {
+    for (const res of page) await store.ensureAccessKeyItem(res);
+  }
+  await store.putConfig('accessKeyItems', 1);
 }

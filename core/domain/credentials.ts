@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { statusError } from '../errors.js';
+import { inService, isGone } from '../process/table.js';
 import type { Role } from '../schema/registry.js';
 import type { Store } from '../store/store.js';
 
@@ -30,12 +31,6 @@ export const AGENT_KEY_TYPE = 'agentKey';
 
 /** Type of the credential that lets an agent register a host in a project. */
 export const REGISTRATION_TOKEN_TYPE = 'registrationToken';
-
-/** States in which a registration token registers hosts (`registering`: created, its create process not yet done). */
-const USABLE_TOKEN_STATES = new Set(['active', 'registering']);
-
-/** Host states in which the host's agent key still works. */
-const GONE_HOST_STATES = new Set(['removing', 'removed', 'purging', 'purged']);
 
 /** The admin credential, kept as a config item so every Lambda of the stage shares it. */
 export interface AdminKeyRecord {
@@ -139,18 +134,11 @@ export class Authenticator {
   async registrationToken(token: string): Promise<{ tokenId: string; projectId: string } | undefined> {
     const i = token.indexOf(':');
     if (i <= 0) return undefined;
-    const access = token.slice(0, i);
-    const hash = hashSecret(token.slice(i + 1));
-    for await (const page of this.store.scanIndex({ index: 'byAccessKey', partition: `AK#${access}` })) {
-      for (const k of page) {
-        if (k.type !== REGISTRATION_TOKEN_TYPE || !USABLE_TOKEN_STATES.has(k.state)) continue;
-        if (!sameHash(String(k.fields.secretHash ?? ''), hash)) continue;
-        const project = await this.store.get(k.projectId);
-        if (!project || project.state !== 'active') return undefined;
-        return { tokenId: k.id, projectId: k.projectId };
-      }
-    }
-    return undefined;
+    const k = await this.store.findByAccessKey(token.slice(0, i));
+    if (!k || k.type !== REGISTRATION_TOKEN_TYPE || !inService(k)) return undefined;
+    if (!sameHash(String(k.fields.secretHash ?? ''), hashSecret(token.slice(i + 1)))) return undefined;
+    if (!(await this.projectInService(k.projectId))) return undefined;
+    return { tokenId: k.id, projectId: k.projectId };
   }
 
   private async principal(header: string | undefined): Promise<Principal> {
@@ -182,20 +170,20 @@ export class Authenticator {
     if (admin && admin.accessKey === access) {
       return sameHash(admin.secretHash, hash) ? { role: 'admin', callerId: 'admin', projectId: null } : undefined;
     }
-    for await (const page of this.store.scanIndex({ index: 'byAccessKey', partition: `AK#${access}` })) {
-      for (const k of page) {
-        // Registration tokens share the index but are no login; they only register hosts.
-        if (k.type !== 'apiKey' && k.type !== AGENT_KEY_TYPE) continue;
-        if (k.state !== 'active' || !sameHash(String(k.fields.secretHash ?? ''), hash)) continue;
-        const project = await this.store.get(k.projectId);
-        if (!project || project.state !== 'active') return undefined;
-        if (k.type === 'apiKey') return { role: 'project', callerId: k.id, projectId: k.projectId };
-        const hostId = k.fields.agentHostId;
-        const host = typeof hostId === 'string' ? await this.store.get(hostId) : undefined;
-        if (!host || GONE_HOST_STATES.has(host.state)) return undefined;
-        return { role: 'agent', callerId: k.id, projectId: k.projectId, hostId: host.id };
-      }
-    }
-    return undefined;
+    const k = await this.store.findByAccessKey(access);
+    // Registration tokens are credentials too, but no login: they only register hosts.
+    if (!k || (k.type !== 'apiKey' && k.type !== AGENT_KEY_TYPE)) return undefined;
+    if (!inService(k) || !sameHash(String(k.fields.secretHash ?? ''), hash)) return undefined;
+    if (!(await this.projectInService(k.projectId))) return undefined;
+    if (k.type === 'apiKey') return { role: 'project', callerId: k.id, projectId: k.projectId };
+    const hostId = k.fields.agentHostId;
+    const host = typeof hostId === 'string' ? await this.store.get(hostId) : undefined;
+    if (!host || isGone(host)) return undefined;
+    return { role: 'agent', callerId: k.id, projectId: k.projectId, hostId: host.id };
+  }
+
+  private async projectInService(projectId: string): Promise<boolean> {
+    const project = await this.store.get(projectId);
+    return !!project && inService(project);
   }
 }

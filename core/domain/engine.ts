@@ -249,6 +249,30 @@ export class ProcessEngine {
   }
 
   /**
+   * Adds to the running action's input (e.g. `remove: true` on a stop, so it chains into remove when it ends).
+   * Fenced by the action id like `progress`: `undefined` when the action has finished or been superseded.
+   *
+   * @example
+   * await engine.amendInput({ id: '1i5', actionId }, { remove: true });
+   */
+  async amendInput(ref: ActionRef, patch: Record<string, unknown>, current?: Resource): Promise<Resource | undefined> {
+    try {
+      const { after } = await this.store.mutate(
+        ref.id,
+        (cur) => {
+          const act = fenced(cur, ref);
+          return { ...cur, action: { ...act, input: { ...act.input, ...patch } } };
+        },
+        { ...FENCED_WRITE, current },
+      );
+      return after;
+    } catch (e) {
+      if (e instanceof SupersededError) return undefined;
+      throw e;
+    }
+  }
+
+  /**
    * Reads the resource and its current action if `ref` is still the running action, else `undefined`.
    *
    * @example

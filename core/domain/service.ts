@@ -7,10 +7,10 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { ApiError, statusError, ValidationError } from '../errors.js';
 import { formatId, parseId, type BaseType } from '../ids.js';
 import { isAvailable } from '../process/actions.js';
-import { processOf } from '../process/table.js';
+import { isGone, processOf } from '../process/table.js';
 import { familyOf, schema as schemaById } from '../schema/registry.js';
-import type { ResourceSchema } from '../schema/types.js';
-import { validateActionInput, validateFields, type RefResolver } from '../schema/validate.js';
+import type { ActionDef, ResourceSchema } from '../schema/types.js';
+import { validateActionInput, validateField, validateFields, type RefResolver } from '../schema/validate.js';
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, newKeyPair, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
@@ -52,6 +52,11 @@ const REFERENCE_SCHEMAS: Record<string, string> = {
 
 /** States in which DELETE has nothing left to do and answers with the resource as it is. */
 const ALREADY_GOING = new Set(['removing', 'removed', 'purging', 'purged']);
+
+/** A schema's action by a name from a request (own properties only: `constructor` is no action). */
+function actionOf(s: ResourceSchema, name: string): ActionDef | undefined {
+  return Object.hasOwn(s.resourceActions, name) ? s.resourceActions[name] : undefined;
+}
 
 /** On its way out: in a removal state, or stopping under a stop that chains into remove (an earlier DELETE). */
 function alreadyGoing(res: Resource): boolean {
@@ -160,7 +165,12 @@ export class DroverService {
         else if (cur.baseType === 'instance' && isAvailable(cur, 'stop')) {
           out = await this.deps.engine.begin(cur, 'stop', { remove: true }, caller);
         } else if (alreadyGoing(cur)) out = cur;
-        else throw statusError(409, stateConflictMessage(cur, 'remove'));
+        else if (cur.baseType === 'instance' && cur.action?.name === 'stop') {
+          // A plain stop is under way (a DELETE pasted right after a stop): let it chain into remove when it ends.
+          const amended = await this.deps.engine.amendInput({ id: cur.id, actionId: cur.action.id }, { remove: true }, cur);
+          if (!amended) throw statusError(409, stateConflictMessage(cur, 'remove'));
+          out = amended;
+        } else throw statusError(409, stateConflictMessage(cur, 'remove'));
         if (cur.baseType === 'credential' || cur.baseType === 'account') this.deps.auth.invalidate();
         return out;
       } catch (e) {
@@ -180,7 +190,7 @@ export class DroverService {
    */
   async action(scope: Scope, s: ResourceSchema, res: Resource, name: string, input: Record<string, unknown>): Promise<ActionResult> {
     const own = schemaById(res.type);
-    const def = own.resourceActions[name] ?? s.resourceActions[name];
+    const def = actionOf(own, name) ?? actionOf(s, name);
     if (!def) throw new ApiError(422, 'InvalidAction', { fieldName: 'action', message: null });
     if (!this.canRun(res, name)) throw new ApiError(422, 'ActionNotAvailable', { fieldName: 'action', message: null });
     const args = await validateActionInput(def.input, input, this.refs(scope, res.projectId));
@@ -217,8 +227,9 @@ export class DroverService {
       const target = schemaById(sid);
       if (!target.baseType || parseId(target.baseType, id) === null) return false;
       const res = await this.store.get(id);
-      if (!res || !this.inFamily(target, res)) return false;
-      if (target.baseType === 'account') return scope.principal.role === 'admin' && res.state === 'active';
+      // Any state but gone: a project still `registering` is a valid target for the key created right after it.
+      if (!res || !this.inFamily(target, res) || isGone(res)) return false;
+      if (target.baseType === 'account') return scope.principal.role === 'admin';
       return res.projectId === projectId;
     };
   }
@@ -353,7 +364,9 @@ export class DroverService {
       throw new ValidationError('InvalidFormat', 'labels');
     }
     for (const v of Object.values(labels)) if (typeof v !== 'string') throw new ValidationError('InvalidFormat', 'labels');
-    const { after } = await this.store.mutate(res.id, (cur) => ({ ...cur, fields: { ...cur.fields, labels } }));
+    // The same limits as the labels given on create.
+    const valid = await validateField(schemaById(res.type), 'labels', labels, async () => false);
+    const { after } = await this.store.mutate(res.id, (cur) => ({ ...cur, fields: { ...cur.fields, labels: valid } }));
     return after;
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/resource.js';
-import { INSTANCE_HANDLER_ACTIONS, processOf, type HandlerActionDef } from './table.js';
+import { handlerActionOf, processOf } from './table.js';
 
 /**
  * Names of the actions available on `res`, in the schema's (alphabetical) order.
@@ -28,7 +28,7 @@ export function isAvailable(res: Resource, name: string): boolean {
   const p = processOf(res.baseType, name);
   // cattle compares every process's start states with `state`, even for allocationState/healthState processes.
   if (p) return p.from.includes(res.state);
-  const h = (INSTANCE_HANDLER_ACTIONS as Record<string, HandlerActionDef>)[name];
+  const h = handlerActionOf(name);
   if (!h || res.baseType !== 'instance') return false;
   if (h.state && res.state !== h.state) return false;
   if (h.states && !h.states.includes(res.state)) return false;

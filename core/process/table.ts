@@ -138,8 +138,10 @@ export type ProcessBaseType = keyof typeof PROCESSES;
  * processOf('instance', 'stop')?.transitioning // 'stopping'
  */
 export function processOf(baseType: string, action: string): ProcessDef | undefined {
-  const table = (PROCESSES as Record<string, Record<string, ProcessDef>>)[baseType];
-  return table ? table[action] : undefined;
+  // Names come from requests: own properties only, so `constructor` or `__proto__` name no process.
+  const tables = PROCESSES as Record<string, Record<string, ProcessDef>>;
+  const table = Object.hasOwn(tables, baseType) ? tables[baseType] : undefined;
+  return table && Object.hasOwn(table, action) ? table[action] : undefined;
 }
 
 /**
@@ -194,6 +196,60 @@ export function transitioningStatesOf(baseType: ProcessBaseType): ReadonlySet<st
 
 /** The table is static; rendering asks once per resource, so the answer is computed once per type. */
 const transitioningCache = new Map<string, ReadonlySet<string>>();
+
+/**
+ * The states of a resource on its way out or gone: what `remove` and `purge` move it through. A resource in one
+ * of them is no valid reference, and its credentials no longer authenticate.
+ *
+ * @example
+ * isGone({ baseType: 'instance', state: 'purging' }) // true
+ */
+export function isGone(res: { baseType: string; state: string }): boolean {
+  return goneStates.get(res.baseType)?.has(res.state) ?? false;
+}
+
+const goneStates = new Map<string, ReadonlySet<string>>(
+  Object.keys(PROCESSES).map((baseType) => {
+    const out = new Set<string>();
+    for (const name of ['remove', 'purge']) {
+      const p = processOf(baseType, name);
+      if (!p) continue;
+      for (const from of p.from) {
+        const { transitioning, done } = statesFor(p, from);
+        out.add(transitioning).add(done);
+      }
+    }
+    return [baseType, out];
+  }),
+);
+
+/**
+ * The states in which an activated resource (project, API key, registration token) is in service: created and
+ * not deactivated or removed. `registering` counts: a key must work the moment its create returns its secret.
+ *
+ * @example
+ * inService({ state: 'registering' }) // true
+ */
+export function inService(res: { state: string }): boolean {
+  return IN_SERVICE.has(res.state);
+}
+
+const IN_SERVICE: ReadonlySet<string> = new Set([
+  ACTIVATED.create.transitioning,
+  ACTIVATED.create.done,
+  ACTIVATED.update.transitioning.active,
+]);
+
+/**
+ * A handler action of the instance family by name (own properties only: the name comes from a request).
+ *
+ * @example
+ * handlerActionOf('logs')?.output // 'hostAccess'
+ * handlerActionOf('constructor') // undefined
+ */
+export function handlerActionOf(name: string): HandlerActionDef | undefined {
+  return Object.hasOwn(INSTANCE_HANDLER_ACTIONS, name) ? (INSTANCE_HANDLER_ACTIONS as Record<string, HandlerActionDef>)[name] : undefined;
+}
 
 /** Input a chained process receives, and the rule deciding whether one follows. */
 export type ChainRule = (fields: Record<string, unknown>, input: Record<string, unknown>) => string | undefined;

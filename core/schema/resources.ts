@@ -36,6 +36,22 @@ const HEALTH_STATES = [
   'updating-healthy', 'updating-reinitializing', 'updating-unhealthy',
 ] as const;
 
+/*
+ * Limits of what a client may write (shown in /v1/schemas as maxLength, and maxItems for lists and maps). Where
+ * cattle's schemas give one it is kept; elsewhere these sensible bounds keep every resource far below
+ * DynamoDB's 400 KB item size, so too much input is a 422 naming the field, never a failed write.
+ */
+/** Names, addresses, ports, DNS entries. */
+const NAME = 255;
+/** Image references, host entries, request lines, option strings, label values. */
+const TEXT = 1024;
+/** Command arguments, paths, environment values. */
+const ARG = 4096;
+/** Entries of a list or map that users keep short (dns, capabilities, options). */
+const LIST = 64;
+/** Entries of a list or map that may be long (command, ports, environment, labels). */
+const LONG_LIST = 256;
+
 /** Fields every stateful resource has (spec §2.2). `state` options come from the process table. */
 function commonFields(baseType: ProcessBaseType): Record<string, FieldDef> {
   return {
@@ -67,43 +83,43 @@ const INSTANCE_FIELDS: Record<string, FieldDef> = {
 const CONTAINER_FIELDS: Record<string, FieldDef> = {
   ...INSTANCE_FIELDS,
   build: c('dockerBuild'),
-  capAdd: c('array[enum]', { options: CAPABILITIES }),
-  capDrop: c('array[enum]', { options: CAPABILITIES }),
-  command: c('array[string]'),
+  capAdd: c('array[enum]', { options: CAPABILITIES, maxItems: LIST }),
+  capDrop: c('array[enum]', { options: CAPABILITIES, maxItems: LIST }),
+  command: c('array[string]', { maxLength: ARG, maxItems: LONG_LIST }),
   count: c('int', { output: false, min: 1, max: 1000 }),
-  cpuSet: c('string'),
+  cpuSet: c('string', { maxLength: NAME }),
   cpuShares: c('int'),
   createIndex: r('int', { filter: true }),
-  dataVolumeMounts: c('map[reference[volume]]'),
-  dataVolumes: c('array[string]'),
-  dataVolumesFrom: c('array[reference[container]]'),
+  dataVolumeMounts: c('map[reference[volume]]', { maxItems: LIST }),
+  dataVolumes: c('array[string]', { maxLength: ARG, maxItems: LONG_LIST }),
+  dataVolumesFrom: c('array[reference[container]]', { maxItems: LIST }),
   deploymentUnitUuid: r('string', { filter: true }),
-  devices: c('array[string]'),
-  dns: c('array[string]'),
-  dnsSearch: c('array[string]'),
-  domainName: c('string'),
-  entryPoint: c('array[string]'),
-  environment: c('map[string]', { nullable: false, initialValue: {} }),
-  expose: c('array[string]'),
-  extraHosts: c('array[string]'),
+  devices: c('array[string]', { maxLength: TEXT, maxItems: LONG_LIST }),
+  dns: c('array[string]', { maxLength: NAME, maxItems: LIST }),
+  dnsSearch: c('array[string]', { maxLength: NAME, maxItems: LIST }),
+  domainName: c('string', { maxLength: NAME }),
+  entryPoint: c('array[string]', { maxLength: ARG, maxItems: LIST }),
+  environment: c('map[string]', { nullable: false, initialValue: {}, maxLength: ARG, maxItems: LONG_LIST }),
+  expose: c('array[string]', { maxLength: NAME, maxItems: LONG_LIST }),
+  extraHosts: c('array[string]', { maxLength: TEXT, maxItems: LONG_LIST }),
   firstRunning: r('date', { filter: true }),
   healthCheck: c('instanceHealthCheck'),
   healthState: r('enum', { options: HEALTH_STATES, filter: true }),
   hostname: c('string', { minLength: 1, maxLength: 255, filter: true }),
   // Optional in the schema (DUMP, seeds) but enforced on create, as cattle's InstanceImageValidationFilter does.
-  imageUuid: c('string', { requiredOnCreate: true, filter: true }),
-  instanceLinks: c('map[reference[instance]]', { output: false }),
-  labels: c('map[string]', { nullable: false, initialValue: {} }),
+  imageUuid: c('string', { requiredOnCreate: true, maxLength: TEXT, filter: true }),
+  instanceLinks: c('map[reference[instance]]', { output: false, maxItems: LIST }),
+  labels: c('map[string]', { nullable: false, initialValue: {}, maxLength: ARG, maxItems: LONG_LIST }),
   logConfig: c('logConfig'),
-  lxcConf: c('map[string]'),
+  lxcConf: c('map[string]', { maxLength: TEXT, maxItems: LIST }),
   memory: c('int'),
   memorySwap: c('int'),
   nativeContainer: r('boolean', { nullable: false, initialValue: false, filter: true }),
   networkContainerId: c('reference[container]', { filter: true }),
-  networkIds: c('array[reference[network]]', { output: false }),
+  networkIds: c('array[reference[network]]', { output: false, maxItems: LIST }),
   networkMode: c('enum', { options: ['none', 'bridge', 'host', 'managed', 'container'], default: 'managed' }),
   pidMode: c('enum', { options: ['host'] }),
-  ports: c('array[string]'),
+  ports: c('array[string]', { maxLength: NAME, maxItems: LONG_LIST }),
   primaryIpAddress: r('string', { nullable: false }),
   privileged: c('boolean', { nullable: false, default: false }),
   publishAllPorts: c('boolean', { nullable: false, default: false }),
@@ -111,16 +127,16 @@ const CONTAINER_FIELDS: Record<string, FieldDef> = {
   registryCredentialId: c('reference[registryCredential]', { filter: true }),
   requestedHostId: c('reference[host]'),
   restartPolicy: c('restartPolicy'),
-  securityOpt: c('array[string]'),
+  securityOpt: c('array[string]', { maxLength: TEXT, maxItems: LIST }),
   startCount: r('int', { filter: true }),
   startOnCreate: c('boolean', { nullable: false, default: true }),
   stdinOpen: c('boolean', { nullable: false, default: false }),
   systemContainer: r('enum', { options: ['NetworkAgent', 'LoadBalancerAgent'], filter: true }),
   tty: c('boolean', { nullable: false, default: false }),
-  user: c('string', { minLength: 1 }),
+  user: c('string', { minLength: 1, maxLength: NAME }),
   version: r('string', { nullable: false, default: '0', filter: true }),
-  volumeDriver: c('string'),
-  workingDir: c('string', { minLength: 1 }),
+  volumeDriver: c('string', { maxLength: NAME }),
+  workingDir: c('string', { minLength: 1, maxLength: ARG }),
 };
 
 /** Docker-only container fields a virtual machine does not have (spec §2.4). */
@@ -132,7 +148,7 @@ const DOCKER_ONLY = [
 
 const VM_FIELDS: Record<string, FieldDef> = {
   ...Object.fromEntries(Object.entries(CONTAINER_FIELDS).filter(([k]) => !DOCKER_ONLY.includes(k))),
-  disks: c('array[virtualMachineDisk]'),
+  disks: c('array[virtualMachineDisk]', { maxItems: LIST }),
   memoryMb: c('int', { default: 512, min: 1, filter: true }),
   userdata: c('string', { maxLength: 65535 }),
   vcpu: c('int', { default: 1, min: 1 }),
@@ -300,36 +316,36 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
       links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
     }),
     // embedded types (spec §2.6)
-    embedded('restartPolicy', { maximumRetryCount: e('int'), name: e('string', { update: true }) }),
-    embedded('logConfig', { config: e('map[string]'), driver: e('string') }),
+    embedded('restartPolicy', { maximumRetryCount: e('int'), name: e('string', { update: true, maxLength: NAME }) }),
+    embedded('logConfig', { config: e('map[string]', { maxLength: TEXT, maxItems: LIST }), driver: e('string', { maxLength: NAME }) }),
     embedded('instanceHealthCheck', {
       healthyThreshold: e('int'),
       initializingTimeout: e('int'),
       interval: e('int'),
-      name: e('string'),
+      name: e('string', { maxLength: NAME }),
       port: e('int', { required: true, min: 1, max: 65535 }),
       recreateOnQuorumStrategyConfig: e('recreateOnQuorumStrategyConfig'),
       reinitializingTimeout: e('int'),
-      requestLine: e('string'),
+      requestLine: e('string', { maxLength: TEXT }),
       responseTimeout: e('int'),
       strategy: e('enum', { options: ['none', 'recreate', 'recreateOnQuorum'], default: 'recreate' }),
       unhealthyThreshold: e('int'),
     }),
     embedded('recreateOnQuorumStrategyConfig', { quorum: e('int') }),
     embedded('dockerBuild', {
-      context: e('string'),
-      dockerfile: e('string'),
+      context: e('string', { maxLength: ARG }),
+      dockerfile: e('string', { maxLength: ARG }),
       forcerm: e('boolean', { nullable: false, default: false }),
       nocache: e('boolean', { nullable: false, default: false }),
-      remote: e('string'),
+      remote: e('string', { maxLength: ARG }),
       rm: e('boolean', { nullable: false, default: false }),
     }),
     embedded('virtualMachineDisk', {
-      driver: e('string'),
-      name: e('string', { validChars: 'a-z0-9_.-', minLength: 2 }),
-      opts: e('map[string]'),
+      driver: e('string', { maxLength: NAME }),
+      name: e('string', { validChars: 'a-z0-9_.-', minLength: 2, maxLength: NAME }),
+      opts: e('map[string]', { maxLength: TEXT, maxItems: LIST }),
       root: e('boolean', { nullable: false, default: false }),
-      size: e('string', { default: '40g' }),
+      size: e('string', { default: '40g', maxLength: 64 }),
     }),
     // action inputs and outputs (spec §2.7)
     // Exactly as served by cattle (spec §1.10): neither field nullable, no limits.
@@ -339,7 +355,7 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
       {
         attachStdin: e('boolean', { default: true }),
         attachStdout: e('boolean', { default: true }),
-        command: e('array[string]', { required: true }),
+        command: e('array[string]', { required: true, maxLength: ARG, maxItems: LONG_LIST }),
         tty: e('boolean', { default: true }),
       },
       ['POST'],
@@ -357,3 +373,17 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
     embedded('instanceConsole', { kind: r('string'), password: r('string'), url: r('string') }),
   ].map((s) => [s.id, s]),
 );
+
+/*
+ * Checked when this module loads: every string, list and map a client can write is bounded, so a field added
+ * later without limits fails at import instead of letting a huge value reach the store.
+ */
+for (const s of Object.values(SCHEMAS)) {
+  for (const [name, def] of Object.entries(s.resourceFields)) {
+    if (!def.create && !def.update) continue;
+    const collection = /^(array|map)\[/.test(def.type);
+    const strings = def.type === 'string' || def.type === 'password' || /\[string\]$/.test(def.type);
+    if (collection && def.maxItems === undefined) throw new Error(`schema ${s.id}: ${name} needs maxItems`);
+    if (strings && def.maxLength === undefined) throw new Error(`schema ${s.id}: ${name} needs maxLength`);
+  }
+}

@@ -19,8 +19,11 @@ export interface FieldDef {
   options?: readonly string[];
   min?: number;
   max?: number;
+  /** Least and most characters of a string, or of each string in a list or map. */
   minLength?: number;
   maxLength?: number;
+  /** Most entries of a list or map (Drover's attribute; Rancher clients ignore attributes they do not know). */
+  maxItems?: number;
   validChars?: string;
   invalidChars?: string;
   /** Returned only in the response to create (e.g. an API key's secret). */

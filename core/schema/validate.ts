@@ -12,6 +12,9 @@ export type RefResolver = (targetType: string, id: string) => Promise<boolean>;
 
 export type Mode = 'create' | 'update';
 
+/** Most characters of a map key (a label or environment variable name). */
+export const MAX_KEY_LENGTH = 255;
+
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 const inner = (type: string, wrapper: string) =>
   type.startsWith(`${wrapper}[`) && type.endsWith(']') ? type.slice(wrapper.length + 1, -1) : undefined;
@@ -75,6 +78,17 @@ export async function validateActionInput(
   return validateFields(SCHEMAS[inputType], input, 'create', refs);
 }
 
+/**
+ * Validates one value against a schema field's type and limits, as create would, and returns it normalized.
+ *
+ * @example
+ * await validateField(schema('container'), 'labels', { tier: 'web' }, refs) // { tier: 'web' }
+ */
+export function validateField(s: ResourceSchema, name: string, value: unknown, refs: RefResolver): Promise<unknown> {
+  const def = s.resourceFields[name];
+  return convert(name, def, def.type, value, refs);
+}
+
 async function convert(name: string, def: FieldDef, type: string, v: unknown, refs: RefResolver): Promise<unknown> {
   if (v === null) {
     if (def.nullable === false) throw new ValidationError('NotNullable', name);
@@ -83,6 +97,7 @@ async function convert(name: string, def: FieldDef, type: string, v: unknown, re
   const arrayOf = inner(type, 'array');
   if (arrayOf !== undefined) {
     const list = Array.isArray(v) ? v : [v];
+    if (def.maxItems !== undefined && list.length > def.maxItems) throw new ValidationError('MaxLengthExceeded', name);
     const out: unknown[] = [];
     for (const el of list) {
       if (el === null || el === undefined) throw new ValidationError('NotNullable', name);
@@ -93,8 +108,13 @@ async function convert(name: string, def: FieldDef, type: string, v: unknown, re
   const mapOf = inner(type, 'map');
   if (mapOf !== undefined) {
     if (typeof v !== 'object' || Array.isArray(v)) throw new ValidationError('InvalidFormat', name);
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (def.maxItems !== undefined && entries.length > def.maxItems) throw new ValidationError('MaxLengthExceeded', name);
     const out: Record<string, unknown> = {};
-    for (const [k, el] of Object.entries(v as Record<string, unknown>)) {
+    for (const [k, el] of entries) {
+      if (k.length > MAX_KEY_LENGTH) throw new ValidationError('MaxLengthExceeded', name);
+      // A key that is a prototype accessor would not survive storage as data.
+      if (k === '__proto__') throw new ValidationError('InvalidFormat', name);
       // A null map value is allowed only for references: an instance link without a target (cattle test_null_links).
       if (el === null && mapOf.startsWith('reference[')) out[k] = null;
       else if (el === null || el === undefined) throw new ValidationError('NotNullable', name);

@@ -70,17 +70,34 @@ export function indexKeys(r: Resource): Record<string, string> {
     k[INDEXES.byHost.pk] = `H#${hostId}#${r.baseType}`;
     k[INDEXES.byHost.sk] = n;
   }
-  const access = r.fields.publicValue;
-  if (r.baseType === 'credential' && typeof access === 'string') {
-    k[INDEXES.byAccessKey.pk] = `AK#${access}`;
-    k[INDEXES.byAccessKey.sk] = 'K';
-  }
   if (r.action) {
     const deadline = r.action.deadline ?? r.action.at;
     k[INDEXES.byDeadline.pk] = `T#${r.num % DEADLINE_SHARDS}`;
     k[INDEXES.byDeadline.sk] = `${padNum(deadline)}#${r.id}`;
   }
   return k;
+}
+
+/**
+ * The key of the item that finds a credential by its access key (public value) with a consistent read. A GSI
+ * would lag behind the create on DynamoDB, and a key must work the moment its secret is shown.
+ *
+ * @example
+ * accessKeyItemKey('0123456789ABCDEF0123') // { pk: 'ak#0123456789ABCDEF0123', sk: 'A' }
+ */
+export function accessKeyItemKey(publicValue: string): { pk: string; sk: string } {
+  return { pk: `ak#${publicValue}`, sk: 'A' };
+}
+
+/**
+ * The access key a resource is found by, if it is a credential.
+ *
+ * @example
+ * accessKeyOf(apiKey) // '0123456789ABCDEF0123'
+ */
+export function accessKeyOf(r: Resource): string | undefined {
+  const v = r.fields.publicValue;
+  return r.baseType === 'credential' && typeof v === 'string' && v ? v : undefined;
 }
 
 const ITEM_ONLY = new Set(['pk', 'sk', ...Object.values(INDEXES).flatMap((i) => [i.pk, i.sk])]);

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { statusError, WriteConflictError } from '../errors.js';
 import type { BaseType } from '../ids.js';
-import { fromItem, padNum, toItem, type Resource } from './resource.js';
+import { accessKeyItemKey, accessKeyOf, fromItem, padNum, toItem, type Resource } from './resource.js';
 import { INDEXES, type IndexName } from './table.js';
 
 export interface StoreOptions {
@@ -42,6 +42,35 @@ export interface IndexQuery {
   descending?: boolean;
   /** Items per DynamoDB request. */
   pageSize?: number;
+}
+
+/**
+ * Whether a request-supplied value can be part of a key: DynamoDB refuses keys over 2,048 bytes (sort keys
+ * 1,024) with a validation error, so a longer one names nothing rather than failing the request.
+ *
+ * @example
+ * keyFits('1i5') // true
+ * keyFits('x'.repeat(1100)) // false
+ */
+export function keyFits(value: string): boolean {
+  return value.length > 0 && Buffer.byteLength(value) <= 512;
+}
+
+/**
+ * Largest resource item written (JSON bytes). DynamoDB refuses items over 400 KB with a validation error; the
+ * schemas' limits keep resources far below this, and this guard turns anything that still gets there into a
+ * clear 413 instead of a failed write.
+ */
+export const MAX_ITEM_BYTES = 350 * 1024;
+
+/** The item of a resource, refused with 413 when it is larger than a resource may be. */
+function sizedItem(res: Resource): Record<string, unknown> {
+  const item = toItem(res);
+  const bytes = Buffer.byteLength(JSON.stringify(item));
+  if (bytes > MAX_ITEM_BYTES) {
+    throw statusError(413, `${res.type} ${res.id} would take ${Math.ceil(bytes / 1024)} KB; a resource may take at most ${MAX_ITEM_BYTES / 1024} KB`);
+  }
+  return item;
 }
 
 /**
@@ -110,6 +139,7 @@ export class Store {
    * const c = await store.get('1i5'); if (!c) throw statusError(404);
    */
   async get(id: string): Promise<Resource | undefined> {
+    if (!keyFits(id)) return undefined;
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: id, sk: 'R' }, ConsistentRead: true }),
     );
@@ -118,17 +148,22 @@ export class Store {
   }
 
   /**
-   * Inserts a new resource; fails with `WriteConflictError` if the id is taken.
+   * Inserts a new resource; fails with `WriteConflictError` if the id is taken. A credential's access-key item
+   * is written first, so the key is found (consistently) from the moment the credential exists; if the create
+   * then fails, the orphaned access-key item points at nothing and finds nothing.
    *
    * @example
    * await store.create({ id: '1i5', num: 5, type: 'container', ... });
    */
   async create(res: Resource): Promise<Resource> {
+    const item = sizedItem(res);
+    const access = accessKeyOf(res);
+    if (access) await this.putAccessKeyItem(access, res.id);
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: toItem(res),
+          Item: item,
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -136,6 +171,54 @@ export class Store {
       throw this.mapConflict(e, res.id);
     }
     return res;
+  }
+
+  /**
+   * The credential an access key belongs to (strongly consistent: two reads, no index), or `undefined`.
+   *
+   * @example
+   * const key = await store.findByAccessKey('0123456789ABCDEF0123');
+   */
+  async findByAccessKey(publicValue: string): Promise<Resource | undefined> {
+    if (!keyFits(publicValue)) return undefined;
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: accessKeyItemKey(publicValue), ConsistentRead: true }),
+    );
+    const id = out.Item?.id;
+    const res = typeof id === 'string' ? await this.get(id) : undefined;
+    return res && accessKeyOf(res) === publicValue ? res : undefined;
+  }
+
+  /**
+   * Makes sure a credential can be found by its access key (for credentials stored before access-key items
+   * existed). Safe to repeat.
+   *
+   * @example
+   * await store.ensureAccessKeyItem(apiKey);
+   */
+  async ensureAccessKeyItem(res: Resource): Promise<void> {
+    const access = accessKeyOf(res);
+    if (!access) return;
+    try {
+      await this.putAccessKeyItem(access, res.id);
+    } catch (e) {
+      if (!(e instanceof WriteConflictError)) throw e;
+    }
+  }
+
+  /** Claims an access key for a credential; a key already claimed is a `WriteConflictError`. */
+  private async putAccessKeyItem(publicValue: string, id: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...accessKeyItemKey(publicValue), id },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (e) {
+      throw this.mapConflict(e, `access key ${publicValue}`);
+    }
   }
 
   /**
@@ -160,11 +243,12 @@ export class Store {
       });
       cond += ` AND ${path} IN (${keys.join(', ')})`;
     }
+    const item = sizedItem(next);
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: toItem(next),
+          Item: item,
           ConditionExpression: cond,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,

@@ -6,11 +6,11 @@
  * | index        | partition key                         | sort key   | serves                                   |
  * |--------------|---------------------------------------|------------|------------------------------------------|
  * | (table)      | `pk` = resource id (`1i5`) or `counter#…` | `sk`   | get by id, counters, config items        |
+ * | (table)      | `pk` = `ak#<publicValue>`             | `A`        | a credential by its access key (auth)    |
  * | byProject    | `P#<project>#<baseType>`              | padded num | list a project's instances/links/hosts   |
  * | byKind       | `K#<baseType>`                        | padded num | admin lists across projects              |
  * | byState      | `S#<project>#<baseType>#<state>`      | padded num | `?state=running` without a scan          |
  * | byHost       | `H#<hostId>#<baseType>`               | padded num | instances on a host                      |
- * | byAccessKey  | `AK#<publicValue>`                    | `K`        | API key authentication                   |
  * | byDeadline   | `T#<num mod 8>` (only while an action runs) | deadline + id | the sweeper: transitions past due |
  */
 
@@ -19,7 +19,6 @@ export const INDEXES = {
   byKind: { pk: 'gsi2pk', sk: 'gsi2sk' },
   byState: { pk: 'gsi3pk', sk: 'gsi3sk' },
   byHost: { pk: 'gsi4pk', sk: 'gsi4sk' },
-  byAccessKey: { pk: 'gsi5pk', sk: 'gsi5sk' },
   byDeadline: { pk: 'gsi6pk', sk: 'gsi6sk' },
 } as const;
 
