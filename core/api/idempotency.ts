@@ -29,9 +29,10 @@ const KEPT_HEADERS = /^(content-type|x-api-.*)$/i;
 export function idempotency(opts: IdempotencyMiddlewareOptions): MiddlewareHandler {
   return async (c, next) => {
     const key = c.req.header('idempotency-key');
+    if (key === undefined) return next();
     const url = new URL(c.req.url);
-    const target = key === undefined ? undefined : createOrAction(c.req.method, url);
-    if (key === undefined || !target) return next();
+    const target = createOrAction(c.req.method, url);
+    if (!target) return next();
     if (!isValidKey(key)) {
       throw new ApiError(400, 'InvalidFormat', {
         fieldName: 'Idempotency-Key',
