@@ -25,6 +25,8 @@ export interface DroverConfig {
   cursorSecret?: string;
   /** Seconds a purged record is kept before it expires (`DROVER_PURGED_RETENTION_SECONDS`, default 86400). */
   purgedRetentionSeconds: number;
+  /** How long a response to a request with an `Idempotency-Key` is kept for replay (`DROVER_IDEMPOTENCY_SECONDS`, 86400). */
+  idempotencySeconds: number;
   /** HeartbeatSeconds of every host call: an agent silent this long fails the step (`DROVER_HEARTBEAT_SECONDS`, 60). */
   heartbeatSeconds: number;
   /** TimeoutSeconds of every host call (`DROVER_ACTION_TIMEOUT_SECONDS`, 600: image pulls can be slow). */
@@ -82,6 +84,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     cursorSecret: env.DROVER_CURSOR_SECRET || undefined,
     purgedRetentionSeconds: int(env.DROVER_PURGED_RETENTION_SECONDS, 86_400, 'DROVER_PURGED_RETENTION_SECONDS'),
+    idempotencySeconds: positive(env.DROVER_IDEMPOTENCY_SECONDS, 86_400, 'DROVER_IDEMPOTENCY_SECONDS'),
     heartbeatSeconds: positive(env.DROVER_HEARTBEAT_SECONDS, 60, 'DROVER_HEARTBEAT_SECONDS'),
     actionTimeoutSeconds: positive(env.DROVER_ACTION_TIMEOUT_SECONDS, 600, 'DROVER_ACTION_TIMEOUT_SECONDS'),
     sweepSeconds: positive(env.DROVER_SWEEP_SECONDS, 60, 'DROVER_SWEEP_SECONDS'),

@@ -14,7 +14,9 @@ import { bootstrap } from './domain/bootstrap.js';
 import { Authenticator } from './domain/credentials.js';
 import { InlineRunner, ProcessEngine, type ProcessRunner } from './domain/engine.js';
 import { Scheduler } from './domain/scheduler.js';
+import { Idempotency } from './domain/idempotency.js';
 import { DroverService } from './domain/service.js';
+import { IdempotencyRecords } from './store/idempotency.js';
 import { Store } from './store/store.js';
 import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN } from './workflows/asl.js';
 import { LocalWorkflowEngine } from './workflows/local-engine.js';
@@ -110,6 +112,7 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     service,
     logError: opts.logError,
     agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0 },
+    idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
   return { app, service, store, engine, scheduler, outbox, workflows, runTask, sweeper, defaultProjectId };
 }

@@ -49,6 +49,7 @@ export function DroverStack({ stack }: StackContext) {
     DROVER_STATE_MACHINES: stack.toJsonString(Object.fromEntries(workflows.map((w) => [w, machineArn(w)]))),
     DROVER_HEARTBEAT_SECONDS: String(config.heartbeatSeconds),
     DROVER_ACTION_TIMEOUT_SECONDS: String(config.actionTimeoutSeconds),
+    DROVER_IDEMPOTENCY_SECONDS: String(config.idempotencySeconds),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     // The admin key of the stage, taken from the deploying shell (see README, "Deploying to AWS").
     ...(config.adminAccessKey

@@ -20,6 +20,9 @@ import { renderCollection, renderError, renderOutput, renderResource, renderSche
 import { UrlBuilder } from './urls.js';
 import { Outbox } from '../agent/outbox.js';
 import { createAgentRoutes, type WorkflowSource } from '../agent/routes.js';
+import { Idempotency } from '../domain/idempotency.js';
+import { IdempotencyRecords } from '../store/idempotency.js';
+import { idempotency } from './idempotency.js';
 
 export interface AppOptions {
   service: DroverService;
@@ -27,6 +30,8 @@ export interface AppOptions {
   logError?: (err: unknown) => void;
   /** The host agent channel at `/agent` (default: an outbox over the service's store, no workflow engine). */
   agent?: AgentChannelOptions;
+  /** `Idempotency-Key` handling on creates and actions (default: records in the service's store, kept a day). */
+  idempotency?: Idempotency;
 }
 
 export interface AgentChannelOptions {
@@ -172,6 +177,8 @@ export function createApp(opts: AppOptions): Hono {
         throw statusError(405);
     }
   };
+  const keys = opts.idempotency ?? new Idempotency({ records: new IdempotencyRecords(service.store), logError });
+  app.use('/v1/*', idempotency({ keys, auth: service.deps.auth }));
   app.all('/v1', v1);
   app.all('/v1/*', v1);
 

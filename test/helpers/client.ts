@@ -7,6 +7,8 @@ export interface Reply<T = any> {
   status: number;
   body: T;
   headers: Headers;
+  /** The body exactly as received. */
+  text: string;
 }
 
 export interface RequestOptions {
@@ -51,7 +53,7 @@ export class Client {
     } catch {
       /* keep text */
     }
-    return { status: res.status, body: parsed as T, headers: res.headers };
+    return { status: res.status, body: parsed as T, headers: res.headers, text };
   }
 
   get<T = any>(path: string, opts?: RequestOptions) {

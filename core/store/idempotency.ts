@@ -1,0 +1,248 @@
+/**
+ * @module
+ * Idempotency-key records in the stage's table: one head item per (caller, key) holding the claim and, once the
+ * request is done, its response (gzip; split over extra items when it would not fit DynamoDB's 400 KB item limit).
+ */
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { Store } from './store.js';
+
+/** A response kept for replay: opaque to the store. */
+export interface StoredResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/** The head record of a key: claimed (`response` absent) or done. */
+export interface IdempotencyRecord {
+  /** Whose key it is: `admin` or an API key id. */
+  callerId: string;
+  key: string;
+  /** Hash of the request the key was first used with. */
+  fingerprint: string;
+  /** Random token of the claim; every later write of the claim is conditional on it. */
+  lease: string;
+  /** Epoch ms until which the claim's holder is presumed alive. */
+  leaseUntil: number;
+  /** Epoch seconds (DynamoDB TTL); reads treat the record as absent after it. */
+  expiresAt: number;
+  response?: StoredResponse;
+}
+
+export interface IdempotencyRecordsOptions {
+  /** Largest compressed body kept in the head item; larger ones are split into parts of this size (default 350 000). */
+  partBytes?: number;
+  now?: () => number;
+}
+
+/** The key format of the records, defined here only. */
+const headKey = (callerId: string, key: string) => ({ pk: `idem#${callerId}#${key}`, sk: 'K' });
+const partPrefix = (lease: string) => `B#${lease}#`;
+const partKey = (callerId: string, key: string, lease: string, i: number) => ({
+  pk: headKey(callerId, key).pk,
+  sk: `${partPrefix(lease)}${String(i).padStart(5, '0')}`,
+});
+
+const isConditionFailure = (e: unknown) =>
+  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
+
+/**
+ * Conditional single-item writes on idempotency records (no transactions, like the rest of the store).
+ *
+ * @example
+ * const records = new IdempotencyRecords(store);
+ * if (await records.claim(rec)) { ...; await records.complete(rec, response, expiresAt) }
+ */
+export class IdempotencyRecords {
+  private readonly partBytes: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: Store,
+    opts: IdempotencyRecordsOptions = {},
+  ) {
+    this.partBytes = opts.partBytes ?? 350_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Writes a new claim if the key is free (absent or expired), or, with `replacing`, takes over exactly that
+   * claim (same lease, same `leaseUntil`, still unfinished). `false` when someone else holds the key.
+   *
+   * @example
+   * const mine = await records.claim({ callerId: 'admin', key: 'k1', fingerprint, lease, leaseUntil, expiresAt });
+   */
+  async claim(rec: Omit<IdempotencyRecord, 'response'>, replacing?: IdempotencyRecord): Promise<boolean> {
+    const condition: Pick<PutCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> = replacing
+      ? {
+          ConditionExpression: '#lease = :prevLease AND #until = :prevUntil AND attribute_not_exists(#status)',
+          ExpressionAttributeNames: { '#lease': 'lease', '#until': 'leaseUntil', '#status': 'status' },
+          ExpressionAttributeValues: { ':prevLease': replacing.lease, ':prevUntil': replacing.leaseUntil },
+        }
+      : {
+          ConditionExpression: 'attribute_not_exists(pk) OR #exp <= :nowSec',
+          ExpressionAttributeNames: { '#exp': 'expiresAt' },
+          ExpressionAttributeValues: { ':nowSec': Math.floor(this.now() / 1000) },
+        };
+    return this.conditional(
+      new PutCommand({
+        TableName: this.store.tableName,
+        Item: { ...headKey(rec.callerId, rec.key), ...rec },
+        ...condition,
+      }),
+    );
+  }
+
+  /**
+   * Extends a claim's lease while its request runs; `false` if the claim is no longer this lease's.
+   *
+   * @example
+   * await records.renew(rec, Date.now() + 30_000);
+   */
+  renew(rec: Pick<IdempotencyRecord, 'callerId' | 'key' | 'lease'>, leaseUntil: number): Promise<boolean> {
+    return this.update(rec, 'SET #until = :until', { '#until': 'leaseUntil' }, { ':until': leaseUntil });
+  }
+
+  /**
+   * The record of a key, with its response when done; `undefined` when absent or expired.
+   *
+   * @example
+   * const rec = await records.get('admin', 'k1'); if (rec?.response) replay(rec.response);
+   */
+  async get(callerId: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const out = await this.store.doc.send(
+      new GetCommand({ TableName: this.store.tableName, Key: headKey(callerId, key), ConsistentRead: true }),
+    );
+    const item = out.Item;
+    if (!item || (item.expiresAt as number) * 1000 <= this.now()) return undefined;
+    const rec: IdempotencyRecord = {
+      callerId,
+      key,
+      fingerprint: item.fingerprint,
+      lease: item.lease,
+      leaseUntil: item.leaseUntil,
+      expiresAt: item.expiresAt,
+    };
+    if (typeof item.status === 'number') {
+      const packed = typeof item.parts === 'number' ? await this.readParts(rec, item.parts) : (item.body as Uint8Array);
+      rec.response = { status: item.status, headers: item.headers ?? {}, body: new Uint8Array(gunzipSync(packed)) };
+    }
+    return rec;
+  }
+
+  /**
+   * Stores the response of a claim and marks it done, keeping it until `expiresAt`. A body too large for one
+   * item goes first into part items named by the lease, so a claim that lost its lease never mixes its parts
+   * with the winner's. `false` if the claim is no longer this lease's (its parts then simply expire).
+   *
+   * @example
+   * await records.complete(rec, { status: 201, headers: {}, body }, nowSec + 86_400);
+   */
+  async complete(
+    rec: Pick<IdempotencyRecord, 'callerId' | 'key' | 'lease'>,
+    response: StoredResponse,
+    expiresAt: number,
+  ): Promise<boolean> {
+    const packed = gzipSync(response.body);
+    const names: Record<string, string> = { '#status': 'status', '#headers': 'headers', '#exp': 'expiresAt' };
+    const values: Record<string, unknown> = { ':status': response.status, ':headers': response.headers, ':exp': expiresAt };
+    let set = 'SET #status = :status, #headers = :headers, #exp = :exp';
+    if (packed.length <= this.partBytes) {
+      Object.assign(names, { '#body': 'body' });
+      Object.assign(values, { ':body': packed });
+      set += ', #body = :body';
+    } else {
+      const parts = Math.ceil(packed.length / this.partBytes);
+      await Promise.all(
+        Array.from({ length: parts }, (_, i) =>
+          this.store.doc.send(
+            new PutCommand({
+              TableName: this.store.tableName,
+              Item: {
+                ...partKey(rec.callerId, rec.key, rec.lease, i),
+                data: packed.subarray(i * this.partBytes, (i + 1) * this.partBytes),
+                expiresAt,
+              },
+            }),
+          ),
+        ),
+      );
+      Object.assign(names, { '#parts': 'parts' });
+      Object.assign(values, { ':parts': parts });
+      set += ', #parts = :parts';
+    }
+    return this.update(rec, set, names, values);
+  }
+
+  /**
+   * Deletes an unfinished claim (its request failed), so the key can be used again; `false` if it is not this
+   * lease's any more.
+   *
+   * @example
+   * await records.release(rec);
+   */
+  release(rec: Pick<IdempotencyRecord, 'callerId' | 'key' | 'lease'>): Promise<boolean> {
+    return this.conditional(
+      new DeleteCommand({
+        TableName: this.store.tableName,
+        Key: headKey(rec.callerId, rec.key),
+        ConditionExpression: '#lease = :lease AND attribute_not_exists(#status)',
+        ExpressionAttributeNames: { '#lease': 'lease', '#status': 'status' },
+        ExpressionAttributeValues: { ':lease': rec.lease },
+      }),
+    );
+  }
+
+  /** An update of an unfinished claim, conditional on its lease. */
+  private update(
+    rec: Pick<IdempotencyRecord, 'callerId' | 'key' | 'lease'>,
+    set: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.store.tableName,
+        Key: headKey(rec.callerId, rec.key),
+        UpdateExpression: set,
+        ConditionExpression: '#lease = :lease AND attribute_not_exists(#done)',
+        ExpressionAttributeNames: { ...names, '#lease': 'lease', '#done': 'status' },
+        ExpressionAttributeValues: { ...values, ':lease': rec.lease },
+      }),
+    );
+  }
+
+  /** Sends a conditional write: `true` when it was applied, `false` when its condition failed. */
+  private async conditional(command: PutCommand | UpdateCommand | DeleteCommand): Promise<boolean> {
+    try {
+      await this.store.doc.send(command as PutCommand);
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  /** The compressed body of a done record, reassembled from its part items in order. */
+  private async readParts(rec: IdempotencyRecord, parts: number): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.store.doc.send(
+        new QueryCommand({
+          TableName: this.store.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': headKey(rec.callerId, rec.key).pk, ':prefix': partPrefix(rec.lease) },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) chunks.push(item.data as Uint8Array);
+      start = out.LastEvaluatedKey;
+    } while (start);
+    if (chunks.length !== parts) throw new Error(`idempotency record ${rec.key} has ${chunks.length} of ${parts} parts`);
+    return Buffer.concat(chunks);
+  }
+}
