@@ -73,7 +73,9 @@ describe("the README's curl lines, run as written", () => {
       expect(run.status, `${line}\n${run.stderr}`).toBe(0);
       const i = run.stdout.lastIndexOf('\n');
       const status = Number(run.stdout.slice(i + 1));
-      const body = JSON.parse(run.stdout.slice(0, i));
+      // With -i the headers come first.
+      const answer = run.stdout.slice(0, i);
+      const body = JSON.parse(/\s-i\s/.test(line) ? answer.slice(answer.indexOf('\r\n\r\n') + 4) : answer);
       expect(status, `${line}\n${run.stdout.slice(0, 600)}`).toBeGreaterThanOrEqual(200);
       expect(status, `${line}\n${run.stdout.slice(0, 600)}`).toBeLessThan(300);
       const sent = sentJson(line);
