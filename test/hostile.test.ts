@@ -122,6 +122,27 @@ describe('headers and ids from the request', () => {
     }
   });
 
+  it("an agent's labels, error and result are bounded too", async () => {
+    const token = (await a.post('/v1/registrationtokens', { name: 'bounded' })).body.token;
+    const anon = new Client(t.stack.url);
+    const register = (labels: unknown) => anon.post('/agent/register', { token, uuid: 'bounded-host', hostname: 'h', vcpu: 1, memoryMb: 512, labels });
+    for (const labels of [{ zone: big(300_000) }, Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 'v']))]) {
+      expectError(await register(labels), 422, 'MaxLengthExceeded', 'labels');
+    }
+    const reg = await register({ zone: 'a' });
+    expect(reg.status).toBe(201);
+    const agent = new Client(t.stack.url, reg.body.accessKey, reg.body.secretKey);
+    const c = (await a.post('/v1/containers', { imageUuid: 'sim:x', startOnCreate: false })).body;
+    const cmd = await t.stack.outbox.enqueue({
+      hostId: reg.body.hostId, name: 'compute.instance.activate', action: 'start', resourceId: c.id, actionId: 'a1',
+      data: {}, token: 'tok', heartbeatSeconds: 60, timeoutSeconds: 600,
+    });
+    expectError(await agent.post(`/agent/commands/${cmd.id}/complete`, { error: big(300_000) }), 422, 'MaxLengthExceeded', 'error');
+    expectError(await agent.post(`/agent/commands/${cmd.id}/complete`, { result: { fields: { externalId: big(300_000) } } }), 422, 'MaxLengthExceeded', 'result');
+    const done = await agent.post(`/agent/commands/${cmd.id}/complete`, { result: { fields: { externalId: 'abc' } } });
+    expect([done.status, done.body.duplicate]).toEqual([200, false]);
+  });
+
   it('an over-long access key is 401, not a store error', async () => {
     const r = await new Client(t.stack.url, big(5000), 'secret').get('/v1/containers');
     expectError(r, 401, 'Unauthorized');

@@ -17,6 +17,8 @@ import { ApiError, statusError, ValidationError } from '../errors.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { ProcessEngine } from '../domain/engine.js';
 import type { Store } from '../store/store.js';
+import { schema } from '../schema/registry.js';
+import { validateField } from '../schema/validate.js';
 import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
 import { agentView, isCommandId, type Command, type CommandOutcome, type Outbox } from './outbox.js';
 import { registerHost } from './registration.js';
@@ -46,6 +48,9 @@ const RESULT_FIELDS = ['externalId', 'primaryIpAddress'] as const;
 
 /** Step Functions limits: error name 256, cause 32768 characters. */
 const MAX_CAUSE = 32_768;
+
+/** Largest command result an agent may report (JSON characters). */
+const MAX_RESULT_CHARS = 65_536;
 
 type Env = { Variables: { agent: Principal } };
 
@@ -79,16 +84,13 @@ function int(body: Record<string, unknown>, name: string, min: number, max: numb
   return v;
 }
 
-function labels(body: Record<string, unknown>): Record<string, string> {
+async function labels(body: Record<string, unknown>): Promise<Record<string, string>> {
   const v = body.labels;
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw new ValidationError('InvalidFormat', 'labels');
-  const out: Record<string, string> = {};
-  for (const [k, el] of Object.entries(v)) {
-    if (typeof el !== 'string') throw new ValidationError('InvalidFormat', 'labels');
-    out[k] = el;
-  }
-  return out;
+  for (const el of Object.values(v)) if (typeof el !== 'string') throw new ValidationError('InvalidFormat', 'labels');
+  // A host's labels have the limits of an instance's.
+  return (await validateField(schema('container'), 'labels', v, async () => false)) as Record<string, string>;
 }
 
 /**
@@ -182,7 +184,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
       hostname: str(body, 'hostname', { max: 255 }) ?? '',
       vcpu: int(body, 'vcpu', 0, 1_000_000) ?? 0,
       memoryMb: int(body, 'memoryMb', 0, 1_000_000_000) ?? 0,
-      labels: labels(body),
+      labels: await labels(body),
     };
     const reg = await registerHost({ store, auth, now }, token, facts);
     lastSeen.set(reg.hostId, now());
@@ -276,6 +278,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
     let outcome: CommandOutcome;
     if (body.error !== undefined && body.error !== null) {
       if (typeof body.error !== 'string') throw new ValidationError('InvalidFormat', 'error');
+      if (body.error.length > MAX_CAUSE) throw new ValidationError('MaxLengthExceeded', 'error');
       outcome = { error: body.error || 'Agent error' };
     } else {
       const result = body.result ?? {};
@@ -284,6 +287,8 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
       if (fields !== undefined && fields !== null && (typeof fields !== 'object' || Array.isArray(fields))) {
         throw new ValidationError('InvalidFormat', 'result');
       }
+      // Kept on the command item until it expires: it must fit there with room to spare.
+      if (JSON.stringify(result).length > MAX_RESULT_CHARS) throw new ValidationError('MaxLengthExceeded', 'result');
       outcome = { result: result as Record<string, unknown> };
     }
     const done = await outbox.finish(hostId, id, outcome);
