@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { createBench } from './create.bench.js';
+import { recoveryBench } from './recovery.bench.js';
 import { workflowBench } from './workflow.bench.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -13,6 +14,7 @@ const only = process.argv[2];
 const rows = [
   ...(!only || only === 'create' ? await createBench() : []),
   ...(!only || only === 'workflow' ? await workflowBench() : []),
+  ...(!only || only === 'recovery' ? await recoveryBench() : []),
 ];
 console.log(`Measured ${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
 console.log('| benchmark | rate | ratio to floor | notes |');

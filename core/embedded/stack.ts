@@ -22,7 +22,8 @@ import type { DroverService } from '../domain/service.js';
 import { createDrover, type Drover } from '../runtime.js';
 import { dynamoClient, ensureTable } from '../store/connect.js';
 import type { Store } from '../store/store.js';
-import { startDynalite, type EmbeddedDynamo } from './dynalite.js';
+import { openDiskStore } from './disk-store.js';
+import { startDynalite } from './dynalite.js';
 
 export interface RunningStack {
   /** Base URL of the server, e.g. `http://127.0.0.1:8080`. */
@@ -114,6 +115,33 @@ function adminKey(config: DroverConfig): { accessKey: string; secretKey: string;
 }
 
 /**
+ * The stage's table: the embedded store on disk under `DROVER_DATA_DIR` (recovering from an unclean stop), in
+ * memory for tests, or the configured DynamoDB table. `close` releases the client (and the embedded store).
+ */
+async function openTable(
+  config: DroverConfig,
+  tableName: string,
+  inMemory?: boolean,
+): Promise<{ client: DynamoDBClient; close(): Promise<void> }> {
+  if (config.tableName) {
+    const client = dynamoClient({ region: config.region, endpoint: config.dynamodbEndpoint });
+    if (config.createTable) await ensureTable(client, tableName);
+    return { client, close: async () => client.destroy() };
+  }
+  if (!inMemory) return openDiskStore({ dir: resolve(config.dataDir, 'dynamodb'), tableName, region: config.region });
+  const db = await startDynalite();
+  const client = dynamoClient({ region: config.region, endpoint: db.endpoint, local: true });
+  await ensureTable(client, tableName);
+  return {
+    client,
+    async close() {
+      client.destroy();
+      await db.close();
+    },
+  };
+}
+
+/**
  * Starts Drover in this process.
  *
  * @example
@@ -123,16 +151,9 @@ function adminKey(config: DroverConfig): { accessKey: string; secretKey: string;
  */
 export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const { config } = opts;
-  let db: EmbeddedDynamo | undefined;
-  let endpoint = config.dynamodbEndpoint;
   const tableName = config.tableName ?? 'drover';
-  const embedded = !config.tableName;
-  if (embedded) {
-    db = await startDynalite({ path: opts.inMemory ? undefined : resolve(config.dataDir, 'dynamodb') });
-    endpoint = db.endpoint;
-  }
-  const client = dynamoClient({ region: config.region, endpoint, local: embedded });
-  if (embedded || config.createTable) await ensureTable(client, tableName);
+  const db = await openTable(config, tableName, opts.inMemory);
+  const { client } = db;
 
   const key = adminKey(config);
   // Work still in flight when the stack closes fails against the closed store; that is shutdown, not news.
@@ -195,8 +216,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         server.close(() => ok());
       });
-      client.destroy();
-      await db?.close();
+      await db.close();
     },
   };
 }
