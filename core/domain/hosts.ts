@@ -4,7 +4,8 @@
  * capacity an instance needs.
  *
  * Host fields: `vcpu`, `memoryMb` (capacity, reported by the agent), `allocatedVcpu`, `allocatedMemoryMb`
- * (counters the scheduler moves atomically), `agentSeenAt` (epoch ms of the agent's last request).
+ * (counters the scheduler moves atomically), `allocationVersion` (bumped by every charge and release; liveness
+ * stamps leave it alone), `agentSeenAt` (epoch ms of the agent's last request).
  */
 import type { Resource } from '../store/resource.js';
 
@@ -42,4 +43,31 @@ export function requirementOf(instance: Resource): Requirement {
   }
   const memory = typeof f.memory === 'number' && f.memory > 0 ? Math.ceil(f.memory / 1048576) : 0;
   return { vcpu: 0, memoryMb: memory };
+}
+
+/**
+ * Whether the instance's allocation on its `hostId` is charged: while active, and while `deactivating` (the
+ * deallocate process on its way to giving it back).
+ *
+ * @example
+ * if (hostId && holdsAllocation(instance)) await scheduler.release(hostId, instance);
+ */
+export function holdsAllocation(instance: Resource): boolean {
+  const state = instance.fields.allocationState;
+  return state === 'active' || state === 'deactivating';
+}
+
+/**
+ * The hosts an instance holds a charge of `requirementOf(instance)` on, as the workflow tasks take and give back
+ * charges: its host while it `holdsAllocation`, and the migration target a migrate has reserved.
+ *
+ * @example
+ * chargedHostsOf(migratingVm) // ['1h1', '1h2']
+ */
+export function chargedHostsOf(instance: Resource): string[] {
+  const out: string[] = [];
+  const { hostId, migrationTargetHostId } = instance.fields;
+  if (typeof hostId === 'string' && hostId && holdsAllocation(instance)) out.push(hostId);
+  if (typeof migrationTargetHostId === 'string' && migrationTargetHostId) out.push(migrationTargetHostId);
+  return out;
 }

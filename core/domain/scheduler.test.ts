@@ -94,6 +94,16 @@ describe('Scheduler.allocate', () => {
     expect(await allocated(full.id)).toEqual([3, 0]);
   });
 
+  it('bumps the host\'s allocationVersion with every charge and release (what a recomputation checks)', async () => {
+    const p = project();
+    const h = await addHost(p);
+    const i = vm(p);
+    await scheduler.allocate(i);
+    expect((await store.get(h.id))!.fields.allocationVersion).toBe(1);
+    await scheduler.release(h.id, i);
+    expect((await store.get(h.id))!.fields.allocationVersion).toBe(2);
+  });
+
   it('charges a VM its vcpu and memoryMb (defaults 1 vcpu, 512 MB)', async () => {
     const p = project();
     const h = await addHost(p);

@@ -14,6 +14,8 @@ import { isOnline, requirementOf, type Requirement } from './hosts.js';
  *            ─ for each: UpdateItem ADD allocated += need IF allocated <= capacity - need
  *                        └ condition failed (someone took the room meanwhile) → next host
  *   release  ─ UpdateItem ADD allocated -= need (clamped so a counter never goes below zero)
+ *   both bump the host's `allocationVersion`, so a recomputation (core/workflows/reconciler.ts) can write
+ *   corrected counters only if no charge or release happened since it read them
  *
  * The conditional ADD is the only arbiter of room: the index snapshot only orders the candidates, so
  * concurrent allocations never over-commit a host and never lose each other's charge. Index reads are
@@ -186,7 +188,7 @@ export class Scheduler {
     const memoryMb = Math.min(need.memoryMb, Math.max(0, cap.allocatedMemoryMb));
     if (vcpu === 0 && memoryMb === 0) return;
     // updateFields returns undefined if the host was deleted meanwhile: nothing left to free.
-    await this.store.updateFields(hostId, { add: { allocatedVcpu: -vcpu, allocatedMemoryMb: -memoryMb } });
+    await this.store.updateFields(hostId, { add: { allocatedVcpu: -vcpu, allocatedMemoryMb: -memoryMb, allocationVersion: 1 } });
   }
 
   /** The instance's requirement, refusing nonsense (negative or non-numeric sizes) with a clear message. */
@@ -242,7 +244,7 @@ export class Scheduler {
     if (need.vcpu > 0) max.allocatedVcpu = cap.vcpu;
     if (need.memoryMb > 0) max.allocatedMemoryMb = cap.memoryMb;
     const out = await this.store.updateFields(hostId, {
-      add: { allocatedVcpu: need.vcpu, allocatedMemoryMb: need.memoryMb },
+      add: { allocatedVcpu: need.vcpu, allocatedMemoryMb: need.memoryMb, allocationVersion: 1 },
       max,
     });
     return out !== undefined;

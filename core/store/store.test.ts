@@ -1,6 +1,6 @@
 /**
  * The store against the embedded DynamoDB (dynalite) through the real AWS SDK: conditional writes, expiry on
- * read, index scans and id blocks.
+ * read, index scans, the consistent scan of resources, and id blocks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteConflictError } from '../errors.js';
@@ -87,5 +87,26 @@ describe('Store', () => {
     const other = t.another({ idBlock: 10 });
     const ids = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? store : other).nextId('host')));
     expect(new Set(ids).size).toBe(100);
+  });
+
+  it('updateFields writes only while expected fields hold the values read (null: absent)', async () => {
+    const host = await store.create(await newResource({ allocatedVcpu: 9 }, { type: 'host', baseType: 'host', state: 'active' }));
+    expect(await store.updateFields(host.id, { set: { allocatedVcpu: 4 }, add: { allocationVersion: 1 }, expect: { allocationVersion: 3 } })).toBeUndefined();
+    const first = await store.updateFields(host.id, { set: { allocatedVcpu: 4 }, add: { allocationVersion: 1 }, expect: { allocationVersion: null } });
+    expect([first!.fields.allocatedVcpu, first!.fields.allocationVersion, first!.version]).toEqual([4, 1, 1]);
+    expect(await store.updateFields(host.id, { set: { allocatedVcpu: 5 }, expect: { allocationVersion: null } })).toBeUndefined();
+    expect((await store.updateFields(host.id, { set: { allocatedVcpu: 5 }, expect: { allocationVersion: 1 } }))!.fields.allocatedVcpu).toBe(5);
+  });
+
+  it('scanResources reads every live resource with a consistent scan, and nothing else', async () => {
+    const live = await store.create(await newResource());
+    const gone = await store.create(await newResource({}, { expiresAt: Math.floor(clock / 1000) - 1 }));
+    await store.putConfig('scan-test', 1);
+    const ids: string[] = [];
+    for await (const page of store.scanResources({ pageSize: 2 })) ids.push(...page.map((r) => r.id));
+    expect(ids).toContain(live.id);
+    expect(ids).not.toContain(gone.id);
+    expect(ids.every((id) => /^1[a-z]+\d+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });

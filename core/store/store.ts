@@ -11,6 +11,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -18,6 +19,9 @@ import { statusError, WriteConflictError } from '../errors.js';
 import type { BaseType } from '../ids.js';
 import { accessKeyItemKey, accessKeyOf, fromItem, padNum, toItem, type Resource } from './resource.js';
 import { INDEXES, type IndexName } from './table.js';
+
+/** A DynamoDB item (or key), in document form. */
+type Item = Record<string, unknown>;
 
 export interface StoreOptions {
   client: DynamoDBClient;
@@ -304,16 +308,23 @@ export class Store {
    * Atomically sets and adds to fields of a resource in one UpdateItem, bumping its version, with no
    * read first: for hot counters (a host's allocated capacity) and liveness stamps (`agentSeenAt`), where
    * read-modify-write would make concurrent writers collide. `max` makes the write conditional on each
-   * counter staying at or below a bound after the addition. Must not touch fields that feed index keys
-   * (`state`, `hostId`, `publicValue`), since index attributes are not recomputed here.
-   * Returns the updated resource, or `undefined` when a bound would be exceeded.
+   * counter staying at or below a bound after the addition; `expect` on fields still holding the values read
+   * earlier (`null`: absent). Must not touch fields that feed index keys (`state`, `hostId`, `publicValue`),
+   * since index attributes are not recomputed here.
+   * Returns the updated resource, or `undefined` when a bound would be exceeded or an expectation is not met.
    *
    * @example
    * await store.updateFields('1h2', { add: { allocatedVcpu: 2 }, max: { allocatedVcpu: 8 } });
+   * await store.updateFields('1h2', { set: { allocatedVcpu: 6 }, expect: { allocationVersion: 41 } });
    */
   async updateFields(
     id: string,
-    change: { set?: Record<string, unknown>; add?: Record<string, number>; max?: Record<string, number> },
+    change: {
+      set?: Record<string, unknown>;
+      add?: Record<string, number>;
+      max?: Record<string, number>;
+      expect?: Record<string, number | string | null>;
+    },
   ): Promise<Resource | undefined> {
     const names: Record<string, string> = { '#f': 'fields', '#v': 'version', '#u': 'updated' };
     const values: Record<string, unknown> = { ':one': 1, ':now': this.now() };
@@ -338,6 +349,15 @@ export class Store {
         values[`:m${i}`] = bound - v;
         conds.push(`(attribute_not_exists(#f.#a${i}) OR #f.#a${i} <= :m${i})`);
         if (bound - v < 0) return undefined;
+      }
+      i++;
+    }
+    for (const [k, v] of Object.entries(change.expect ?? {})) {
+      names[`#e${i}`] = k;
+      if (v === null) conds.push(`attribute_not_exists(#f.#e${i})`);
+      else {
+        values[`:e${i}`] = v;
+        conds.push(`#f.#e${i} = :e${i}`);
       }
       i++;
     }
@@ -382,7 +402,7 @@ export class Store {
       input.ExpressionAttributeNames!['#sk'] = idx.sk;
       input.ExpressionAttributeValues![':after'] = padNum(q.after);
     }
-    yield* this.pages(input);
+    yield* this.query(input);
   }
 
   /**
@@ -402,14 +422,44 @@ export class Store {
       ExpressionAttributeValues: q.below === undefined ? { ':pk': q.partition } : { ':pk': q.partition, ':below': q.below },
       Limit: q.pageSize ?? 200,
     };
-    yield* this.pages(input);
+    yield* this.query(input);
   }
 
-  /** Runs a query page by page, as resources, dropping expired items. */
-  private async *pages(input: QueryCommandInput): AsyncGenerator<Resource[]> {
-    let start: Record<string, unknown> | undefined;
+  /**
+   * Pages through every resource item with a strongly consistent Scan of the base table. No index is read, so a
+   * resource an index lags behind on (or lost) cannot hide from it. It reads the whole table: for reconciliation
+   * passes, never for requests.
+   *
+   * @example
+   * for await (const page of store.scanResources()) for (const res of page) if (res.action) ...
+   */
+  async *scanResources(opts: { pageSize?: number } = {}): AsyncGenerator<Resource[]> {
+    yield* this.pages((start) =>
+      this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ConsistentRead: true,
+          // Resources are the items whose sort key is `R`; counters, config and outbox items are not.
+          FilterExpression: '#sk = :r',
+          ExpressionAttributeNames: { '#sk': 'sk' },
+          ExpressionAttributeValues: { ':r': 'R' },
+          Limit: opts.pageSize ?? 500,
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
+  }
+
+  /** Runs a query page by page. */
+  private query(input: QueryCommandInput): AsyncGenerator<Resource[]> {
+    return this.pages((start) => this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start })));
+  }
+
+  /** Sends a query or scan page by page (`send` takes the start key), as resources, dropping expired items. */
+  private async *pages(send: (start?: Item) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>): AsyncGenerator<Resource[]> {
+    let start: Item | undefined;
     do {
-      const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      const out = await send(start);
       yield (out.Items ?? []).filter((i) => !this.expired(i)).map(fromItem);
       start = out.LastEvaluatedKey;
     } while (start);

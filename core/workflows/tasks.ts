@@ -6,6 +6,7 @@
  */
 import { instanceSnapshot, type Outbox } from '../agent/outbox.js';
 import type { ProcessEngine } from '../domain/engine.js';
+import { holdsAllocation } from '../domain/hosts.js';
 import { SchedulingError, type Scheduler } from '../domain/scheduler.js';
 import type { Resource } from '../store/resource.js';
 import { failStateOf, stepOf } from './definitions.js';
@@ -166,9 +167,7 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
       }
       case 'deallocate': {
         const written = await engine.progress(ref, { message, fields: { hostId: null, allocationState: 'inactive' } }, cur);
-        // Charged while active; `deactivating` is the deallocate process itself on its way out.
-        const charged = cur.fields.allocationState === 'active' || cur.fields.allocationState === 'deactivating';
-        if (written && hostId && charged) await scheduler.release(hostId, cur);
+        if (written && hostId && holdsAllocation(cur)) await scheduler.release(hostId, cur);
         return;
       }
       default:
