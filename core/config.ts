@@ -31,8 +31,10 @@ export interface DroverConfig {
   heartbeatSeconds: number;
   /** TimeoutSeconds of every host call (`DROVER_ACTION_TIMEOUT_SECONDS`, 600: image pulls can be slow). */
   actionTimeoutSeconds: number;
-  /** How often the sweeper looks for stuck transitions (`DROVER_SWEEP_SECONDS`, 60). */
+  /** How often the sweeper looks for stuck transitions and due purges (`DROVER_SWEEP_SECONDS`, 60). */
   sweepSeconds: number;
+  /** Seconds a removed instance waits before it is purged automatically (`DROVER_REMOVE_DELAY_SECONDS`, 60, as cattle). */
+  removeDelaySeconds: number;
   /** Simulated hosts the embedded stack starts (`DROVER_SIM_HOSTS`, 2; 0 for none). */
   simHosts: number;
   /** Work that runs processes: `workflows` (Step Functions, the default) or `inline` (no hosts; `DROVER_RUNNER`). */
@@ -88,6 +90,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatSeconds: positive(env.DROVER_HEARTBEAT_SECONDS, 60, 'DROVER_HEARTBEAT_SECONDS'),
     actionTimeoutSeconds: positive(env.DROVER_ACTION_TIMEOUT_SECONDS, 600, 'DROVER_ACTION_TIMEOUT_SECONDS'),
     sweepSeconds: positive(env.DROVER_SWEEP_SECONDS, 60, 'DROVER_SWEEP_SECONDS'),
+    removeDelaySeconds: int(env.DROVER_REMOVE_DELAY_SECONDS, 60, 'DROVER_REMOVE_DELAY_SECONDS'),
     simHosts: int(env.DROVER_SIM_HOSTS, 2, 'DROVER_SIM_HOSTS'),
     runner: runnerOf(env.DROVER_RUNNER),
     stateMachineArns: env.DROVER_STATE_MACHINES ? (JSON.parse(env.DROVER_STATE_MACHINES) as Record<string, string>) : undefined,

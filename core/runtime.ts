@@ -86,7 +86,10 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const runner: ProcessRunner =
     opts.runner ??
     (config.runner === 'inline' ? new InlineRunner() : new WorkflowRunner(workflows, { ...bounds, log: (m, e) => log(new Error(m, { cause: e })) }));
-  const engine = new ProcessEngine(store, runner, { purgedRetentionSeconds: config.purgedRetentionSeconds });
+  const engine = new ProcessEngine(store, runner, {
+    purgedRetentionSeconds: config.purgedRetentionSeconds,
+    removeDelaySeconds: config.removeDelaySeconds,
+  });
   runTask = createTaskHandler({ engine, scheduler, outbox, workflows: () => workflows });
   const sweeper = new Sweeper({
     engine,

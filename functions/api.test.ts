@@ -96,6 +96,6 @@ describe('functions/tasks and functions/sweeper handlers', () => {
     const created = await handler(event('POST', '/v1/containers', { imageUuid: 'sim:web', name: 'swept' }), {});
     expect(created.statusCode).toBe(201);
     // Nothing is overdue in this stage, so a sweep examines nothing.
-    expect(await sweeper()).toEqual({ checked: 0, redriven: [], failed: [] });
+    expect(await sweeper()).toEqual({ checked: 0, redriven: [], failed: [], purged: [] });
   });
 });

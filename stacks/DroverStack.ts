@@ -50,6 +50,7 @@ export function DroverStack({ stack }: StackContext) {
     DROVER_HEARTBEAT_SECONDS: String(config.heartbeatSeconds),
     DROVER_ACTION_TIMEOUT_SECONDS: String(config.actionTimeoutSeconds),
     DROVER_IDEMPOTENCY_SECONDS: String(config.idempotencySeconds),
+    DROVER_REMOVE_DELAY_SECONDS: String(config.removeDelaySeconds),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     // The admin key of the stage, taken from the deploying shell (see README, "Deploying to AWS").
     ...(config.adminAccessKey

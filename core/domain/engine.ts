@@ -57,6 +57,9 @@ export class SupersededError extends Error {
   }
 }
 
+/** The caller recorded on actions Drover starts on its own (a due purge, an interrupted create driven again). */
+export const SYSTEM_CALLER = 'system';
+
 export interface EngineOptions {
   /** Seconds a removed resource stays listed before it may be purged (cattle: 60). */
   removeDelaySeconds?: number;

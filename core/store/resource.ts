@@ -70,10 +70,10 @@ export function indexKeys(r: Resource): Record<string, string> {
     k[INDEXES.byHost.pk] = `H#${hostId}#${r.baseType}`;
     k[INDEXES.byHost.sk] = n;
   }
-  if (r.action) {
-    const deadline = r.action.deadline ?? r.action.at;
+  const due = r.action ? (r.action.deadline ?? r.action.at) : purgeDueAt(r);
+  if (due !== undefined) {
     k[INDEXES.byDeadline.pk] = `T#${r.num % DEADLINE_SHARDS}`;
-    k[INDEXES.byDeadline.sk] = `${padNum(deadline)}#${r.id}`;
+    k[INDEXES.byDeadline.sk] = `${padNum(due)}#${r.id}`;
   }
   return k;
 }
@@ -98,6 +98,20 @@ export function accessKeyItemKey(publicValue: string): { pk: string; sk: string 
 export function accessKeyOf(r: Resource): string | undefined {
   const v = r.fields.publicValue;
   return r.baseType === 'credential' && typeof v === 'string' && v ? v : undefined;
+}
+
+/**
+ * When a removed instance is due to be purged (its `removeTime`, epoch ms), or `undefined` if it is not waiting
+ * for a purge: not an instance, not `removed`, or under an action already. Such an instance sits in `byDeadline`
+ * under that time, so the sweeper finds due purges as it finds overdue actions (cattle's purge task).
+ *
+ * @example
+ * purgeDueAt(removedContainer) // 1767225660000
+ */
+export function purgeDueAt(r: Resource): number | undefined {
+  const at = r.fields.removeTime;
+  if (r.baseType !== 'instance' || r.state !== 'removed' || r.action || typeof at !== 'number') return undefined;
+  return at;
 }
 
 const ITEM_ONLY = new Set(['pk', 'sk', ...Object.values(INDEXES).flatMap((i) => [i.pk, i.sk])]);

@@ -11,7 +11,7 @@
  * | byKind       | `K#<baseType>`                        | padded num | admin lists across projects              |
  * | byState      | `S#<project>#<baseType>#<state>`      | padded num | `?state=running` without a scan          |
  * | byHost       | `H#<hostId>#<baseType>`               | padded num | instances on a host                      |
- * | byDeadline   | `T#<num mod 8>` (only while an action runs) | deadline + id | the sweeper: transitions past due |
+ * | byDeadline   | `T#<num mod 8>` (while an action runs, or a removed instance awaits its purge) | deadline (or removeTime) + id | the sweeper: transitions past due, purges due |
  */
 
 export const INDEXES = {

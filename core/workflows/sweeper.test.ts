@@ -1,14 +1,14 @@
 /**
  * The sweeper's decisions against a real store (dynalite): what it does with an open action depends on what the
  * workflow engine reports, so the engine here is a scripted stand-in whose answers each case sets (the real
- * engines' reporting is tested in local-engine.test.ts and sfn-engine.test.ts).
+ * engines' reporting is tested in local-engine.test.ts and sfn-engine.test.ts). Due purges of removed instances.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProcessEngine, type ProcessRunner } from '../domain/engine.js';
+import { ProcessEngine, SYSTEM_CALLER, type ProcessRunner } from '../domain/engine.js';
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
-import { Sweeper, sweptStep } from './sweeper.js';
+import { emptySweepReport, Sweeper, sweptStep } from './sweeper.js';
 import type { ExecutionInput, ExecutionStatus, WorkflowEngine } from './types.js';
 
 class ScriptedEngine implements WorkflowEngine {
@@ -87,9 +87,10 @@ describe('Sweeper', () => {
     const ended = await startingContainer();
     wf.status.set(running.action!.id, 'RUNNING');
     wf.status.set(ended.action!.id, 'FAILED');
-    // Start-up sweep looks at every open action: a running one inside its deadline is left alone.
-    const first = await sweeper.sweep({ all: true });
-    expect(first.failed).toEqual([ended.id]);
+    // Resolving every open action (as the reconciler does at start-up): a running one inside its deadline is left alone.
+    const first = emptySweepReport();
+    for (const res of [running, ended]) await sweeper.resolve(res, first);
+    expect(first).toEqual({ checked: 2, redriven: [], failed: [ended.id], purged: [] });
     expect((await store.get(running.id))!.state).toBe('starting');
     clock += 61_000;
     expect((await sweeper.sweep()).failed).toContain(running.id);
@@ -108,11 +109,45 @@ describe('Sweeper', () => {
       engine, workflows: wf, now: () => clock,
       fail: async (res, workflow, message) => (calls.push([res.id, workflow, message]), true),
     });
-    expect((await hooked.sweep({ all: true })).failed).toContain(running.id);
+    const report = emptySweepReport();
+    await hooked.resolve(migrating, report);
+    expect(report.failed).toEqual([running.id]);
     expect(calls).toContainEqual([running.id, 'instance-migrate', "'migrate' was abandoned: its workflow ended (ABORTED)"]);
     // Without a hook the engine fails it directly, to the last step's state.
-    await new Sweeper({ engine, workflows: wf, now: () => clock }).sweep({ all: true });
+    await new Sweeper({ engine, workflows: wf, now: () => clock }).resolve(migrating, emptySweepReport());
     const after = await store.get(running.id);
     expect([after!.state, after!.transitioningError]).toEqual(['error', 'error']);
+  });
+
+  it('purges a removed instance once its removeTime has passed, through the purge process, and only once', async () => {
+    const wf = new ScriptedEngine();
+    const sweeper = new Sweeper({ engine, workflows: wf, now: () => clock });
+    const stopped = await putResource(store, { type: 'container', baseType: 'instance', state: 'stopped' }, clock);
+    const removing = await engine.begin(stopped, 'remove', {}, 'admin');
+    const removed = (await engine.complete({ id: removing.id, actionId: removing.action!.id }))!;
+    expect([removed.state, removed.fields.removeTime]).toEqual(['removed', clock + 60_000]);
+
+    clock += 59_000;
+    expect((await sweeper.sweep()).purged).not.toContain(removed.id);
+    clock += 1_000;
+    expect((await sweeper.sweep()).purged).toEqual([removed.id]);
+    const purging = await store.get(removed.id);
+    expect([purging!.state, purging!.action!.name, purging!.action!.caller]).toEqual(['purging', 'purge', SYSTEM_CALLER]);
+    // Under its purge action it waits for that action's deadline, not for its removeTime again.
+    expect((await sweeper.sweep()).purged).toEqual([]);
+  });
+
+  it('leaves alone a removed instance restored since the copy it was handed was read', async () => {
+    const sweeper = new Sweeper({ engine, workflows: new ScriptedEngine(), now: () => clock });
+    const stopped = await putResource(store, { type: 'container', baseType: 'instance', state: 'stopped' }, clock);
+    const removing = await engine.begin(stopped, 'remove', {}, 'admin');
+    const removed = (await engine.complete({ id: removing.id, actionId: removing.action!.id }))!;
+    const restoring = await engine.begin(removed, 'restore', {}, 'admin');
+    await engine.complete({ id: restoring.id, actionId: restoring.action!.id });
+    clock += 61_000;
+    const report = emptySweepReport();
+    await sweeper.purge(removed, report);
+    expect(report.purged).toEqual([]);
+    expect((await store.get(removed.id))!.state).toBe('stopped');
   });
 });

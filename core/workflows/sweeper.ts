@@ -1,12 +1,14 @@
 /**
  * @module
- * The sweeper: no resource may stay stuck in a transitioning state. It reads the sparse `byDeadline` index
- * (only resources with a running action are in it) and, per action, asks the workflow engine what happened:
- * an execution that never started (or was lost with a local restart) is re-driven under the same name;
- * one that ended without finishing the action, or overran its deadline, is failed cleanly.
+ * The sweeper: no resource may stay stuck in a transitioning state, and no removed instance outlives its
+ * `removeTime`. It reads the sparse `byDeadline` index (resources with a running action, and removed instances
+ * awaiting their purge) up to now and, per action, asks the workflow engine what happened: an execution that
+ * never started (or was lost with a local restart) is re-driven under the same name; one that ended without
+ * finishing the action, or overran its deadline, is failed cleanly. A due removed instance is purged.
  */
-import type { ProcessEngine } from '../domain/engine.js';
-import { padNum, type Resource } from '../store/resource.js';
+import { ApiError } from '../errors.js';
+import { SYSTEM_CALLER, type ProcessEngine } from '../domain/engine.js';
+import { padNum, purgeDueAt, type Resource } from '../store/resource.js';
 import { DEADLINE_SHARDS } from '../store/table.js';
 import { failStateOf, workflowFor, WORKFLOWS, type WorkflowSpec } from './definitions.js';
 import type { WorkflowEngine } from './types.js';
@@ -28,13 +30,19 @@ export interface SweeperOptions {
 }
 
 export interface SweepReport {
+  /** Open actions examined. */
   checked: number;
   redriven: string[];
   failed: string[];
+  /** Removed instances whose purge this pass started. */
+  purged: string[];
 }
 
+/** An empty report, to fill. */
+export const emptySweepReport = (): SweepReport => ({ checked: 0, redriven: [], failed: [], purged: [] });
+
 /**
- * Finds and resolves stuck transitions.
+ * Finds and resolves stuck transitions, and starts due purges.
  *
  * @example
  * const sweeper = new Sweeper({ engine, workflows: wf });
@@ -48,32 +56,42 @@ export class Sweeper {
   }
 
   /**
-   * One pass. By default only actions past their deadline are examined; `all` examines every running action
-   * (on start-up of the embedded stack, whose executions did not survive the restart).
+   * One pass over everything in `byDeadline` that is due (at or before now): actions at their deadline, purges at
+   * their `removeTime`. `all` examines every running action (on start-up of the embedded stack, whose executions
+   * did not survive the restart).
+   *
+   * @example
+   * const { redriven, failed, purged } = await sweeper.sweep();
    */
   async sweep(opts: { all?: boolean } = {}): Promise<SweepReport> {
-    const report: SweepReport = { checked: 0, redriven: [], failed: [] };
+    const report = emptySweepReport();
     const now = this.now();
     const store = this.opts.engine.store;
     for (let shard = 0; shard < DEADLINE_SHARDS; shard++) {
-      const pages = store.scanIndexRange({
-        index: 'byDeadline',
-        partition: `T#${shard}`,
-        below: opts.all ? undefined : `${padNum(now)}#`,
-      });
-      for await (const page of pages) {
+      const below = opts.all ? undefined : `${padNum(now + 1)}#`;
+      for await (const page of store.scanIndexRange({ index: 'byDeadline', partition: `T#${shard}`, below })) {
         for (const res of page) {
-          if (!res.action) continue;
-          report.checked++;
-          await this.resolve(res, now, report);
+          if (res.action) await this.resolve(res, report);
+          else await this.purge(res, report);
         }
       }
     }
     return report;
   }
 
-  private async resolve(res: Resource, now: number, report: SweepReport): Promise<void> {
-    const act = res.action!;
+  /**
+   * Resolves one open action by what its execution did: leaves a running one alone until its deadline, re-drives
+   * a missing one under the same name, fails an ended or overdue one cleanly. Fenced by the action id, so a stale
+   * copy of `res` changes nothing.
+   *
+   * @example
+   * await sweeper.resolve(starting, report); // report.redriven: ['1i5'] if its execution was lost
+   */
+  async resolve(res: Resource, report: SweepReport): Promise<void> {
+    if (!res.action) return;
+    report.checked++;
+    const now = this.now();
+    const act = res.action;
     const workflow = workflowFor(res.baseType, act.name);
     const ref = { id: res.id, actionId: act.id };
     const status = await this.opts.workflows.describe(workflow, act.id);
@@ -101,6 +119,29 @@ export class Sweeper {
     // The execution ended (or was re-driven too often) but the action is still open: close it cleanly.
     const why = status === 'NOT_FOUND' ? 'its workflow could not be run' : `its workflow ended (${status})`;
     if (await fail(`'${act.name}' was abandoned: ${why}`)) report.failed.push(res.id);
+  }
+
+  /**
+   * Purges a removed instance whose `removeTime` has passed (cattle's purge task) through the `purge` process, so
+   * the `instance-purge` workflow runs: the host forgets it and its capacity is freed. Re-reads it first, so a copy
+   * that a restore or a purge by hand has overtaken is left alone.
+   *
+   * @example
+   * await sweeper.purge(removed, report); // report.purged: ['1i5'] once its removeTime has passed
+   */
+  async purge(res: Resource, report: SweepReport): Promise<void> {
+    const cur = await this.opts.engine.store.get(res.id);
+    const due = cur && purgeDueAt(cur);
+    if (!cur || due === undefined || due > this.now()) return;
+    try {
+      await this.opts.engine.begin(cur, 'purge', {}, SYSTEM_CALLER);
+      report.purged.push(cur.id);
+      this.opts.log?.(`purging ${cur.id}, removed until ${new Date(due).toISOString()}`);
+    } catch (e) {
+      // Changed meanwhile (restored, or purged by hand): nothing is due any more.
+      if (e instanceof ApiError && (e.status === 409 || e.status === 404)) return;
+      throw e;
+    }
   }
 
   /** Counts the re-drive and moves the deadline, fenced by the action id. */
