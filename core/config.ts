@@ -33,6 +33,11 @@ export interface DroverConfig {
   actionTimeoutSeconds: number;
   /** How often the sweeper looks for stuck transitions and due purges (`DROVER_SWEEP_SECONDS`, 60). */
   sweepSeconds: number;
+  /**
+   * How often the reconciler scans the whole table for orphaned work and recomputes host allocations
+   * (`DROVER_RECONCILE_SECONDS`, 600). Each pass is a consistent Scan of the table, billed as such in AWS.
+   */
+  reconcileSeconds: number;
   /** Seconds a removed instance waits before it is purged automatically (`DROVER_REMOVE_DELAY_SECONDS`, 60, as cattle). */
   removeDelaySeconds: number;
   /** Simulated hosts the embedded stack starts (`DROVER_SIM_HOSTS`, 2; 0 for none). */
@@ -90,6 +95,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatSeconds: positive(env.DROVER_HEARTBEAT_SECONDS, 60, 'DROVER_HEARTBEAT_SECONDS'),
     actionTimeoutSeconds: positive(env.DROVER_ACTION_TIMEOUT_SECONDS, 600, 'DROVER_ACTION_TIMEOUT_SECONDS'),
     sweepSeconds: positive(env.DROVER_SWEEP_SECONDS, 60, 'DROVER_SWEEP_SECONDS'),
+    reconcileSeconds: positive(env.DROVER_RECONCILE_SECONDS, 600, 'DROVER_RECONCILE_SECONDS'),
     removeDelaySeconds: int(env.DROVER_REMOVE_DELAY_SECONDS, 60, 'DROVER_REMOVE_DELAY_SECONDS'),
     simHosts: int(env.DROVER_SIM_HOSTS, 2, 'DROVER_SIM_HOSTS'),
     runner: runnerOf(env.DROVER_RUNNER),

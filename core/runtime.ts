@@ -1,8 +1,8 @@
 /**
  * @module
  * Wires one Drover instance from its parts: store → scheduler, outbox, workflow engine → process engine →
- * service → Hono app, plus the workflow tasks and the sweeper. Every host uses it: the Lambda entry points
- * (`functions/*.ts`) and the embedded local stack (`core/embedded/stack.ts`).
+ * service → Hono app, plus the workflow tasks, the sweeper and the reconciler. Every host uses it: the Lambda
+ * entry points (`functions/*.ts`) and the embedded local stack (`core/embedded/stack.ts`).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -22,6 +22,7 @@ import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN } from './workflows/asl.js';
 import { LocalWorkflowEngine } from './workflows/local-engine.js';
 import { WorkflowRunner } from './workflows/runner.js';
 import { SfnWorkflowEngine } from './workflows/sfn-engine.js';
+import { Reconciler } from './workflows/reconciler.js';
 import { Sweeper, sweptStep } from './workflows/sweeper.js';
 import { createTaskHandler } from './workflows/tasks.js';
 import type { TaskPayload, WorkflowEngine } from './workflows/types.js';
@@ -54,6 +55,8 @@ export interface Drover {
   /** The code behind every Task state. */
   runTask: (payload: TaskPayload) => Promise<unknown>;
   sweeper: Sweeper;
+  /** Finds orphaned work by a consistent scan and recomputes host allocations. */
+  reconciler: Reconciler;
   defaultProjectId: string;
 }
 
@@ -109,6 +112,8 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     },
   });
 
+  const reconciler = new Reconciler({ engine, sweeper, log: (m) => console.log(`reconciler: ${m}`) });
+
   const auth = new Authenticator(store);
   const service = new DroverService({ store, engine, auth, defaultProjectId, cursorSecret });
   const app = createApp({
@@ -117,5 +122,5 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0 },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
-  return { app, service, store, engine, scheduler, outbox, workflows, runTask, sweeper, defaultProjectId };
+  return { app, service, store, engine, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId };
 }

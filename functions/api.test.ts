@@ -79,10 +79,11 @@ describe('functions/api handler', () => {
   });
 });
 
-describe('functions/tasks and functions/sweeper handlers', () => {
-  it('run the workflow tasks and the sweeper against the configured table', async () => {
+describe('functions/tasks, functions/sweeper and functions/reconciler handlers', () => {
+  it('run the workflow tasks, the sweeper and the reconciler against the configured table', async () => {
     const { handler: tasks } = await import('./tasks.js');
     const { handler: sweeper } = await import('./sweeper.js');
+    const { handler: reconciler } = await import('./reconciler.js');
     // A task for an action that is not (or no longer) running changes nothing and says so.
     const out = await tasks({
       task: 'fail',
@@ -97,5 +98,19 @@ describe('functions/tasks and functions/sweeper handlers', () => {
     expect(created.statusCode).toBe(201);
     // Nothing is overdue in this stage, so a sweep examines nothing.
     expect(await sweeper()).toEqual({ checked: 0, redriven: [], failed: [], purged: [] });
+    // The reconciler reads every resource and finds nothing to do: everything here finished inline.
+    const report = await reconciler();
+    expect(report.scanned).toBeGreaterThanOrEqual(3);
+    expect(report).toEqual({
+      scanned: report.scanned,
+      checked: 0,
+      redriven: [],
+      failed: [],
+      purged: [],
+      created: [],
+      errors: [],
+      correctedHosts: [],
+      skippedHosts: [],
+    });
   });
 });

@@ -31,7 +31,7 @@ describe('DroverStack', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
     const fns = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[];
     const handlers = fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME).map((f) => f.Properties.Handler);
-    for (const name of ['api', 'tasks', 'sweeper']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
+    for (const name of ['api', 'tasks', 'sweeper', 'reconciler']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
     for (const f of fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME)) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
     }
@@ -43,6 +43,16 @@ describe('DroverStack', () => {
     expect(body).toContain('lambda:invoke.waitForTaskToken');
     expect(body).toContain('HeartbeatSeconds');
     expect(body).toContain('States.HeartbeatTimeout');
+    // The sweeper every minute, the reconciler (a consistent Scan of the table) every 10 minutes by default.
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+    const rules = Object.values(t.findResources('AWS::Events::Rule')) as { Properties: any }[];
+    const byId = Object.entries(t.findResources('AWS::Lambda::Function')) as [string, { Properties: any }][];
+    const targetOf = (schedule: string) => {
+      const targets = JSON.stringify(rules.find((r) => r.Properties.ScheduleExpression === schedule)?.Properties.Targets);
+      return byId.find(([id]) => targets.includes(`"${id}"`))?.[1].Properties.Handler;
+    };
+    expect(targetOf('rate(1 minute)')).toMatch(/sweeper\.handler$/);
+    expect(targetOf('rate(10 minutes)')).toMatch(/reconciler\.handler$/);
   }, 120_000);
 });

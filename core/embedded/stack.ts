@@ -22,6 +22,7 @@ import type { DroverService } from '../domain/service.js';
 import { createDrover, type Drover } from '../runtime.js';
 import { dynamoClient, ensureTable } from '../store/connect.js';
 import type { Store } from '../store/store.js';
+import { reportLine } from '../workflows/reconciler.js';
 import { openDiskStore } from './disk-store.js';
 import { startDynalite } from './dynalite.js';
 
@@ -98,6 +99,18 @@ async function startSimHosts(drover: Drover, config: DroverConfig, url: string, 
   );
 }
 
+/** Runs `pass` every `seconds`, skipping a beat while the previous pass is still running. */
+function every(seconds: number, pass: () => Promise<unknown>): NodeJS.Timeout {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    void pass().finally(() => (running = false));
+  }, seconds * 1000);
+  timer.unref();
+  return timer;
+}
+
 /** The admin key: from the configuration, else the one saved in the data directory, else a new one. */
 function adminKey(config: DroverConfig): { accessKey: string; secretKey: string; generated: boolean } {
   if (config.adminAccessKey && config.adminSecretKey) {
@@ -171,7 +184,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     logError,
     agentPollWaitSeconds: opts.agentPollWaitSeconds ?? 20,
   });
-  const { app, service, store, outbox, defaultProjectId } = drover;
+  const { app, service, store, outbox, defaultProjectId, reconciler } = drover;
+
+  // Before serving, nothing runs yet: one consistent scan finds what the last run left open, and host allocations
+  // are set to exactly what their instances hold (a shared DynamoDB table is never quiescent: careful rules then).
+  const survey = await reconciler.survey({ quiescent: !config.tableName });
+  const allocations = await reconciler.correctAllocations(survey);
 
   const server: ServerType = await new Promise((ok, fail) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => ok(s));
@@ -182,12 +200,15 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
 
   const url = `http://${host}:${port}`;
   const simHosts = config.runner === 'workflows' && !opts.workflows ? await startSimHosts(drover, config, url, opts.simWorkMs) : [];
-  // Executions did not survive the last stop: re-drive (or fail) every action left open, then sweep on a timer.
-  const sweep = (all: boolean) =>
-    drover.sweeper.sweep({ all }).catch(logError);
-  if (!opts.workflows) await sweep(true);
-  const timer = setInterval(() => void sweep(false), config.sweepSeconds * 1000);
-  timer.unref();
+  // Executions did not survive the last stop: with the hosts back, drive (or fail) everything the scan found open
+  // (unless a test stands in for Step Functions, whose executions outlive a restart).
+  const driven = opts.workflows ? {} : await reconciler.drive(survey);
+  const line = reportLine({ scanned: survey.scanned, ...allocations, ...driven });
+  if (line) console.log(`Reconciled at start: ${line}`);
+  const timers = [
+    every(config.sweepSeconds, () => drover.sweeper.sweep().catch(logError)),
+    every(config.reconcileSeconds, () => reconciler.reconcile().catch(logError)),
+  ];
 
   let closed = false;
   return {
@@ -205,9 +226,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     async close() {
       if (closed) return;
       closed = closing = true;
-      clearInterval(timer);
-      // Executions first: their actions stay open in the store, as after a crash, and the next start's sweep
-      // re-drives them. Stopping the sim hosts first would have them report every command they were running
+      timers.forEach(clearInterval);
+      // Executions first: their actions stay open in the store, as after a crash, and the next start's
+      // reconciliation re-drives them. Stopping the sim hosts first would have them report every command they were running
       // as failed ("Agent stopped before the command finished"), failing the user's actions for a restart.
       if (drover.workflows instanceof LocalWorkflowEngine) await drover.workflows.close();
       await Promise.all(simHosts.map((h) => h.stop({ graceMs: 0 })));

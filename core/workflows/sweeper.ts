@@ -57,19 +57,17 @@ export class Sweeper {
 
   /**
    * One pass over everything in `byDeadline` that is due (at or before now): actions at their deadline, purges at
-   * their `removeTime`. `all` examines every running action (on start-up of the embedded stack, whose executions
-   * did not survive the restart).
+   * their `removeTime`.
    *
    * @example
    * const { redriven, failed, purged } = await sweeper.sweep();
    */
-  async sweep(opts: { all?: boolean } = {}): Promise<SweepReport> {
+  async sweep(): Promise<SweepReport> {
     const report = emptySweepReport();
     const now = this.now();
     const store = this.opts.engine.store;
     for (let shard = 0; shard < DEADLINE_SHARDS; shard++) {
-      const below = opts.all ? undefined : `${padNum(now + 1)}#`;
-      for await (const page of store.scanIndexRange({ index: 'byDeadline', partition: `T#${shard}`, below })) {
+      for await (const page of store.scanIndexRange({ index: 'byDeadline', partition: `T#${shard}`, below: `${padNum(now + 1)}#` })) {
         for (const res of page) {
           if (res.action) await this.resolve(res, report);
           else await this.purge(res, report);
@@ -82,7 +80,7 @@ export class Sweeper {
   /**
    * Resolves one open action by what its execution did: leaves a running one alone until its deadline, re-drives
    * a missing one under the same name, fails an ended or overdue one cleanly. Fenced by the action id, so a stale
-   * copy of `res` changes nothing.
+   * copy of `res` changes nothing. The reconciler hands it every open action its scan finds.
    *
    * @example
    * await sweeper.resolve(starting, report); // report.redriven: ['1i5'] if its execution was lost
