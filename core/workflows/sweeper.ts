@@ -38,7 +38,12 @@ export interface SweepReport {
   purged: string[];
 }
 
-/** An empty report, to fill. */
+/**
+ * An empty report, to fill.
+ *
+ * @example
+ * const report = emptySweepReport(); await sweeper.resolve(res, report);
+ */
 export const emptySweepReport = (): SweepReport => ({ checked: 0, redriven: [], failed: [], purged: [] });
 
 /**
