@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { createBench } from './create.bench.js';
+import { listBench } from './list.bench.js';
 import { recoveryBench } from './recovery.bench.js';
 import { workflowBench } from './workflow.bench.js';
 
@@ -13,6 +14,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const only = process.argv[2];
 const rows = [
   ...(!only || only === 'create' ? await createBench() : []),
+  ...(!only || only === 'list' ? await listBench() : []),
   ...(!only || only === 'workflow' ? await workflowBench() : []),
   ...(!only || only === 'recovery' ? await recoveryBench() : []),
 ];

@@ -42,7 +42,7 @@ describe('npm start', () => {
 
   it('shuts down cleanly on SIGTERM', async () => {
     first.child.kill('SIGTERM');
-    expect(await exited(first.child)).toBe(0);
+    expect(await exited(first.child), first.output()).toBe(0);
     expect(first.output()).toContain('Stopped; data saved.');
   });
 
@@ -59,7 +59,7 @@ describe('npm start', () => {
       expect((await settle(api, `/v1/virtualmachines/${vmId}`)).body.state).toBe('removed');
     } finally {
       second.child.kill('SIGINT');
-      expect(await exited(second.child)).toBe(0);
+      expect(await exited(second.child), second.output()).toBe(0);
     }
   });
 
