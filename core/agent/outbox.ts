@@ -10,10 +10,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Resource } from '../store/resource.js';
-import type { Store } from '../store/store.js';
+import { isConditionFailure, type Store } from '../store/store.js';
 import type { HostCommandName } from '../workflows/types.js';
 
 export type CommandStatus = 'pending' | 'acked' | 'done';
@@ -149,8 +148,6 @@ export function agentView(cmd: Command, now: number): AgentCommand {
   };
 }
 
-const isConditionFailure = (e: unknown) =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 const KEY_ONLY = new Set(['pk', 'sk']);
 function toCommand(item: Record<string, unknown>): Command {

@@ -5,11 +5,10 @@
  * always means the same host; registering again rotates the host's agent key (the old one stops working).
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { statusError } from '../errors.js';
 import { formatId } from '../ids.js';
 import type { Resource } from '../store/resource.js';
-import type { Store } from '../store/store.js';
+import { isConditionFailure, type Store } from '../store/store.js';
 import { AGENT_KEY_TYPE, hashSecret, newKeyPair, type Authenticator } from '../domain/credentials.js';
 
 /** What an agent says about its host when it registers. */
@@ -39,8 +38,6 @@ export interface RegistrationDeps {
 /** A revoked agent key is kept this long (s) before it expires, for inspection. */
 const REVOKED_RETENTION_SECONDS = 86_400;
 
-const isConditionFailure = (e: unknown) =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 /**
  * Registers (or re-registers) a host with a registration token. Bad, removed or deactivated token: 401.

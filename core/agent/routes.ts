@@ -16,7 +16,7 @@ import { parseJsonObject } from '../api/request.js';
 import { ApiError, statusError, ValidationError } from '../errors.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { ProcessEngine } from '../domain/engine.js';
-import type { Store } from '../store/store.js';
+import { isConditionFailure, type Store } from '../store/store.js';
 import { schema } from '../schema/registry.js';
 import { validateField } from '../schema/validate.js';
 import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
@@ -134,7 +134,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
       );
     } catch (e) {
       lastSeen.delete(hostId);
-      if ((e as { name?: string })?.name !== 'ConditionalCheckFailedException') throw e;
+      if (!isConditionFailure(e)) throw e;
     }
   }
 

@@ -4,9 +4,8 @@
  * request is done, its response (gzip; split over extra items when it would not fit DynamoDB's 400 KB item limit).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Store } from './store.js';
+import { isConditionFailure, type Store } from './store.js';
 
 /** A response kept for replay: opaque to the store. */
 export interface StoredResponse {
@@ -45,8 +44,6 @@ const partKey = (callerId: string, key: string, lease: string, i: number) => ({
   sk: `${partPrefix(lease)}${String(i).padStart(5, '0')}`,
 });
 
-const isConditionFailure = (e: unknown) =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 /**
  * Conditional single-item writes on idempotency records (no transactions, like the rest of the store).

@@ -61,6 +61,17 @@ export function keyFits(value: string): boolean {
 }
 
 /**
+ * Whether a DynamoDB error is a failed condition (a lost race or a claim someone else holds). The SDK's class is
+ * checked by name too, since a second copy of the SDK in a bundle makes `instanceof` miss.
+ *
+ * @example
+ * try { await doc.send(put) } catch (e) { if (!isConditionFailure(e)) throw e }
+ */
+export function isConditionFailure(e: unknown): boolean {
+  return e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+/**
  * Largest resource item written (JSON bytes). DynamoDB refuses items over 400 KB with a validation error; the
  * schemas' limits keep resources far below this, and this guard turns anything that still gets there into a
  * clear 413 instead of a failed write.
@@ -495,7 +506,7 @@ export class Store {
       );
       return value;
     } catch (e) {
-      if (opts.onlyIfAbsent && e instanceof ConditionalCheckFailedException) {
+      if (opts.onlyIfAbsent && isConditionFailure(e)) {
         return (await this.getConfig<T>(name)) as T;
       }
       throw e;
@@ -508,7 +519,7 @@ export class Store {
   }
 
   private mapConflict(e: unknown, id: string): unknown {
-    if (e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException') {
+    if (isConditionFailure(e)) {
       return new WriteConflictError(id, e);
     }
     return e;
