@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname } from 'node:path';
-import type { AgentCommand } from '../core/agent/outbox.js';
+import type { AgentCommand } from '../core/agent/protocol.js';
 import { AgentClient, AgentHttpError, isTransient, type Credentials, type HostFacts, type Outcome } from './client.js';
 import { AbandonCommandError, runWithDriver, type Driver } from './driver.js';
 

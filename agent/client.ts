@@ -4,7 +4,7 @@
  * (network errors, 5xx, 429) are retried with full-jitter exponential backoff, so a fleet reconnecting after
  * an outage spreads out; commands are deduplicated by id, because delivery is at-least-once.
  */
-import type { AgentCommand } from '../core/agent/outbox.js';
+import type { AgentCommand, HostFacts } from '../core/agent/protocol.js';
 
 /** Protocol version the agent speaks, sent on every request (notes §A.8). */
 export const AGENT_VERSION = '1';
@@ -17,8 +17,7 @@ export interface Credentials {
 }
 
 /** What the agent tells the server about its host when registering (the server's own type: one contract). */
-export type { HostFacts } from '../core/agent/registration.js';
-import type { HostFacts } from '../core/agent/registration.js';
+export type { HostFacts };
 
 /** How a command ended. */
 export type Outcome = { result: Record<string, unknown> } | { error: string };

@@ -3,7 +3,7 @@
  * What a host agent runs commands with: a `Driver` turns the three host commands (cattle's
  * `compute.instance.activate` / `deactivate` / `remove`) into work on the machine, and reports progress.
  */
-import type { AgentCommand } from '../core/agent/outbox.js';
+import type { AgentCommand } from '../core/agent/protocol.js';
 
 export type { AgentCommand };
 

@@ -2,7 +2,7 @@
  * The `sim` driver: simulated instances and the label-driven fault injection the end-to-end tests rely on.
  */
 import { describe, expect, it } from 'vitest';
-import type { AgentCommand } from '../core/agent/outbox.js';
+import type { AgentCommand } from '../core/agent/protocol.js';
 import { AbandonCommandError, runWithDriver } from './driver.js';
 import { SimDriver } from './sim-driver.js';
 

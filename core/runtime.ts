@@ -4,7 +4,7 @@
  * service → Hono app, plus the workflow tasks, the sweeper and the reconciler. Every host uses it: the Lambda
  * entry points (`functions/*.ts`) and the embedded local stack (`core/embedded/stack.ts`).
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { StoreClient } from './store/connect.js';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Hono } from 'hono';
 import { Outbox } from './agent/outbox.js';
@@ -29,7 +29,7 @@ import type { TaskPayload, WorkflowEngine } from './workflows/types.js';
 
 export interface DroverOptions {
   config: DroverConfig;
-  client: DynamoDBClient;
+  client: StoreClient;
   tableName: string;
   /** Admin key to install on start; when absent the stored one stays in force. */
   admin?: { accessKey: string; secretKey: string };
@@ -64,7 +64,7 @@ export interface Drover {
  * Builds the app and its services over a table, running the stage bootstrap first.
  *
  * @example
- * const { app } = await createDrover({ config, client: new DynamoDBClient({}), tableName: 'drover-prod' });
+ * const { app } = await createDrover({ config, client: dynamoClient({ region: 'eu-west-1' }), tableName: 'drover-prod' });
  */
 export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const { config } = opts;

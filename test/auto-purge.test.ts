@@ -5,7 +5,7 @@
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Command } from '../core/agent/outbox.js';
+import type { Command } from '../core/store/commands.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 import { settle, waitFor } from './helpers/wait.js';
 

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Command } from '../core/agent/outbox.js';
+import type { Command } from '../core/store/commands.js';
 import { Client, type Reply } from './helpers/client.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 import { waitFor, type Settled } from './helpers/wait.js';

@@ -1,8 +1,7 @@
 /**
  * @module
- * The durable per-host command outbox (design D7, notes §A.6): host commands wait as items of the stage's
- * table (`pk = cmd#<hostId>`, `sk = <commandId>`, ids sort by creation time) until the host's agent polls,
- * acks and completes them. An in-process doorbell wakes local long-polls when work is enqueued; losing a ring
+ * The durable per-host command outbox (design D7, notes §A.6): host commands wait in the stage's table
+ * (`core/store/commands.ts`) until the host's agent polls, acks and completes them. An in-process doorbell wakes local long-polls when work is enqueued; losing a ring
  * is harmless because pollers always re-read the table.
  *
  *   enqueue ──▶ pending ──ack──▶ acked ──finish──▶ done (expires a day later)
@@ -10,61 +9,20 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { CommandRecords, type Command } from '../store/commands.js';
 import type { Resource } from '../store/resource.js';
-import { isConditionFailure, type Store } from '../store/store.js';
-import type { HostCommandName } from '../workflows/types.js';
+import type { Store } from '../store/store.js';
+import type { AgentCommand, CommandOutcome } from './protocol.js';
 
-export type CommandStatus = 'pending' | 'acked' | 'done';
-
-/** How a command ended, as the agent reported it: a result (success) or an error message. */
-export type CommandOutcome = { result: Record<string, unknown> } | { error: string };
-
-/** What the workflow side enqueues. */
-export interface NewCommand {
-  hostId: string;
-  name: HostCommandName;
-  /** The process the command serves (`start`, `stop`, `restart`, `migrate`, `purge`). */
-  action: string;
-  resourceId: string;
-  actionId: string;
-  /** A snapshot of the instance: everything the agent needs (see `instanceSnapshot`). */
-  data: Record<string, unknown>;
-  /** Process input the agent honours, e.g. `{ timeout }` of a stop. */
-  processData?: Record<string, unknown>;
-  /** Step Functions task token; stays on the server, never sent to agents. */
-  token: string;
-  heartbeatSeconds: number;
-  timeoutSeconds: number;
-  /** Identifies "the same command" across retries of the enqueuing task (default `<actionId>/<name>`). */
-  dedupeKey?: string;
-}
-
-/** A stored command. */
-export interface Command extends Required<Omit<NewCommand, 'dedupeKey'>> {
-  id: string;
-  dedupeKey: string;
-  status: CommandStatus;
-  /** Epoch ms. */
-  createdAt: number;
-  /** Epoch ms after which the waiting task has timed out: the command is no longer handed out. */
-  deadline: number;
-  ackedAt: number | null;
-  doneAt: number | null;
-  result: CommandOutcome | null;
-  /** Epoch ms the outcome was passed to the workflow (SendTask*); `null` until then. */
-  relayedAt: number | null;
-  /** Epoch ms of the last failed attempt to pass the outcome on (a repeated completion retries it). */
-  relayFailedAt?: number | null;
-  /** Epoch seconds (DynamoDB TTL). */
-  expiresAt: number;
-}
-
-/** A command as an agent sees it: no task token, deadlines as seconds remaining (agent clocks may be off). */
-export type AgentCommand = Pick<
+/**
+ * What the workflow side enqueues: a command without its bookkeeping. `processData` defaults to `{}`, `dedupeKey`
+ * (what makes retries of the enqueuing task "the same command") to `<actionId>/<name>`.
+ */
+export type NewCommand = Pick<
   Command,
-  'id' | 'hostId' | 'name' | 'action' | 'resourceId' | 'actionId' | 'data' | 'processData' | 'heartbeatSeconds' | 'timeoutSeconds' | 'status' | 'createdAt'
-> & { secondsRemaining: number };
+  'hostId' | 'name' | 'action' | 'resourceId' | 'actionId' | 'data' | 'token' | 'heartbeatSeconds' | 'timeoutSeconds'
+> &
+  Partial<Pick<Command, 'processData' | 'dedupeKey'>>;
 
 export interface OutboxOptions {
   /**
@@ -78,7 +36,6 @@ export interface OutboxOptions {
 }
 
 const DAY_SECONDS = 86_400;
-const PREFIX = 'cmd#';
 
 /**
  * A sortable command id: creation time as 9 base-36 digits, a per-process sequence, random letters.
@@ -149,13 +106,6 @@ export function agentView(cmd: Command, now: number): AgentCommand {
 }
 
 
-const KEY_ONLY = new Set(['pk', 'sk']);
-function toCommand(item: Record<string, unknown>): Command {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(item)) if (!KEY_ONLY.has(k)) out[k] = v;
-  return out as unknown as Command;
-}
-
 /**
  * The outbox. One per process, shared by the task code that enqueues and the agent routes that deliver, so
  * the doorbell reaches local long-polls.
@@ -174,10 +124,10 @@ export class Outbox {
   private readonly retentionSeconds: number;
   private closedFlag = false;
 
-  constructor(
-    private readonly store: Store,
-    opts: OutboxOptions = {},
-  ) {
+  private readonly commands: CommandRecords;
+
+  constructor(store: Store, opts: OutboxOptions = {}) {
+    this.commands = new CommandRecords(store);
     this.now = opts.now ?? Date.now;
     this.windowMs = (opts.windowSeconds ?? 3600) * 1000;
     this.retentionSeconds = opts.retentionSeconds ?? DAY_SECONDS;
@@ -199,18 +149,25 @@ export class Outbox {
    */
   async enqueue(input: NewCommand): Promise<Command> {
     const dedupeKey = input.dedupeKey ?? `${input.actionId}/${input.name}`;
-    const keyPk = `cmdkey#${input.hostId}#${dedupeKey}`;
     for (let attempt = 0; ; attempt++) {
       const now = this.now();
       const cmd = this.newCommand(input, dedupeKey, now);
-      const claimed = await this.claimKey(keyPk, cmd, attempt >= 5);
+      const claimed = await this.commands.claimKey(cmd, attempt >= 5);
       if (claimed === true) {
-        await this.store.doc.send(new PutCommand({ TableName: this.store.tableName, Item: { pk: PREFIX + cmd.hostId, sk: cmd.id, ...cmd } }));
+        await this.commands.put(cmd);
         this.ring(cmd.hostId);
         return cmd;
       }
       if (!claimed) continue; // the key vanished between the put and the read: claim again
-      const refreshed = await this.refresh(input, claimed, now);
+      const refreshed = await this.commands.refresh(input.hostId, claimed, {
+        token: cmd.token,
+        heartbeatSeconds: cmd.heartbeatSeconds,
+        timeoutSeconds: cmd.timeoutSeconds,
+        deadline: cmd.deadline,
+        expiresAt: cmd.expiresAt,
+        data: cmd.data,
+        processData: cmd.processData,
+      });
       if (refreshed) {
         if (refreshed.status === 'pending') this.ring(refreshed.hostId);
         return refreshed;
@@ -219,7 +176,7 @@ export class Outbox {
       // Done (or expired): the next attempt replaces the key with a fresh command. Missing: its writer is
       // between the key and the command write; give it a moment.
       if (!existing) await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
-      else await this.releaseKey(keyPk, claimed);
+      else await this.commands.releaseKey(input.hostId, dedupeKey, claimed);
     }
   }
 
@@ -229,36 +186,9 @@ export class Outbox {
    * @example
    * const cmds = await outbox.pending('1h1', 20);
    */
-  async pending(hostId: string, limit: number): Promise<Command[]> {
+  pending(hostId: string, limit: number): Promise<Command[]> {
     const now = this.now();
-    const out: Command[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.store.doc.send(
-        new QueryCommand({
-          TableName: this.store.tableName,
-          KeyConditionExpression: 'pk = :pk AND sk >= :from',
-          FilterExpression: '#st = :pending AND #dl > :now AND (attribute_not_exists(#ex) OR #ex > :nowSec)',
-          ExpressionAttributeNames: { '#st': 'status', '#dl': 'deadline', '#ex': 'expiresAt' },
-          ExpressionAttributeValues: {
-            ':pk': PREFIX + hostId,
-            ':from': idFloor(now - this.windowMs),
-            ':pending': 'pending',
-            ':now': now,
-            ':nowSec': Math.floor(now / 1000),
-          },
-          ConsistentRead: true,
-          Limit: 100,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        out.push(toCommand(item));
-        if (out.length >= limit) return out;
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
+    return this.commands.pending(hostId, { fromId: idFloor(now - this.windowMs), now, limit });
   }
 
   /**
@@ -267,13 +197,8 @@ export class Outbox {
    * @example
    * const cmd = await outbox.get('1h1', id); if (!cmd) throw statusError(404);
    */
-  async get(hostId: string, id: string): Promise<Command | undefined> {
-    const out = await this.store.doc.send(
-      new GetCommand({ TableName: this.store.tableName, Key: { pk: PREFIX + hostId, sk: id }, ConsistentRead: true }),
-    );
-    const item = out.Item;
-    if (!item || (typeof item.expiresAt === 'number' && item.expiresAt * 1000 <= this.now())) return undefined;
-    return toCommand(item);
+  get(hostId: string, id: string): Promise<Command | undefined> {
+    return this.commands.get(hostId, id, this.now());
   }
 
   /**
@@ -284,23 +209,7 @@ export class Outbox {
    * await outbox.ack('1h1', id);
    */
   async ack(hostId: string, id: string): Promise<Command | undefined> {
-    try {
-      const out = await this.store.doc.send(
-        new UpdateCommand({
-          TableName: this.store.tableName,
-          Key: { pk: PREFIX + hostId, sk: id },
-          UpdateExpression: 'SET #st = :acked, ackedAt = :now',
-          ConditionExpression: 'attribute_exists(pk) AND #st = :pending',
-          ExpressionAttributeNames: { '#st': 'status' },
-          ExpressionAttributeValues: { ':acked': 'acked', ':pending': 'pending', ':now': this.now() },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return toCommand(out.Attributes!);
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      return this.get(hostId, id);
-    }
+    return (await this.commands.ack(hostId, id, this.now())) ?? this.get(hostId, id);
   }
 
   /**
@@ -313,29 +222,10 @@ export class Outbox {
    */
   async finish(hostId: string, id: string, outcome: CommandOutcome): Promise<{ command: Command; firstTime: boolean } | undefined> {
     const now = this.now();
-    try {
-      const out = await this.store.doc.send(
-        new UpdateCommand({
-          TableName: this.store.tableName,
-          Key: { pk: PREFIX + hostId, sk: id },
-          UpdateExpression: 'SET #st = :done, doneAt = :now, #res = :res, #ex = :ex, ackedAt = if_not_exists(ackedAt, :now)',
-          ConditionExpression: 'attribute_exists(pk) AND #st <> :done',
-          ExpressionAttributeNames: { '#st': 'status', '#res': 'result', '#ex': 'expiresAt' },
-          ExpressionAttributeValues: {
-            ':done': 'done',
-            ':now': now,
-            ':res': outcome,
-            ':ex': Math.floor(now / 1000) + this.retentionSeconds,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return { command: toCommand(out.Attributes!), firstTime: true };
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      const command = await this.get(hostId, id);
-      return command ? { command, firstTime: false } : undefined;
-    }
+    const done = await this.commands.finish(hostId, id, outcome, { now, expiresAt: Math.floor(now / 1000) + this.retentionSeconds });
+    if (done) return { command: done, firstTime: true };
+    const command = await this.get(hostId, id);
+    return command ? { command, firstTime: false } : undefined;
   }
 
   /**
@@ -345,20 +235,8 @@ export class Outbox {
    * @example
    * await outbox.markRelayed('1h1', id);
    */
-  async markRelayed(hostId: string, id: string, ok = true): Promise<void> {
-    try {
-      await this.store.doc.send(
-        new UpdateCommand({
-          TableName: this.store.tableName,
-          Key: { pk: PREFIX + hostId, sk: id },
-          UpdateExpression: ok ? 'SET relayedAt = :now' : 'SET relayFailedAt = :now',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':now': this.now() },
-        }),
-      );
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-    }
+  markRelayed(hostId: string, id: string, ok = true): Promise<void> {
+    return this.commands.markRelayed(hostId, id, ok, this.now());
   }
 
   /**
@@ -436,78 +314,5 @@ export class Outbox {
       // A pending command nobody picks up is useless once its task timed out; keep it a day for inspection.
       expiresAt: Math.floor(deadline / 1000) + this.retentionSeconds,
     };
-  }
-
-  /** Claims the dedupe key for `cmd`: `true`, or the id of the command that holds it. */
-  private async claimKey(keyPk: string, cmd: Command, force: boolean): Promise<true | string> {
-    const nowSec = Math.floor(cmd.createdAt / 1000);
-    try {
-      await this.store.doc.send(
-        new PutCommand({
-          TableName: this.store.tableName,
-          Item: { pk: keyPk, sk: 'K', commandId: cmd.id, expiresAt: cmd.expiresAt },
-          ConditionExpression: force ? undefined : 'attribute_not_exists(pk) OR #ex <= :nowSec',
-          ExpressionAttributeNames: force ? undefined : { '#ex': 'expiresAt' },
-          ExpressionAttributeValues: force ? undefined : { ':nowSec': nowSec },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      const out = await this.store.doc.send(
-        new GetCommand({ TableName: this.store.tableName, Key: { pk: keyPk, sk: 'K' }, ConsistentRead: true }),
-      );
-      return typeof out.Item?.commandId === 'string' ? out.Item.commandId : '';
-    }
-  }
-
-  /** Drops the dedupe key if it still names `commandId` (that command is done; the next enqueue starts afresh). */
-  private async releaseKey(keyPk: string, commandId: string): Promise<void> {
-    try {
-      await this.store.doc.send(
-        new UpdateCommand({
-          TableName: this.store.tableName,
-          Key: { pk: keyPk, sk: 'K' },
-          UpdateExpression: 'SET #ex = :gone',
-          ConditionExpression: 'commandId = :id',
-          ExpressionAttributeNames: { '#ex': 'expiresAt' },
-          ExpressionAttributeValues: { ':gone': 0, ':id': commandId },
-        }),
-      );
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-    }
-  }
-
-  /** Gives a not-yet-done command the new task token, deadline and snapshot; `undefined` if it is done or missing. */
-  private async refresh(input: NewCommand, id: string, now: number): Promise<Command | undefined> {
-    const deadline = now + input.timeoutSeconds * 1000;
-    try {
-      const out = await this.store.doc.send(
-        new UpdateCommand({
-          TableName: this.store.tableName,
-          Key: { pk: PREFIX + input.hostId, sk: id },
-          UpdateExpression:
-            'SET #tok = :tok, heartbeatSeconds = :hb, timeoutSeconds = :to, #dl = :dl, #ex = :ex, #data = :data, processData = :pd',
-          ConditionExpression: 'attribute_exists(pk) AND #st <> :done',
-          ExpressionAttributeNames: { '#tok': 'token', '#dl': 'deadline', '#ex': 'expiresAt', '#data': 'data', '#st': 'status' },
-          ExpressionAttributeValues: {
-            ':tok': input.token,
-            ':hb': input.heartbeatSeconds,
-            ':to': input.timeoutSeconds,
-            ':dl': deadline,
-            ':ex': Math.floor(deadline / 1000) + this.retentionSeconds,
-            ':data': input.data,
-            ':pd': input.processData ?? {},
-            ':done': 'done',
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return toCommand(out.Attributes!);
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      return undefined;
-    }
   }
 }

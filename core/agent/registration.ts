@@ -4,22 +4,14 @@
  * facts, and gets the host's id and a credential bound to that host. The same `uuid` in the same project
  * always means the same host; registering again rotates the host's agent key (the old one stops working).
  */
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { statusError } from '../errors.js';
 import { formatId } from '../ids.js';
 import type { Resource } from '../store/resource.js';
-import { isConditionFailure, type Store } from '../store/store.js';
+import type { HostFacts } from './protocol.js';
+import { HostClaims } from '../store/host-claims.js';
+import type { Store } from '../store/store.js';
 import { AGENT_KEY_TYPE, hashSecret, newKeyPair, type Authenticator } from '../domain/credentials.js';
 
-/** What an agent says about its host when it registers. */
-export interface HostFacts {
-  /** Stable identity of the machine (the agent keeps it in its state file). */
-  uuid: string;
-  hostname: string;
-  vcpu: number;
-  memoryMb: number;
-  labels: Record<string, string>;
-}
 
 export interface Registration {
   hostId: string;
@@ -52,14 +44,13 @@ export async function registerHost(deps: RegistrationDeps, token: string, facts:
   const reg = await auth.registrationToken(token);
   if (!reg) throw statusError(401, 'Invalid registration token');
 
-  // One claim item per (project, uuid) makes concurrent first registrations agree on one host.
-  const claimKey = { pk: `hostuuid#${reg.projectId}#${facts.uuid}`, sk: 'K' };
+  // One claim per (project, uuid) makes concurrent first registrations agree on one host.
+  const claims = new HostClaims(store);
   let host: Resource | undefined;
   let created = false;
   for (let attempt = 0; !host; attempt++) {
     if (attempt > 5) throw statusError(409, `Host ${facts.uuid} is being registered by another request; try again`);
-    const claim = await store.doc.send(new GetCommand({ TableName: store.tableName, Key: claimKey, ConsistentRead: true }));
-    const claimedId = claim.Item?.hostId as string | undefined;
+    const claimedId = await claims.holder(reg.projectId, facts.uuid);
     const existing = claimedId ? await store.get(claimedId) : undefined;
     if (existing && !['removed', 'purging', 'purged'].includes(existing.state)) {
       const { after } = await store.mutate(existing.id, (cur) => ({
@@ -78,19 +69,8 @@ export async function registerHost(deps: RegistrationDeps, token: string, facts:
     }
     const num = await store.nextId('host');
     const id = formatId('host', num);
-    try {
-      await store.doc.send(
-        new PutCommand({
-          TableName: store.tableName,
-          Item: { ...claimKey, hostId: id },
-          ConditionExpression: claimedId ? 'hostId = :old' : 'attribute_not_exists(pk)',
-          ExpressionAttributeValues: claimedId ? { ':old': claimedId } : undefined,
-        }),
-      );
-    } catch (e) {
-      if (isConditionFailure(e)) continue; // another registration claimed it first: reuse its host
-      throw e;
-    }
+    // Another registration claimed it first: reuse its host.
+    if (!(await claims.claim(reg.projectId, facts.uuid, id, claimedId))) continue;
     host = await store.create({
       id,
       num,

@@ -10,17 +10,18 @@
  *   POST /agent/commands/:id/progress         { message?, progress? } → { ok: true } | 410 Gone
  *   POST /agent/commands/:id/complete         { result?: { fields? } } | { error } → { duplicate: boolean }
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { Hono, type Context } from 'hono';
 import { parseJsonObject } from '../api/request.js';
 import { ApiError, statusError, ValidationError } from '../errors.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { ProcessEngine } from '../domain/engine.js';
-import { isConditionFailure, type Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { schema } from '../schema/registry.js';
 import { validateField } from '../schema/validate.js';
 import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
-import { agentView, isCommandId, type Command, type CommandOutcome, type Outbox } from './outbox.js';
+import type { Command } from '../store/commands.js';
+import { agentView, isCommandId, type Outbox } from './outbox.js';
+import type { CommandOutcome } from './protocol.js';
 import { registerHost } from './registration.js';
 
 /** The workflow engine, or a getter for one wired after the app (absent: outcomes are only recorded). */
@@ -112,29 +113,19 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
     typeof opts.workflows === 'function' ? opts.workflows() : opts.workflows;
 
   /**
-   * Stamps the host's liveness with one atomic write (no read), at most once per `seenIntervalMs` per host.
-   * Like `store.updateFields` it bumps `version`, so a read-modify-write of the host that raced it retries
-   * instead of writing an older `agentSeenAt` back. (`updateFields` itself cannot be used yet: with only
-   * `set` values it sends an unused `:zero` placeholder, which DynamoDB and dynalite reject.)
+   * Stamps the host's liveness with one atomic write (no read), at most once per `seenIntervalMs` per host. It
+   * bumps `version`, so a read-modify-write of the host that raced it retries instead of writing an older
+   * `agentSeenAt` back.
    */
   async function stampSeen(hostId: string): Promise<void> {
     const t = now();
     if (t - (lastSeen.get(hostId) ?? 0) < seenIntervalMs) return;
     lastSeen.set(hostId, t);
+    let stamped;
     try {
-      await store.doc.send(
-        new UpdateCommand({
-          TableName: store.tableName,
-          Key: { pk: hostId, sk: 'R' },
-          UpdateExpression: 'SET #f.#seen = :t, #v = #v + :one, #u = :t',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#f': 'fields', '#seen': 'agentSeenAt', '#v': 'version', '#u': 'updated' },
-          ExpressionAttributeValues: { ':t': t, ':one': 1 },
-        }),
-      );
-    } catch (e) {
-      lastSeen.delete(hostId);
-      if (!isConditionFailure(e)) throw e;
+      stamped = await store.updateFields(hostId, { set: { agentSeenAt: t } });
+    } finally {
+      if (!stamped) lastSeen.delete(hostId);
     }
   }
 

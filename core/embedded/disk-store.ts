@@ -16,8 +16,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient, ensureTable } from '../store/connect.js';
+import { dynamoClient, ensureTable, type StoreClient } from '../store/connect.js';
 import { journalTable, readJournal, replayJournal, syncDir } from '../store/recovery.js';
 import { startDynalite, type EmbeddedDynamo } from './dynalite.js';
 
@@ -31,7 +30,7 @@ export interface DiskStoreOptions {
 }
 
 export interface DiskStore {
-  client: DynamoDBClient;
+  client: StoreClient;
   endpoint: string;
   /** What recovery did at this start, when the last run had not stopped cleanly. */
   recovered?: { items: number; ms: number; resumed: boolean };

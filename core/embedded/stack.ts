@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Hono } from 'hono';
 import type { DroverConfig } from '../config.js';
 import { newKeyPair } from '../domain/credentials.js';
@@ -20,7 +19,7 @@ import { LocalWorkflowEngine } from '../workflows/local-engine.js';
 import type { WorkflowEngine } from '../workflows/types.js';
 import type { DroverService } from '../domain/service.js';
 import { createDrover, type Drover } from '../runtime.js';
-import { dynamoClient, ensureTable } from '../store/connect.js';
+import { dynamoClient, ensureTable, type StoreClient } from '../store/connect.js';
 import type { Store } from '../store/store.js';
 import { reportLine } from '../workflows/reconciler.js';
 import { openDiskStore } from './disk-store.js';
@@ -39,7 +38,7 @@ export interface RunningStack {
   /** The host command outbox served at `/agent` (enqueue here so local long-polls wake). */
   outbox: Outbox;
   /** The DynamoDB client the store uses. */
-  client: DynamoDBClient;
+  client: StoreClient;
   /** Everything `createDrover` wired (engine, scheduler, workflows, sweeper, ...). */
   drover: Drover;
   /** The simulated hosts this stack started (`DROVER_SIM_HOSTS`). */
@@ -135,7 +134,7 @@ async function openTable(
   config: DroverConfig,
   tableName: string,
   inMemory?: boolean,
-): Promise<{ client: DynamoDBClient; close(): Promise<void> }> {
+): Promise<{ client: StoreClient; close(): Promise<void> }> {
   if (config.tableName) {
     const client = dynamoClient({ region: config.region, endpoint: config.dynamodbEndpoint });
     if (config.createTable) await ensureTable(client, tableName);

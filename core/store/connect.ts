@@ -12,6 +12,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { tableDefinition } from './table.js';
 
+/** The client the store talks through; outside `core/store/` only passed around, never used to send. */
+export type StoreClient = DynamoDBClient;
+
 /**
  * A DynamoDB client; with `endpoint` it talks to a DynamoDB-compatible server (the embedded one uses
  * static dummy credentials, since it checks none).

@@ -3,6 +3,10 @@
  * Contracts of the workflow layer: what an execution starts with, what every Task state sends to the tasks
  * function, and the one interface behind which AWS Step Functions and the embedded interpreter both sit.
  */
+import type { HostCommandName } from '../agent/protocol.js';
+
+/** Host command names belong to the agent protocol. */
+export type { HostCommandName };
 
 /** Input of every execution. The resource item holds everything else (fencing: `actionId`). */
 export interface ExecutionInput {
@@ -11,9 +15,6 @@ export interface ExecutionInput {
   /** Workflow name, so shared task code can find its step definitions. */
   workflow: string;
 }
-
-/** Names of host commands, as cattle named the agent events. */
-export type HostCommandName = 'compute.instance.activate' | 'compute.instance.deactivate' | 'compute.instance.remove';
 
 /** Local (non-host) steps a workflow can run, implemented in `core/workflows/tasks.ts`. */
 export type LocalStepName = 'allocate' | 'allocateTarget' | 'moveToTarget' | 'deallocate';

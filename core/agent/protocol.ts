@@ -1,0 +1,45 @@
+/**
+ * @module
+ * The agent protocol's shapes, shared by the server (`core/agent/`) and the host agent (`agent/`): command names,
+ * a command as the agent sees it, how a command ends, and what an agent says about its host. Imports nothing, so
+ * the agent program depends on this module alone.
+ */
+
+/** Names of host commands, as cattle named the agent events. */
+export type HostCommandName = 'compute.instance.activate' | 'compute.instance.deactivate' | 'compute.instance.remove';
+
+export type CommandStatus = 'pending' | 'acked' | 'done';
+
+/** How a command ended, as the agent reported it: a result (success) or an error message. */
+export type CommandOutcome = { result: Record<string, unknown> } | { error: string };
+
+/** A command as an agent sees it: no task token, the deadline as seconds remaining (agent clocks may be off). */
+export interface AgentCommand {
+  id: string;
+  hostId: string;
+  name: HostCommandName;
+  /** The process the command serves (`start`, `stop`, `restart`, `migrate`, `purge`). */
+  action: string;
+  resourceId: string;
+  actionId: string;
+  /** A snapshot of the instance: everything the agent needs. */
+  data: Record<string, unknown>;
+  /** Process input the agent honours, e.g. `{ timeout }` of a stop. */
+  processData: Record<string, unknown>;
+  heartbeatSeconds: number;
+  timeoutSeconds: number;
+  status: CommandStatus;
+  /** Epoch ms. */
+  createdAt: number;
+  secondsRemaining: number;
+}
+
+/** What an agent says about its host when it registers. */
+export interface HostFacts {
+  /** Stable identity of the machine (the agent keeps it in its state file). */
+  uuid: string;
+  hostname: string;
+  vcpu: number;
+  memoryMb: number;
+  labels: Record<string, string>;
+}

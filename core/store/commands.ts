@@ -1,0 +1,255 @@
+/**
+ * @module
+ * Host commands in the stage's table: one item per command (`pk = cmd#<hostId>`, `sk = <commandId>`, ids sort by
+ * creation time) and one dedupe key per (host, step) (`pk = cmdkey#<hostId>#<dedupeKey>`) naming the command that
+ * holds it. The outbox (`core/agent/outbox.ts`) decides what to write; this module alone knows the items.
+ */
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { AgentCommand, CommandOutcome } from '../agent/protocol.js';
+import { isConditionFailure, type Store } from './store.js';
+
+/** A stored command: what the agent sees, plus what stays on the server. */
+export interface Command extends Omit<AgentCommand, 'secondsRemaining'> {
+  /** Step Functions task token; never sent to agents. */
+  token: string;
+  /** Identifies "the same command" across retries of the enqueuing task. */
+  dedupeKey: string;
+  /** Epoch ms after which the waiting task has timed out: the command is no longer handed out. */
+  deadline: number;
+  ackedAt: number | null;
+  doneAt: number | null;
+  result: CommandOutcome | null;
+  /** Epoch ms the outcome was passed to the workflow (SendTask*); `null` until then. */
+  relayedAt: number | null;
+  /** Epoch ms of the last failed attempt to pass the outcome on (a repeated completion retries it). */
+  relayFailedAt?: number | null;
+  /** Epoch seconds (DynamoDB TTL). */
+  expiresAt: number;
+}
+
+/** What a re-enqueued command gets afresh: the new task's token, bounds and snapshot. */
+export type CommandRefresh = Pick<Command, 'token' | 'heartbeatSeconds' | 'timeoutSeconds' | 'deadline' | 'expiresAt' | 'data' | 'processData'>;
+
+const commandKey = (hostId: string, id: string) => ({ pk: `cmd#${hostId}`, sk: id });
+const dedupeItemKey = (hostId: string, dedupeKey: string) => ({ pk: `cmdkey#${hostId}#${dedupeKey}`, sk: 'K' });
+
+const KEY_ONLY = new Set(['pk', 'sk']);
+function toCommand(item: Record<string, unknown>): Command {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (!KEY_ONLY.has(k)) out[k] = v;
+  return out as unknown as Command;
+}
+
+const expired = (item: Record<string, unknown>, now: number) => typeof item.expiresAt === 'number' && item.expiresAt * 1000 <= now;
+
+/**
+ * Conditional single-item reads and writes of host commands and their dedupe keys.
+ *
+ * @example
+ * const commands = new CommandRecords(store);
+ * await commands.put(cmd);
+ * const waiting = await commands.pending('1h1', { fromId: '000000000', now: Date.now(), limit: 20 });
+ */
+export class CommandRecords {
+  constructor(private readonly store: Store) {}
+
+  /**
+   * Writes a new command.
+   *
+   * @example
+   * await commands.put(cmd);
+   */
+  async put(cmd: Command): Promise<void> {
+    await this.store.doc.send(new PutCommand({ TableName: this.store.tableName, Item: { ...commandKey(cmd.hostId, cmd.id), ...cmd } }));
+  }
+
+  /**
+   * One command of a host (any status), or `undefined` (also once it has expired).
+   *
+   * @example
+   * const cmd = await commands.get('1h1', id, Date.now());
+   */
+  async get(hostId: string, id: string, now: number): Promise<Command | undefined> {
+    const out = await this.store.doc.send(
+      new GetCommand({ TableName: this.store.tableName, Key: commandKey(hostId, id), ConsistentRead: true }),
+    );
+    return out.Item && !expired(out.Item, now) ? toCommand(out.Item) : undefined;
+  }
+
+  /**
+   * Pending commands of a host whose task has not timed out, created at or after the command id `fromId`, oldest
+   * first, at most `limit`.
+   *
+   * @example
+   * await commands.pending('1h1', { fromId: idFloor(now - 3_600_000), now, limit: 20 });
+   */
+  async pending(hostId: string, q: { fromId: string; now: number; limit: number }): Promise<Command[]> {
+    const out: Command[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.store.doc.send(
+        new QueryCommand({
+          TableName: this.store.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk >= :from',
+          FilterExpression: '#st = :pending AND #dl > :now AND (attribute_not_exists(#ex) OR #ex > :nowSec)',
+          ExpressionAttributeNames: { '#st': 'status', '#dl': 'deadline', '#ex': 'expiresAt' },
+          ExpressionAttributeValues: {
+            ':pk': commandKey(hostId, '').pk,
+            ':from': q.fromId,
+            ':pending': 'pending',
+            ':now': q.now,
+            ':nowSec': Math.floor(q.now / 1000),
+          },
+          ConsistentRead: true,
+          Limit: 100,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        out.push(toCommand(item));
+        if (out.length >= q.limit) return out;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  /**
+   * Marks a pending command acked; `undefined` when it is not pending (or missing).
+   *
+   * @example
+   * const acked = await commands.ack('1h1', id, Date.now());
+   */
+  ack(hostId: string, id: string, now: number): Promise<Command | undefined> {
+    return this.update(hostId, id, {
+      set: 'SET #st = :acked, ackedAt = :now',
+      condition: '#st = :pending',
+      names: { '#st': 'status' },
+      values: { ':acked': 'acked', ':pending': 'pending', ':now': now },
+    });
+  }
+
+  /**
+   * Records the outcome of a command that is not done yet; `undefined` when it is done already (or missing).
+   *
+   * @example
+   * const done = await commands.finish('1h1', id, { error: 'disk full' }, { now, expiresAt });
+   */
+  finish(hostId: string, id: string, outcome: CommandOutcome, at: { now: number; expiresAt: number }): Promise<Command | undefined> {
+    return this.update(hostId, id, {
+      set: 'SET #st = :done, doneAt = :now, #res = :res, #ex = :ex, ackedAt = if_not_exists(ackedAt, :now)',
+      condition: '#st <> :done',
+      names: { '#st': 'status', '#res': 'result', '#ex': 'expiresAt' },
+      values: { ':done': 'done', ':now': at.now, ':res': outcome, ':ex': at.expiresAt },
+    });
+  }
+
+  /**
+   * Gives a command that is not done the new task's token, bounds and snapshot; `undefined` if done or missing.
+   *
+   * @example
+   * const refreshed = await commands.refresh('1h1', id, { token, heartbeatSeconds, timeoutSeconds, deadline, expiresAt, data, processData });
+   */
+  refresh(hostId: string, id: string, r: CommandRefresh): Promise<Command | undefined> {
+    return this.update(hostId, id, {
+      set: 'SET #tok = :tok, heartbeatSeconds = :hb, timeoutSeconds = :to, #dl = :dl, #ex = :ex, #data = :data, processData = :pd',
+      condition: '#st <> :done',
+      names: { '#tok': 'token', '#dl': 'deadline', '#ex': 'expiresAt', '#data': 'data', '#st': 'status' },
+      values: {
+        ':tok': r.token,
+        ':hb': r.heartbeatSeconds,
+        ':to': r.timeoutSeconds,
+        ':dl': r.deadline,
+        ':ex': r.expiresAt,
+        ':data': r.data,
+        ':pd': r.processData,
+        ':done': 'done',
+      },
+    });
+  }
+
+  /**
+   * Notes when the outcome reached the workflow (`ok`) or when passing it on failed (`!ok`).
+   *
+   * @example
+   * await commands.markRelayed('1h1', id, true, Date.now());
+   */
+  async markRelayed(hostId: string, id: string, ok: boolean, now: number): Promise<void> {
+    await this.update(hostId, id, { set: ok ? 'SET relayedAt = :now' : 'SET relayFailedAt = :now', values: { ':now': now } });
+  }
+
+  /**
+   * Claims the dedupe key of a (host, step) for a command: `true`, or the id of the command that holds it (`''`
+   * when the holder vanished meanwhile). An expired key is free; `force` takes it whatever holds it.
+   *
+   * @example
+   * const claimed = await commands.claimKey(cmd, false); if (claimed !== true) refresh(claimed);
+   */
+  async claimKey(cmd: Pick<Command, 'hostId' | 'dedupeKey' | 'id' | 'createdAt' | 'expiresAt'>, force: boolean): Promise<true | string> {
+    const key = dedupeItemKey(cmd.hostId, cmd.dedupeKey);
+    try {
+      await this.store.doc.send(
+        new PutCommand({
+          TableName: this.store.tableName,
+          Item: { ...key, commandId: cmd.id, expiresAt: cmd.expiresAt },
+          ConditionExpression: force ? undefined : 'attribute_not_exists(pk) OR #ex <= :nowSec',
+          ExpressionAttributeNames: force ? undefined : { '#ex': 'expiresAt' },
+          ExpressionAttributeValues: force ? undefined : { ':nowSec': Math.floor(cmd.createdAt / 1000) },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      const out = await this.store.doc.send(new GetCommand({ TableName: this.store.tableName, Key: key, ConsistentRead: true }));
+      return typeof out.Item?.commandId === 'string' ? out.Item.commandId : '';
+    }
+  }
+
+  /**
+   * Frees a dedupe key if it still names `commandId` (that command is done; the next enqueue starts afresh).
+   *
+   * @example
+   * await commands.releaseKey('1h1', dedupeKey, doneId);
+   */
+  async releaseKey(hostId: string, dedupeKey: string, commandId: string): Promise<void> {
+    try {
+      await this.store.doc.send(
+        new UpdateCommand({
+          TableName: this.store.tableName,
+          Key: dedupeItemKey(hostId, dedupeKey),
+          UpdateExpression: 'SET #ex = :gone',
+          ConditionExpression: 'commandId = :id',
+          ExpressionAttributeNames: { '#ex': 'expiresAt' },
+          ExpressionAttributeValues: { ':gone': 0, ':id': commandId },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+    }
+  }
+
+  /** One conditional UpdateItem of an existing command; `undefined` when the condition (or existence) fails. */
+  private async update(
+    hostId: string,
+    id: string,
+    u: { set: string; condition?: string; names?: Record<string, string>; values: Record<string, unknown> },
+  ): Promise<Command | undefined> {
+    try {
+      const out = await this.store.doc.send(
+        new UpdateCommand({
+          TableName: this.store.tableName,
+          Key: commandKey(hostId, id),
+          UpdateExpression: u.set,
+          ConditionExpression: u.condition ? `attribute_exists(pk) AND ${u.condition}` : 'attribute_exists(pk)',
+          ExpressionAttributeNames: u.names,
+          ExpressionAttributeValues: u.values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toCommand(out.Attributes!);
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      return undefined;
+    }
+  }
+}
