@@ -18,25 +18,24 @@ import type { Resource } from '../store/resource.js';
 import { parseV1Path, readInput } from './request.js';
 import { renderCollection, renderError, renderOutput, renderResource, renderSchema } from './render.js';
 import { UrlBuilder } from './urls.js';
-import { Outbox } from '../agent/outbox.js';
+import type { Outbox } from '../agent/outbox.js';
 import { createAgentRoutes, type WorkflowSource } from '../agent/routes.js';
-import { Idempotency } from '../domain/idempotency.js';
-import { IdempotencyRecords } from '../store/idempotency.js';
-import { idempotency } from './idempotency.js';
+import type { Idempotency } from '../domain/idempotency.js';
+import { once } from './idempotency.js';
 
 export interface AppOptions {
   service: DroverService;
   /** Where unexpected errors are reported (default: console.error). */
   logError?: (err: unknown) => void;
-  /** The host agent channel at `/agent` (default: an outbox over the service's store, no workflow engine). */
-  agent?: AgentChannelOptions;
-  /** `Idempotency-Key` handling on creates and actions (default: records in the service's store, kept a day). */
-  idempotency?: Idempotency;
+  /** The host agent channel at `/agent`. */
+  agent: AgentChannelOptions;
+  /** `Idempotency-Key` handling on creates and actions. */
+  idempotency: Idempotency;
 }
 
 export interface AgentChannelOptions {
   /** Shared with whoever enqueues commands, so its doorbell wakes local long-polls. */
-  outbox?: Outbox;
+  outbox: Outbox;
   /** Receives agent heartbeats and outcomes (SendTaskHeartbeat/Success/Failure). */
   workflows?: WorkflowSource;
   /** Longest agent long-poll in seconds (0 on Lambda). */
@@ -56,7 +55,7 @@ function send(c: Context, body: unknown, status = 200) {
  * Creates the Hono app.
  *
  * @example
- * const app = createApp({ service });
+ * const app = createApp({ service, agent: { outbox }, idempotency: new Idempotency({ records: new IdempotencyRecords(store) }) });
  * serve({ fetch: app.fetch, port: 8080 });
  */
 export function createApp(opts: AppOptions): Hono {
@@ -122,6 +121,8 @@ export function createApp(opts: AppOptions): Hono {
     const readBody = () => readInput(body, url.searchParams, c.req.header('content-type'));
     const principal = await service.deps.auth.authenticate(c.req.header('authorization'));
     const scope = await resolveScope(service, principal, urlProject ?? c.req.header('x-api-project-id') ?? url.searchParams.get('projectId'));
+    const keyed = (type: string, id: string | null, action: string | null, input: Record<string, unknown>) =>
+      ({ callerId: principal.callerId, projectId: scope.projectId, type, id, action, input });
     c.header('X-API-Account-Id', scope.projectId ?? service.deps.defaultProjectId);
 
     if (segments.length === 0) {
@@ -141,9 +142,11 @@ export function createApp(opts: AppOptions): Hono {
       if (!s.collectionMethods.includes(method)) throw statusError(405);
       if (method === 'GET') return send(c, await listCollection(s, scope, url, urls, []));
       const input = await readBody();
-      const created = await service.create(scope, s, input);
-      if (created.length === 1) return send(c, renderResource(created[0], urls, principal.role), 201);
-      return send(c, renderCollection({ schema: s, data: created.map((r) => renderResource(r, urls, principal.role)), requestUrl: url, plain: true }, urls), 201);
+      return once(c, opts.idempotency, keyed(s.id, null, null, input), async () => {
+        const created = await service.create(scope, s, input);
+        if (created.length === 1) return send(c, renderResource(created[0], urls, principal.role), 201);
+        return send(c, renderCollection({ schema: s, data: created.map((r) => renderResource(r, urls, principal.role)), requestUrl: url, plain: true }, urls), 201);
+      });
     }
 
     const res = await service.load(scope, s, segments[1]);
@@ -154,14 +157,16 @@ export function createApp(opts: AppOptions): Hono {
     const action = url.searchParams.get('action');
     if (method === 'POST' && action) {
       const input = await readBody();
-      const out = await service.action(scope, s, res, action, input);
-      if (out.kind === 'process') return send(c, renderResource(out.resource, urls, principal.role), 202);
-      if (out.resource) return send(c, renderResource(out.resource, urls, principal.role));
-      // cattle returns every stream grant, the console's too, as a hostAccess (spec §2.7).
-      const grant = out.access!;
-      const scheme = urls.origin.startsWith('https:') ? (grant.scheme === 'ws' ? 'wss' : 'https') : grant.scheme;
-      const target = `${scheme}://${urls.origin.replace(/^https?:\/\//, '')}${grant.path}`;
-      return send(c, renderOutput('hostAccess', { token: grant.token, url: target }));
+      return once(c, opts.idempotency, keyed(s.id, res.id, action, input), async () => {
+        const out = await service.action(scope, s, res, action, input);
+        if (out.kind === 'process') return send(c, renderResource(out.resource, urls, principal.role), 202);
+        if (out.resource) return send(c, renderResource(out.resource, urls, principal.role));
+        // cattle returns every stream grant, the console's too, as a hostAccess (spec §2.7).
+        const grant = out.access!;
+        const scheme = urls.origin.startsWith('https:') ? (grant.scheme === 'ws' ? 'wss' : 'https') : grant.scheme;
+        const target = `${scheme}://${urls.origin.replace(/^https?:\/\//, '')}${grant.path}`;
+        return send(c, renderOutput('hostAccess', { token: grant.token, url: target }));
+      });
     }
     if (!s.resourceMethods.includes(method)) throw statusError(405);
     switch (method) {
@@ -177,8 +182,6 @@ export function createApp(opts: AppOptions): Hono {
         throw statusError(405);
     }
   };
-  const keys = opts.idempotency ?? new Idempotency({ records: new IdempotencyRecords(service.store), logError });
-  app.use('/v1/*', idempotency({ keys, auth: service.deps.auth }));
   app.all('/v1', v1);
   app.all('/v1/*', v1);
 
@@ -188,9 +191,9 @@ export function createApp(opts: AppOptions): Hono {
       store: service.store,
       engine: service.deps.engine,
       auth: service.deps.auth,
-      outbox: opts.agent?.outbox ?? new Outbox(service.store),
-      workflows: opts.agent?.workflows,
-      maxWaitSeconds: opts.agent?.maxWaitSeconds,
+      outbox: opts.agent.outbox,
+      workflows: opts.agent.workflows,
+      maxWaitSeconds: opts.agent.maxWaitSeconds,
       logError,
     }),
   );

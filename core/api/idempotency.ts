@@ -1,82 +1,62 @@
 /**
  * @module
- * The `Idempotency-Key` header on `/v1` creates (`POST <collection>`) and actions (`POST <resource>?action=`):
- * a Hono middleware that fingerprints the request and lets the domain's `Idempotency` run it once per key.
+ * The `Idempotency-Key` header on `/v1` creates and actions: the route hands over the request as it understood it
+ * (caller, project, type, resource, action, parsed input) and the code that answers it, and the domain's
+ * `Idempotency` runs that code once per key, replaying its answer to retries.
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
-import type { Authenticator } from '../domain/credentials.js';
 import { fingerprint, isValidKey, type Idempotency, type StoredResponse } from '../domain/idempotency.js';
-import { schemaFor } from '../schema/registry.js';
-import { parseV1Path, readInput } from './request.js';
 
-export interface IdempotencyMiddlewareOptions {
-  keys: Idempotency;
-  /** Identifies the caller, whose keys are their own (the app's authenticator: cached, so the route's own
-   *  authentication right after costs no store read). */
-  auth: Authenticator;
+/** What makes two requests "the same request" under one key. */
+export interface KeyedRequest {
+  callerId: string;
+  /** The project the request works in (`null`: the admin across projects). */
+  projectId: string | null;
+  /** Schema id of the collection or resource. */
+  type: string;
+  /** The resource an action runs on; `null` for a create. */
+  id: string | null;
+  action: string | null;
+  /** The parsed input, so the same JSON sent with or without a Content-Type is the same request. */
+  input: Record<string, unknown>;
 }
 
 /** Response headers a replay repeats besides the body: its type and Rancher's `X-API-*` headers. */
 const KEPT_HEADERS = /^(content-type|x-api-.*)$/i;
 
 /**
- * The middleware; mount it on `/v1/*` before the routes. Requests without the header pass through untouched.
+ * Answers a create or an action once per `Idempotency-Key`: without the header, `answer()` simply runs; with it, a
+ * retry of the same request gets the first answer again (`Idempotent-Replayed: true`), a different request under
+ * the key is 422, and a malformed key is 400.
  *
  * @example
- * app.use('/v1/*', idempotency({ keys, auth: service.deps.auth }));
+ * return once(c, keys, { callerId, projectId, type: 'container', id: null, action: null, input }, () => create(input));
  */
-export function idempotency(opts: IdempotencyMiddlewareOptions): MiddlewareHandler {
-  return async (c, next) => {
-    const key = c.req.header('idempotency-key');
-    if (key === undefined) return next();
-    const url = new URL(c.req.url);
-    const target = createOrAction(c.req.method, url);
-    if (!target) return next();
-    if (!isValidKey(key)) {
-      throw new ApiError(400, 'InvalidFormat', {
-        fieldName: 'Idempotency-Key',
-        message: 'The Idempotency-Key header must be 1 to 255 printable ASCII characters',
-      });
-    }
-    const principal = await opts.auth.authenticate(c.req.header('authorization'));
-    const requestedProject = target.urlProject ?? c.req.header('x-api-project-id') ?? url.searchParams.get('projectId');
-    const request = {
-      method: 'POST',
-      project: requestedProject || principal.projectId,
-      type: schemaFor(target.segments[0], principal.role)?.id ?? target.segments[0].toLowerCase(),
-      id: target.segments[1] ?? null,
-      action: url.searchParams.get('action'),
-      // The parsed input, so the same JSON sent with or without a Content-Type is the same request.
-      input: await readInput(await c.req.text(), url.searchParams, c.req.header('content-type')),
-    };
-    const { response, replayed } = await opts.keys.run(
-      { callerId: principal.callerId, key, fingerprint: fingerprint(request) },
-      async () => {
-        await next();
-        return captured(c);
-      },
-    );
-    if (replayed) {
-      return new Response(response.body, { status: response.status, headers: { ...response.headers, 'Idempotent-Replayed': 'true' } });
-    }
-  };
+export async function once(c: Context, keys: Idempotency, request: KeyedRequest, answer: () => Promise<Response>): Promise<Response> {
+  const key = c.req.header('idempotency-key');
+  if (key === undefined) return answer();
+  if (!isValidKey(key)) {
+    throw new ApiError(400, 'InvalidFormat', {
+      fieldName: 'Idempotency-Key',
+      message: 'The Idempotency-Key header must be 1 to 255 printable ASCII characters',
+    });
+  }
+  const { callerId, ...what } = request;
+  let fresh: Response | undefined;
+  const { response, replayed } = await keys.run({ callerId, key, fingerprint: fingerprint({ method: 'POST', ...what }) }, async () => {
+    fresh = await answer();
+    return stored(fresh);
+  });
+  if (!replayed) return fresh!;
+  return new Response(response.body, { status: response.status, headers: { ...response.headers, 'Idempotent-Replayed': 'true' } });
 }
 
-/** The path of a create or an action (after `_method` is applied), else `undefined`. */
-function createOrAction(method: string, url: URL): ReturnType<typeof parseV1Path> | undefined {
-  const effective = (method === 'POST' && url.searchParams.get('_method')?.toUpperCase()) || method;
-  if (effective !== 'POST') return undefined;
-  const parsed = parseV1Path(url.pathname);
-  const n = parsed.segments.length;
-  return n === 1 || (n === 2 && url.searchParams.get('action')) ? parsed : undefined;
-}
-
-/** The route's response as the domain keeps it (the exact bytes; the response itself stays readable). */
-async function captured(c: Context): Promise<StoredResponse> {
+/** An answer as the domain keeps it: the exact bytes (the answer itself stays readable). */
+async function stored(res: Response): Promise<StoredResponse> {
   const headers: Record<string, string> = {};
-  c.res.headers.forEach((v, k) => {
+  res.headers.forEach((v, k) => {
     if (KEPT_HEADERS.test(k)) headers[k] = v;
   });
-  return { status: c.res.status, headers, body: new Uint8Array(await c.res.clone().arrayBuffer()) };
+  return { status: res.status, headers, body: new Uint8Array(await res.clone().arrayBuffer()) };
 }
