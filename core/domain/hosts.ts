@@ -71,3 +71,29 @@ export function chargedHostsOf(instance: Resource): string[] {
   if (typeof migrationTargetHostId === 'string' && migrationTargetHostId) out.push(migrationTargetHostId);
   return out;
 }
+
+/** A host's capacity and what is already charged against it, as numbers (missing or malformed = 0). */
+export interface Capacity {
+  vcpu: number;
+  memoryMb: number;
+  allocatedVcpu: number;
+  allocatedMemoryMb: number;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+/**
+ * A host's capacity and its allocated counters, read the same way by the scheduler and the reconciler.
+ *
+ * @example
+ * capacityOf(host) // { vcpu: 8, memoryMb: 16384, allocatedVcpu: 2, allocatedMemoryMb: 1024 }
+ */
+export function capacityOf(host: Resource): Capacity {
+  const f = host.fields;
+  return {
+    vcpu: num(f.vcpu),
+    memoryMb: num(f.memoryMb),
+    allocatedVcpu: num(f.allocatedVcpu),
+    allocatedMemoryMb: num(f.allocatedMemoryMb),
+  };
+}

@@ -4,7 +4,7 @@
  */
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
-import { isOnline, requirementOf, type Requirement } from './hosts.js';
+import { capacityOf, isOnline, requirementOf, type Capacity, type Requirement } from './hosts.js';
 
 /*
  * How capacity is kept (spec §3.2 allocate/deallocate, §3.4 migrate):
@@ -51,26 +51,6 @@ export interface SchedulerOptions {
 export interface AllocateOptions {
   /** Hosts that must not be chosen (migration: the host the instance is leaving). */
   exclude?: string[];
-}
-
-/** A host's capacity and what is already charged against it, as numbers (missing or malformed = 0). */
-interface Capacity {
-  vcpu: number;
-  memoryMb: number;
-  allocatedVcpu: number;
-  allocatedMemoryMb: number;
-}
-
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-
-function capacityOf(host: Resource): Capacity {
-  const f = host.fields;
-  return {
-    vcpu: num(f.vcpu),
-    memoryMb: num(f.memoryMb),
-    allocatedVcpu: num(f.allocatedVcpu),
-    allocatedMemoryMb: num(f.allocatedMemoryMb),
-  };
 }
 
 const freeVcpu = (c: Capacity) => c.vcpu - c.allocatedVcpu;

@@ -16,9 +16,9 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { dynamoClient, ensureTable, type StoreClient } from '../store/connect.js';
+import { ensureTable, type StoreClient } from '../store/connect.js';
 import { journalTable, readJournal, replayJournal, syncDir } from '../store/recovery.js';
-import { startDynalite, type EmbeddedDynamo } from './dynalite.js';
+import { connectEmbedded } from './dynalite.js';
 
 export interface DiskStoreOptions {
   /** dynalite's LevelDB directory, e.g. `.drover/dynamodb`; the marker and journal sit beside it. */
@@ -52,44 +52,39 @@ export async function openDiskStore(opts: DiskStoreOptions): Promise<DiskStore> 
   mkdirSync(dirname(opts.dir), { recursive: true });
   writeDurably(marker);
 
-  let db: EmbeddedDynamo = await startDynalite({ path: opts.dir });
-  let client = dynamoClient({ region: opts.region, endpoint: db.endpoint, local: true });
-  const shut = async () => {
-    client.destroy();
-    await db.close();
-  };
+  let db = await connectEmbedded({ path: opts.dir, region: opts.region });
   let recovered: DiskStore['recovered'];
   try {
     if (unclean || existsSync(journal)) {
       const began = Date.now();
       const resumed = existsSync(journal);
-      if (!resumed) await journalTable({ client, tableName: opts.tableName, file: journal });
+      if (!resumed) await journalTable({ client: db.client, tableName: opts.tableName, file: journal });
       // Read (and check) the journal before anything is dropped.
       const items = readJournal(journal);
-      await shut();
+      await db.close();
       rmSync(opts.dir, { recursive: true, force: true });
-      db = await startDynalite({ path: opts.dir });
-      client = dynamoClient({ region: opts.region, endpoint: db.endpoint, local: true });
-      await replayJournal({ client, tableName: opts.tableName, file: journal, journal: items });
+      db = await connectEmbedded({ path: opts.dir, region: opts.region });
+      await replayJournal({ client: db.client, tableName: opts.tableName, file: journal, journal: items });
       recovered = { items: items.count, ms: Date.now() - began, resumed };
       (opts.log ?? console.log)(
         `Recovered from an unclean stop: rebuilt the indexes of ${items.count} items in ${recovered.ms} ms` +
           (resumed ? ' (finished an interrupted rebuild from its journal)' : ''),
       );
     } else {
-      await ensureTable(client, opts.tableName);
+      await ensureTable(db.client, opts.tableName);
     }
   } catch (e) {
-    await shut().catch(() => undefined);
+    await db.close().catch(() => undefined);
     throw e;
   }
 
+  const { client, endpoint } = db;
   return {
     client,
-    endpoint: db.endpoint,
+    endpoint,
     recovered,
     async close() {
-      await shut();
+      await db.close();
       rmSync(marker, { force: true });
     },
   };

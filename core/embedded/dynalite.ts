@@ -7,10 +7,40 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import dynalite from 'dynalite';
+import { dynamoClient, type StoreClient } from '../store/connect.js';
 
 export interface EmbeddedDynamo {
   endpoint: string;
   close(): Promise<void>;
+}
+
+/** dynalite with a store client talking to it. */
+export interface EmbeddedClient {
+  client: StoreClient;
+  endpoint: string;
+  /** Releases the client, then closes dynalite (flushing LevelDB when on disk). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts dynalite (on disk at `path`, else in memory) and a client for it.
+ *
+ * @example
+ * const db = await connectEmbedded({ region: 'us-east-1' });
+ * await ensureTable(db.client, 'drover');
+ * await db.close();
+ */
+export async function connectEmbedded(opts: { path?: string; region: string }): Promise<EmbeddedClient> {
+  const db = await startDynalite({ path: opts.path });
+  const client = dynamoClient({ region: opts.region, endpoint: db.endpoint, local: true });
+  return {
+    client,
+    endpoint: db.endpoint,
+    async close() {
+      client.destroy();
+      await db.close();
+    },
+  };
 }
 
 /**

@@ -23,7 +23,7 @@ import { dynamoClient, ensureTable, type StoreClient } from '../store/connect.js
 import type { Store } from '../store/store.js';
 import { reportLine } from '../workflows/reconciler.js';
 import { openDiskStore } from './disk-store.js';
-import { startDynalite } from './dynalite.js';
+import { connectEmbedded } from './dynalite.js';
 
 export interface RunningStack {
   /** Base URL of the server, e.g. `http://127.0.0.1:8080`. */
@@ -141,16 +141,9 @@ async function openTable(
     return { client, close: async () => client.destroy() };
   }
   if (!inMemory) return openDiskStore({ dir: resolve(config.dataDir, 'dynamodb'), tableName, region: config.region });
-  const db = await startDynalite();
-  const client = dynamoClient({ region: config.region, endpoint: db.endpoint, local: true });
-  await ensureTable(client, tableName);
-  return {
-    client,
-    async close() {
-      client.destroy();
-      await db.close();
-    },
-  };
+  const db = await connectEmbedded({ region: config.region });
+  await ensureTable(db.client, tableName);
+  return db;
 }
 
 /**

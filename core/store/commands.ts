@@ -4,9 +4,9 @@
  * creation time) and one dedupe key per (host, step) (`pk = cmdkey#<hostId>#<dedupeKey>`) naming the command that
  * holds it. The outbox (`core/agent/outbox.ts`) decides what to write; this module alone knows the items.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AgentCommand, CommandOutcome } from '../agent/protocol.js';
-import { isConditionFailure, type Store } from './store.js';
+import { isConditionFailure, isExpired, type Store } from './store.js';
 
 /** A stored command: what the agent sees, plus what stays on the server. */
 export interface Command extends Omit<AgentCommand, 'secondsRemaining'> {
@@ -40,7 +40,6 @@ function toCommand(item: Record<string, unknown>): Command {
   return out as unknown as Command;
 }
 
-const expired = (item: Record<string, unknown>, now: number) => typeof item.expiresAt === 'number' && item.expiresAt * 1000 <= now;
 
 /**
  * Conditional single-item reads and writes of host commands and their dedupe keys.
@@ -73,7 +72,7 @@ export class CommandRecords {
     const out = await this.store.doc.send(
       new GetCommand({ TableName: this.store.tableName, Key: commandKey(hostId, id), ConsistentRead: true }),
     );
-    return out.Item && !expired(out.Item, now) ? toCommand(out.Item) : undefined;
+    return out.Item && !isExpired(out.Item, now) ? toCommand(out.Item) : undefined;
   }
 
   /**
@@ -85,32 +84,27 @@ export class CommandRecords {
    */
   async pending(hostId: string, q: { fromId: string; now: number; limit: number }): Promise<Command[]> {
     const out: Command[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.store.doc.send(
-        new QueryCommand({
-          TableName: this.store.tableName,
-          KeyConditionExpression: 'pk = :pk AND sk >= :from',
-          FilterExpression: '#st = :pending AND #dl > :now AND (attribute_not_exists(#ex) OR #ex > :nowSec)',
-          ExpressionAttributeNames: { '#st': 'status', '#dl': 'deadline', '#ex': 'expiresAt' },
-          ExpressionAttributeValues: {
-            ':pk': commandKey(hostId, '').pk,
-            ':from': q.fromId,
-            ':pending': 'pending',
-            ':now': q.now,
-            ':nowSec': Math.floor(q.now / 1000),
-          },
-          ConsistentRead: true,
-          Limit: 100,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
+    const pages = this.store.queryItems({
+      TableName: this.store.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk >= :from',
+      FilterExpression: '#st = :pending AND #dl > :now AND (attribute_not_exists(#ex) OR #ex > :nowSec)',
+      ExpressionAttributeNames: { '#st': 'status', '#dl': 'deadline', '#ex': 'expiresAt' },
+      ExpressionAttributeValues: {
+        ':pk': commandKey(hostId, '').pk,
+        ':from': q.fromId,
+        ':pending': 'pending',
+        ':now': q.now,
+        ':nowSec': Math.floor(q.now / 1000),
+      },
+      ConsistentRead: true,
+      Limit: 100,
+    });
+    for await (const items of pages) {
+      for (const item of items) {
         out.push(toCommand(item));
         if (out.length >= q.limit) return out;
       }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    }
     return out;
   }
 

@@ -4,8 +4,8 @@
  * request is done, its response (gzip; split over extra items when it would not fit DynamoDB's 400 KB item limit).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, type Store } from './store.js';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, isExpired, type Store } from './store.js';
 
 /** A response kept for replay: opaque to the store. */
 export interface StoredResponse {
@@ -113,7 +113,7 @@ export class IdempotencyRecords {
       new GetCommand({ TableName: this.store.tableName, Key: headKey(callerId, key), ConsistentRead: true }),
     );
     const item = out.Item;
-    if (!item || (item.expiresAt as number) * 1000 <= this.now()) return undefined;
+    if (!item || isExpired(item, this.now())) return undefined;
     const rec: IdempotencyRecord = {
       callerId,
       key,
@@ -225,20 +225,13 @@ export class IdempotencyRecords {
   /** The compressed body of a done record, reassembled from its part items in order. */
   private async readParts(rec: IdempotencyRecord, parts: number): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.store.doc.send(
-        new QueryCommand({
-          TableName: this.store.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': headKey(rec.callerId, rec.key).pk, ':prefix': partPrefix(rec.lease) },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) chunks.push(item.data as Uint8Array);
-      start = out.LastEvaluatedKey;
-    } while (start);
+    const pages = this.store.queryItems({
+      TableName: this.store.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': headKey(rec.callerId, rec.key).pk, ':prefix': partPrefix(rec.lease) },
+      ConsistentRead: true,
+    });
+    for await (const items of pages) for (const item of items) chunks.push(item.data as Uint8Array);
     if (chunks.length !== parts) throw new Error(`idempotency record ${rec.key} has ${chunks.length} of ${parts} parts`);
     return Buffer.concat(chunks);
   }

@@ -61,6 +61,18 @@ export function keyFits(value: string): boolean {
 }
 
 /**
+ * Whether an item's `expiresAt` (epoch seconds, DynamoDB TTL) has passed: TTL deletion is lazy on DynamoDB and
+ * absent in dynalite, so every read treats such an item as gone.
+ *
+ * @example
+ * if (!out.Item || isExpired(out.Item, Date.now())) return undefined;
+ */
+export function isExpired(item: Record<string, unknown>, now: number): boolean {
+  const exp = item.expiresAt;
+  return typeof exp === 'number' && exp * 1000 <= now;
+}
+
+/**
  * Whether a DynamoDB error is a failed condition (a lost race or a claim someone else holds). The SDK's class is
  * checked by name too, since a second copy of the SDK in a bundle makes `instanceof` miss.
  *
@@ -466,12 +478,28 @@ export class Store {
     return this.pages((start) => this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start })));
   }
 
+  /**
+   * Pages of the raw items a query returns, for the store's other entities (commands, idempotency records);
+   * resources are read through `scanIndex`. Stop early by leaving the loop.
+   *
+   * @example
+   * for await (const items of store.queryItems({ TableName, KeyConditionExpression: 'pk = :pk', ... })) ...
+   */
+  queryItems(input: Omit<QueryCommandInput, 'ExclusiveStartKey'>): AsyncGenerator<Item[]> {
+    return this.itemPages((start) => this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start })));
+  }
+
   /** Sends a query or scan page by page (`send` takes the start key), as resources, dropping expired items. */
   private async *pages(send: (start?: Item) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>): AsyncGenerator<Resource[]> {
+    for await (const items of this.itemPages(send)) yield items.filter((i) => !this.expired(i)).map(fromItem);
+  }
+
+  /** The paging loop itself: one request per page until there is no last key. */
+  private async *itemPages(send: (start?: Item) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>): AsyncGenerator<Item[]> {
     let start: Item | undefined;
     do {
       const out = await send(start);
-      yield (out.Items ?? []).filter((i) => !this.expired(i)).map(fromItem);
+      yield out.Items ?? [];
       start = out.LastEvaluatedKey;
     } while (start);
   }
@@ -514,8 +542,7 @@ export class Store {
   }
 
   private expired(item: Record<string, unknown>): boolean {
-    const exp = item.expiresAt;
-    return typeof exp === 'number' && exp * 1000 <= this.now();
+    return isExpired(item, this.now());
   }
 
   private mapConflict(e: unknown, id: string): unknown {

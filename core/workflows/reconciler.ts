@@ -6,7 +6,7 @@
 import { ApiError } from '../errors.js';
 import { inParallel } from '../parallel.js';
 import { SYSTEM_CALLER, type ProcessEngine } from '../domain/engine.js';
-import { chargedHostsOf, requirementOf, type Requirement } from '../domain/hosts.js';
+import { capacityOf, chargedHostsOf, requirementOf, type Requirement } from '../domain/hosts.js';
 import { processOf } from '../process/table.js';
 import { purgeDueAt, type Resource } from '../store/resource.js';
 import { emptySweepReport, type Sweeper, type SweepReport } from './sweeper.js';
@@ -81,8 +81,6 @@ export interface ReconcileReport extends DriveReport, AllocationReport {
 
 /** Resources driven at once: each is a few store writes, and a crash can leave hundreds. */
 const DRIVE_PARALLEL = 8;
-
-const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 /** A requirement the scheduler would have refused to charge (not a finite, non-negative size) counts as nothing. */
 function chargeOf(instance: Resource): Requirement {
@@ -171,7 +169,8 @@ export class Reconciler {
     const out: AllocationReport = { correctedHosts: [], skippedHosts: [] };
     for (const host of survey.hosts) {
       const held = survey.held.get(host.id) ?? { vcpu: 0, memoryMb: 0 };
-      const was = { vcpu: count(host.fields.allocatedVcpu), memoryMb: count(host.fields.allocatedMemoryMb) };
+      const cap = capacityOf(host);
+      const was = { vcpu: cap.allocatedVcpu, memoryMb: cap.allocatedMemoryMb };
       if (was.vcpu === held.vcpu && was.memoryMb === held.memoryMb) continue;
       if (survey.busyProjects.has(host.projectId)) {
         out.skippedHosts.push(host.id);

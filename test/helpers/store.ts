@@ -4,9 +4,9 @@
  * reached through the AWS SDK, plus a shorthand for putting a resource in a given state.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { startDynalite } from '../../core/embedded/dynalite.js';
+import { connectEmbedded } from '../../core/embedded/dynalite.js';
 import { formatId, type BaseType } from '../../core/ids.js';
-import { dynamoClient, ensureTable } from '../../core/store/connect.js';
+import { ensureTable } from '../../core/store/connect.js';
 import type { Resource } from '../../core/store/resource.js';
 import { Store, type StoreOptions } from '../../core/store/store.js';
 
@@ -27,8 +27,8 @@ export interface TestStore {
  * afterAll(() => t.close());
  */
 export async function startTestStore(opts: Omit<StoreOptions, 'client' | 'tableName'> = {}): Promise<TestStore> {
-  const db = await startDynalite();
-  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
+  const db = await connectEmbedded({ region: 'us-east-1' });
+  const { client } = db;
   const tableName = 'drover-test';
   await ensureTable(client, tableName);
   return {
@@ -36,7 +36,6 @@ export async function startTestStore(opts: Omit<StoreOptions, 'client' | 'tableN
     client,
     another: (o = {}) => new Store({ ...o, client, tableName }),
     async close() {
-      client.destroy();
       await db.close();
     },
   };
