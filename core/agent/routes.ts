@@ -16,8 +16,7 @@ import { ApiError, statusError, ValidationError } from '../errors.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { ProcessEngine } from '../domain/engine.js';
 import type { Store } from '../store/store.js';
-import { schema } from '../schema/registry.js';
-import { validateField } from '../schema/validate.js';
+import { validateLabels } from '../schema/validate.js';
 import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
 import type { Command } from '../store/commands.js';
 import { agentView, isCommandId, type Outbox } from './outbox.js';
@@ -85,13 +84,9 @@ function int(body: Record<string, unknown>, name: string, min: number, max: numb
   return v;
 }
 
-async function labels(body: Record<string, unknown>): Promise<Record<string, string>> {
-  const v = body.labels;
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ValidationError('InvalidFormat', 'labels');
-  for (const el of Object.values(v)) if (typeof el !== 'string') throw new ValidationError('InvalidFormat', 'labels');
-  // A host's labels have the limits of an instance's.
-  return (await validateField(schema('container'), 'labels', v, async () => false)) as Record<string, string>;
+/** A host's labels: none, or a map with the limits of an instance's. */
+function labels(body: Record<string, unknown>): Promise<Record<string, string>> {
+  return body.labels === undefined || body.labels === null ? Promise.resolve({}) : validateLabels(body.labels);
 }
 
 /**

@@ -10,7 +10,7 @@ import { isAvailable } from '../process/actions.js';
 import { isGone, processOf } from '../process/table.js';
 import { familyOf, schema as schemaById } from '../schema/registry.js';
 import type { ActionDef, ResourceSchema } from '../schema/types.js';
-import { validateActionInput, validateField, validateFields, type RefResolver } from '../schema/validate.js';
+import { validateActionInput, validateFields, validateLabels, type RefResolver } from '../schema/validate.js';
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, newKeyPair, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
@@ -50,9 +50,6 @@ const REFERENCE_SCHEMAS: Record<string, string> = {
   instanceLink: 'instanceLink',
 };
 
-/** States in which DELETE has nothing left to do and answers with the resource as it is. */
-const ALREADY_GOING = new Set(['removing', 'removed', 'purging', 'purged']);
-
 /** A schema's action by a name from a request (own properties only: `constructor` is no action). */
 function actionOf(s: ResourceSchema, name: string): ActionDef | undefined {
   return Object.hasOwn(s.resourceActions, name) ? s.resourceActions[name] : undefined;
@@ -60,7 +57,7 @@ function actionOf(s: ResourceSchema, name: string): ActionDef | undefined {
 
 /** On its way out: in a removal state, or stopping under a stop that chains into remove (an earlier DELETE). */
 function alreadyGoing(res: Resource): boolean {
-  if (ALREADY_GOING.has(res.state)) return true;
+  if (isGone(res)) return true;
   const act = res.action;
   return !!act && act.name === 'stop' && act.input?.remove === true;
 }
@@ -360,12 +357,7 @@ export class DroverService {
   private async setLabels(res: Resource, labels: unknown): Promise<Resource> {
     // The input schema marks `labels` optional (seed 002), but the handler needs the full desired map.
     if (labels === null || labels === undefined) throw new ValidationError('MissingRequired', 'labels');
-    if (typeof labels !== 'object' || Array.isArray(labels)) {
-      throw new ValidationError('InvalidFormat', 'labels');
-    }
-    for (const v of Object.values(labels)) if (typeof v !== 'string') throw new ValidationError('InvalidFormat', 'labels');
-    // The same limits as the labels given on create.
-    const valid = await validateField(schemaById(res.type), 'labels', labels, async () => false);
+    const valid = await validateLabels(labels);
     const { after } = await this.store.mutate(res.id, (cur) => ({ ...cur, fields: { ...cur.fields, labels: valid } }));
     return after;
   }

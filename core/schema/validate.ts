@@ -89,6 +89,20 @@ export function validateField(s: ResourceSchema, name: string, value: unknown, r
   return convert(name, def, def.type, value, refs);
 }
 
+/**
+ * A labels map as every API takes it (container `setlabels`, host registration): an object of strings, with the
+ * limits of a container's `labels` on create. Anything else is 422 on `labels`.
+ *
+ * @example
+ * await validateLabels({ tier: 'web' }) // { tier: 'web' }
+ */
+export async function validateLabels(value: unknown): Promise<Record<string, string>> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError('InvalidFormat', 'labels');
+  // Strings only: a number would otherwise be converted to one, as a create's string fields are.
+  for (const v of Object.values(value)) if (typeof v !== 'string') throw new ValidationError('InvalidFormat', 'labels');
+  return (await validateField(SCHEMAS.container, 'labels', value, async () => false)) as Record<string, string>;
+}
+
 async function convert(name: string, def: FieldDef, type: string, v: unknown, refs: RefResolver): Promise<unknown> {
   if (v === null) {
     if (def.nullable === false) throw new ValidationError('NotNullable', name);
