@@ -27,6 +27,9 @@ export interface BootstrapResult {
  * const { defaultProjectId } = await bootstrap(store, { admin: { accessKey, secretKey } });
  */
 export async function bootstrap(store: Store, opts: BootstrapOptions = {}): Promise<BootstrapResult> {
+  // Independent of the rest, so it costs a start no extra round trip.
+  const accessKeys = indexAccessKeys(store);
+  accessKeys.catch(() => undefined); // awaited (and its error thrown) below; this only marks it handled meanwhile
   if (opts.admin) {
     await store.putConfig<AdminKeyRecord>('adminKey', {
       accessKey: opts.admin.accessKey,
@@ -64,7 +67,7 @@ export async function bootstrap(store: Store, opts: BootstrapOptions = {}): Prom
       if (!(e instanceof WriteConflictError)) throw e;
     }
   }
-  await indexAccessKeys(store);
+  await accessKeys;
   return { defaultProjectId, cursorSecret };
 }
 
