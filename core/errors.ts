@@ -91,3 +91,28 @@ export class WriteConflictError extends Error {
     this.name = 'WriteConflictError';
   }
 }
+
+/**
+ * A domain error: what was asked cannot be done, for a reason the caller can act on. Code below `core/api/` throws
+ * these; the app's error handler alone gives them an HTTP status.
+ *
+ * @example
+ * if (!res) throw new NotFoundError(`Resource ${id} not found`);
+ */
+export class DomainError extends Error {}
+
+/** The resource does not exist (or is no longer visible). HTTP: 404. */
+export class NotFoundError extends DomainError {
+  constructor(message = 'Not Found') {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The resource's state or a concurrent change refuses the request; trying again may succeed. HTTP: 409. */
+export class ConflictError extends DomainError {
+  constructor(message = 'Conflict') {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}

@@ -1,6 +1,6 @@
 /**
  * @module
- * Wires one Drover instance from its parts: store → scheduler, outbox, workflow engine → process engine →
+ * Wires one Drover instance from its parts: store → scheduler, outbox, lifecycle ledger, runs (workflow engine) →
  * service → Hono app, plus the workflow tasks, the sweeper and the reconciler. Every host uses it: the Lambda
  * entry points (`functions/*.ts`) and the embedded local stack (`core/embedded/stack.ts`).
  */
@@ -12,7 +12,8 @@ import { createApp } from './api/app.js';
 import type { DroverConfig } from './config.js';
 import { bootstrap } from './domain/bootstrap.js';
 import { Authenticator } from './domain/credentials.js';
-import { InlineRunner, ProcessEngine, type ProcessRunner } from './domain/engine.js';
+import { Ledger } from './domain/ledger.js';
+import { InlineRuns, type Runs } from './domain/runs.js';
 import { Scheduler } from './domain/scheduler.js';
 import { Idempotency } from './domain/idempotency.js';
 import { DroverService } from './domain/service.js';
@@ -20,10 +21,10 @@ import { IdempotencyRecords } from './store/idempotency.js';
 import { Store } from './store/store.js';
 import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN } from './workflows/asl.js';
 import { LocalWorkflowEngine } from './workflows/local-engine.js';
-import { WorkflowRunner } from './workflows/runner.js';
+import { WorkflowRuns } from './workflows/runs.js';
 import { SfnWorkflowEngine } from './workflows/sfn-engine.js';
 import { Reconciler } from './workflows/reconciler.js';
-import { Sweeper, sweptStep } from './workflows/sweeper.js';
+import { Sweeper } from './workflows/sweeper.js';
 import { createTaskHandler } from './workflows/tasks.js';
 import type { TaskPayload, WorkflowEngine } from './workflows/types.js';
 
@@ -33,8 +34,8 @@ export interface DroverOptions {
   tableName: string;
   /** Admin key to install on start; when absent the stored one stays in force. */
   admin?: { accessKey: string; secretKey: string };
-  /** Overrides the runner the configuration picks (tests). */
-  runner?: ProcessRunner;
+  /** Overrides where begun actions' runs go (tests that hold work back); gets the ledger to finish them with. */
+  runs?: (ledger: Ledger) => Runs;
   /** Overrides the workflow engine the configuration picks (tests that stand in for Step Functions). */
   workflows?: WorkflowEngine;
   logError?: (err: unknown) => void;
@@ -46,7 +47,10 @@ export interface Drover {
   app: Hono;
   service: DroverService;
   store: Store;
-  engine: ProcessEngine;
+  /** The one writer of every action's life. */
+  ledger: Ledger;
+  /** Where begun actions' runs go: their workflows, or (inline) finished in-process. */
+  runs: Runs;
   scheduler: Scheduler;
   /** The host command outbox the agent routes deliver from; enqueue through this one (its doorbell is local). */
   outbox: Outbox;
@@ -69,58 +73,39 @@ export interface Drover {
 export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const { config } = opts;
   const log = opts.logError ?? ((e: unknown) => console.error(e));
+  const logCause = (m: string, e: unknown) => log(new Error(m, { cause: e }));
   const store = new Store({ client: opts.client, tableName: opts.tableName });
   const { defaultProjectId, cursorSecret } = await bootstrap(store, { admin: opts.admin, cursorSecret: config.cursorSecret });
   const scheduler = new Scheduler(store);
   const outbox = new Outbox(store);
-
-  // The tasks need the engine and the engine needs the runner, which needs the workflow engine: tie the knot
-  // through this late-bound function.
-  let runTask: (payload: TaskPayload) => Promise<unknown> = async () => {
-    throw new Error('tasks are not wired yet');
-  };
   const bounds = { heartbeatSeconds: config.heartbeatSeconds, timeoutSeconds: config.actionTimeoutSeconds };
-  const workflows: WorkflowEngine = opts.workflows ?? (config.stateMachineArns
-    ? new SfnWorkflowEngine({ client: new SFNClient({ region: config.region }), stateMachineArns: config.stateMachineArns })
-    : new LocalWorkflowEngine({
-        definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, ...bounds }),
-        invokeTask: (p) => runTask(p),
-      }));
-  const runner: ProcessRunner =
-    opts.runner ??
-    (config.runner === 'inline' ? new InlineRunner() : new WorkflowRunner(workflows, { ...bounds, log: (m, e) => log(new Error(m, { cause: e })) }));
-  const engine = new ProcessEngine(store, runner, {
+  const ledger = new Ledger(store, {
+    bounds,
+    capacity: scheduler,
     purgedRetentionSeconds: config.purgedRetentionSeconds,
     removeDelaySeconds: config.removeDelaySeconds,
   });
-  runTask = createTaskHandler({ engine, scheduler, outbox, workflows: () => workflows });
-  const sweeper = new Sweeper({
-    engine,
-    workflows,
-    redriveDeadlineMs: (baseType, action) => runner.deadlineMs?.(baseType, action) ?? 60_000,
-    // The same failure path as a workflow's Catch, so held capacity (a migration target) is given back.
-    fail: async (res, workflow, message) => {
-      const out = (await runTask({
-        task: 'fail',
-        id: res.id,
-        actionId: res.action!.id,
-        workflow,
-        stepName: sweptStep(workflow),
-        error: { Error: 'Drover.Swept', Cause: message },
-      })) as { failed?: boolean };
-      return !!out.failed;
-    },
-  });
 
-  const reconciler = new Reconciler({ engine, sweeper, log: (m) => console.log(`reconciler: ${m}`) });
+  // The tasks function is made for the engine it runs under, as the tasks Lambda is made for Step Functions.
+  const tasksFor = (workflows: WorkflowEngine) => createTaskHandler({ ledger, store, scheduler, outbox, workflows, log: logCause });
+  const workflows: WorkflowEngine =
+    opts.workflows ??
+    (config.stateMachineArns
+      ? new SfnWorkflowEngine({ client: new SFNClient({ region: config.region }), stateMachineArns: config.stateMachineArns })
+      : new LocalWorkflowEngine({ definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, ...bounds }), tasks: tasksFor }));
+  const runTask = tasksFor(workflows);
+  const runs: Runs =
+    opts.runs?.(ledger) ?? (config.runner === 'inline' ? new InlineRuns(ledger) : new WorkflowRuns(workflows, ledger, logCause));
+  const sweeper = new Sweeper({ store, ledger, workflows, runs });
+  const reconciler = new Reconciler({ store, ledger, runs, sweeper, log: (m) => console.log(`reconciler: ${m}`) });
 
   const auth = new Authenticator(store);
-  const service = new DroverService({ store, engine, auth, defaultProjectId, cursorSecret });
+  const service = new DroverService({ store, ledger, runs, auth, defaultProjectId, cursorSecret });
   const app = createApp({
     service,
     logError: opts.logError,
     agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0 },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
-  return { app, service, store, engine, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId };
+  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId };
 }

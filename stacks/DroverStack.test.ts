@@ -7,7 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { initProject } from 'sst/project.js';
 import { App, getStack } from 'sst/constructs';
 import { INDEXES } from '../core/store/table.js';
-import { WORKFLOWS } from '../core/workflows/definitions.js';
+import { WORKFLOWS } from '../core/process/workflows.js';
 import { DroverStack } from './DroverStack.js';
 
 describe('DroverStack', () => {

@@ -12,7 +12,7 @@ import { Api, Cron, Function, Table, type StackContext } from 'sst/constructs';
 import { loadConfig } from '../core/config.js';
 import { INDEXES, TTL_ATTRIBUTE } from '../core/store/table.js';
 import { allDefinitions } from '../core/workflows/asl.js';
-import { WORKFLOWS } from '../core/workflows/definitions.js';
+import { WORKFLOWS } from '../core/process/workflows.js';
 
 /** An EventBridge rate expression for an interval in seconds, rounded up to whole minutes (its finest unit). */
 function everySeconds(seconds: number): `rate(${string})` {

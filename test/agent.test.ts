@@ -90,6 +90,20 @@ async function instanceUnderAction(hostId: string, labels: Record<string, string
   return { instance: after, actionId };
 }
 
+/**
+ * What Step Functions does after a host call succeeds (this suite stands in for it): the Complete task, with the
+ * agent's result in the execution's state, records it with the done state in one write.
+ */
+async function completeAsTheWorkflowWould(inst: Awaited<ReturnType<typeof instanceUnderAction>>, output: unknown) {
+  await t.stack.drover.runTask({
+    task: 'complete',
+    id: inst.instance.id,
+    actionId: inst.actionId,
+    workflow: 'instance-start',
+    state: { ActivateResult: output },
+  });
+}
+
 async function enqueue(hostId: string, inst: Awaited<ReturnType<typeof instanceUnderAction>>, name: HostCommandName = 'compute.instance.activate', tok = `tok-${randomUUID()}`) {
   return t.stack.outbox.enqueue({
     hostId,
@@ -298,6 +312,7 @@ describe('commands', () => {
     expect(done.status).toBe(200);
     expect(done.body).toEqual({ duplicate: false });
     expect(wf.of(cmd.token).filter((c) => c.kind === 'success')).toEqual([{ kind: 'success', token: cmd.token, output: result }]);
+    await completeAsTheWorkflowWould(inst, result);
     const after = await project.client.get(`/v1/containers/${inst.instance.id}`);
     expect(after.body).toMatchObject({ externalId: 'abc123', primaryIpAddress: '10.42.0.9' });
     expect(after.body.name).toBeNull();
@@ -399,6 +414,7 @@ describe('the agent program with the sim driver', () => {
       const fields = (success.output as { fields: { externalId: string; primaryIpAddress: string } }).fields;
       expect(fields.externalId).toMatch(/^[0-9a-f]{64}$/);
       expect(fields.primaryIpAddress).toMatch(/^10\.42\.\d+\.\d+$/);
+      await completeAsTheWorkflowWould(ok, success.output);
       expect((await project.client.get(`/v1/containers/${ok.instance.id}`)).body.externalId).toBe(fields.externalId);
       expect(driver.instance(ok.instance.id)?.state).toBe('running');
 

@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProcessEngine, ProcessRunner, RunRef } from '../core/domain/engine.js';
+import type { Ledger, NextRun } from '../core/domain/ledger.js';
+import type { Runs } from '../core/domain/runs.js';
 import { Client, type Reply } from './helpers/client.js';
 import { projectClient, startTestStack, type TestStack } from './helpers/stack.js';
 
@@ -412,20 +413,23 @@ describe('admin key from the environment', () => {
  * Holds every started process until the test releases it, so a project and its key stay `registering` for as long
  * as the test needs (with Step Functions that window is a moment, and scripts hit it).
  */
-class ParkedRunner implements ProcessRunner {
-  private readonly parked: { engine: ProcessEngine; ref: RunRef }[] = [];
-  async run(engine: ProcessEngine, ref: RunRef): Promise<void> {
-    this.parked.push({ engine, ref });
+class ParkedRunner implements Runs {
+  private readonly parked: NextRun[] = [];
+  private ledger?: Ledger;
+  /** For `startTestStack({ runs })`: the stack hands over its ledger, to finish the parked runs with. */
+  readonly runs = (ledger: Ledger): Runs => ((this.ledger = ledger), this);
+  async dispatch(runs: readonly NextRun[]): Promise<void> {
+    this.parked.push(...runs);
   }
   async release(): Promise<void> {
-    for (const { engine, ref } of this.parked.splice(0)) await engine.complete(ref);
+    for (const run of this.parked.splice(0)) await this.dispatch((await this.ledger!.complete(run))?.runs ?? []);
   }
 }
 
 describe('a new project and its key work at once (issue 6, item 2)', () => {
   it('a project still registering takes a key, and the key works before either finishes registering', async () => {
     const runner = new ParkedRunner();
-    const s = await startTestStack({ runner });
+    const s = await startTestStack({ runs: runner.runs });
     try {
       const project = await s.admin.post('/v1/projects', { name: 'scripted' });
       expect([project.status, project.body.state]).toEqual([201, 'registering']);

@@ -14,7 +14,7 @@ import { Hono, type Context } from 'hono';
 import { parseJsonObject } from '../api/request.js';
 import { ApiError, statusError, ValidationError } from '../errors.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
-import type { ProcessEngine } from '../domain/engine.js';
+import type { Ledger } from '../domain/ledger.js';
 import type { Store } from '../store/store.js';
 import { validateLabels } from '../schema/validate.js';
 import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
@@ -28,7 +28,8 @@ export type WorkflowSource = WorkflowEngine | (() => WorkflowEngine | undefined)
 
 export interface AgentRoutesOptions {
   store: Store;
-  engine: ProcessEngine;
+  /** Where an agent's progress is recorded on the action. */
+  ledger: Ledger;
   auth: Authenticator;
   outbox: Outbox;
   workflows?: WorkflowSource;
@@ -42,9 +43,6 @@ export interface AgentRoutesOptions {
   logError?: (err: unknown) => void;
   now?: () => number;
 }
-
-/** Result fields an agent may set on the instance. */
-const RESULT_FIELDS = ['externalId', 'primaryIpAddress'] as const;
 
 /** Step Functions limits: error name 256, cause 32768 characters. */
 const MAX_CAUSE = 32_768;
@@ -93,10 +91,10 @@ function labels(body: Record<string, unknown>): Promise<Record<string, string>> 
  * The `/agent` sub-app.
  *
  * @example
- * app.route('/agent', createAgentRoutes({ store, engine, auth, outbox, workflows: () => wf }));
+ * app.route('/agent', createAgentRoutes({ store, ledger, auth, outbox, workflows: () => wf }));
  */
 export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
-  const { store, engine, auth, outbox } = opts;
+  const { store, ledger, auth, outbox } = opts;
   const now = opts.now ?? Date.now;
   const maxWait = Math.max(0, opts.maxWaitSeconds ?? 20);
   const seenIntervalMs = opts.seenIntervalMs ?? 5000;
@@ -131,28 +129,16 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
     return cmd;
   }
 
-  /** Passes a recorded outcome to the workflow: result fields onto the instance first, then the token. */
+  /**
+   * Passes a recorded outcome to the workflow. A result rides along as the task's output, and the workflow's
+   * completion records its fields with the done state in one write.
+   */
   async function relay(cmd: Command): Promise<void> {
     const outcome = cmd.result;
     const wf = workflows();
-    const ref = { id: cmd.resourceId, actionId: cmd.actionId };
     try {
-      if (outcome && 'error' in outcome) {
-        await wf?.sendTaskFailure(cmd.token, 'AgentError', outcome.error.slice(0, MAX_CAUSE));
-      } else {
-        const result = outcome?.result ?? {};
-        const given = (result.fields ?? {}) as Record<string, unknown>;
-        const fields: Record<string, unknown> = {};
-        for (const k of RESULT_FIELDS) if (typeof given[k] === 'string') fields[k] = given[k];
-        if (Object.keys(fields).length) {
-          try {
-            await engine.progress(ref, { fields });
-          } catch (e) {
-            if (!(e instanceof ApiError && e.status === 404)) throw e; // the instance is gone: nothing to record on
-          }
-        }
-        await wf?.sendTaskSuccess(cmd.token, result);
-      }
+      if (outcome && 'error' in outcome) await wf?.sendTaskFailure(cmd.token, 'AgentError', outcome.error.slice(0, MAX_CAUSE));
+      else await wf?.sendTaskSuccess(cmd.token, outcome?.result ?? {});
     } catch (e) {
       // The task timed out or was superseded before the agent finished: the workflow has moved on.
       if (!(e instanceof TaskTokenError)) throw e;
@@ -229,15 +215,8 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
     if (cmd.status === 'done') throw gone(`Command ${cmd.id} is already complete`);
     if (cmd.status === 'pending') cmd = (await outbox.ack(hostId, cmd.id)) ?? cmd;
     const ref = { id: cmd.resourceId, actionId: cmd.actionId };
-    let current;
-    try {
-      current =
-        message !== undefined || progress !== undefined
-          ? await engine.progress(ref, { message, progress })
-          : await engine.current(ref);
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404)) throw e;
-    }
+    const current =
+      message !== undefined || progress !== undefined ? await ledger.report(ref, { message, progress }) : await ledger.current(ref);
     if (!current) throw gone(`The action of command ${cmd.id} is no longer running`);
     // Relay about one heartbeat per heartbeatSeconds/3 per command (notes §A.4: SendTaskHeartbeat quota); the
     // half-second slack keeps network jitter from dropping the keep-alive of an agent that reports on time.

@@ -6,7 +6,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ApiError, statusError } from '../errors.js';
+import { ApiError, ConflictError, NotFoundError, statusError } from '../errors.js';
 import type { Principal } from '../domain/credentials.js';
 import { collectionFilters, parseFilters, type Condition } from '../domain/filters.js';
 import type { DroverService, Scope } from '../domain/service.js';
@@ -52,6 +52,20 @@ function send(c: Context, body: unknown, status = 200) {
 }
 
 /**
+ * The HTTP form of an error a caller can act on: API errors as they are, domain errors by their kind (the one
+ * place where a domain error becomes a status). `undefined` for anything else: a bug, answered 500 and logged.
+ *
+ * @example
+ * asApiError(new ConflictError('busy'))?.status // 409
+ */
+export function asApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof NotFoundError) return statusError(404, err.message);
+  if (err instanceof ConflictError) return statusError(409, err.message);
+  return undefined;
+}
+
+/**
  * Creates the Hono app.
  *
  * @example
@@ -64,8 +78,9 @@ export function createApp(opts: AppOptions): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
-    const e = err instanceof ApiError ? err : statusError(500);
-    if (!(err instanceof ApiError)) logError(err);
+    const known = asApiError(err);
+    if (!known) logError(err);
+    const e = known ?? statusError(500);
     if (e.status === 401 && c.req.header('x-api-no-challenge') !== 'true') {
       c.header('WWW-Authenticate', 'Basic realm="Drover"');
     }
@@ -189,7 +204,7 @@ export function createApp(opts: AppOptions): Hono {
     '/agent',
     createAgentRoutes({
       store: service.store,
-      engine: service.deps.engine,
+      ledger: service.deps.ledger,
       auth: service.deps.auth,
       outbox: opts.agent.outbox,
       workflows: opts.agent.workflows,

@@ -4,17 +4,18 @@
  * project scoping and validation. Knows nothing of HTTP; the Hono routes translate requests into these calls.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { ApiError, statusError, ValidationError } from '../errors.js';
+import { ApiError, ConflictError, statusError, ValidationError } from '../errors.js';
 import { formatId, parseId, type BaseType } from '../ids.js';
 import { isAvailable } from '../process/actions.js';
-import { isGone, processOf } from '../process/table.js';
+import { deleteVia, isGone, onItsWayOut, processOf } from '../process/table.js';
 import { familyOf, schema as schemaById } from '../schema/registry.js';
 import type { ActionDef, ResourceSchema } from '../schema/types.js';
 import { validateActionInput, validateFields, validateLabels, type RefResolver } from '../schema/validate.js';
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, newKeyPair, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
-import { stateConflictMessage, stateOf, type ProcessEngine } from './engine.js';
+import { stateConflictMessage, stateOf, type Ledger } from './ledger.js';
+import type { Runs } from './runs.js';
 import { hostAccess, type HostAccessGrant } from './host-access.js';
 import { listResources, type ListRequest, type ListResult } from './query.js';
 
@@ -31,7 +32,10 @@ export type ActionResult =
 
 export interface ServiceDeps {
   store: Store;
-  engine: ProcessEngine;
+  /** Writes every step of an action's life. */
+  ledger: Ledger;
+  /** Where the runs of the actions this service begins go. */
+  runs: Runs;
   auth: Authenticator;
   /** Where the admin's creates go when no project is selected. */
   defaultProjectId: string;
@@ -55,18 +59,11 @@ function actionOf(s: ResourceSchema, name: string): ActionDef | undefined {
   return Object.hasOwn(s.resourceActions, name) ? s.resourceActions[name] : undefined;
 }
 
-/** On its way out: in a removal state, or stopping under a stop that chains into remove (an earlier DELETE). */
-function alreadyGoing(res: Resource): boolean {
-  if (isGone(res)) return true;
-  const act = res.action;
-  return !!act && act.name === 'stop' && act.input?.remove === true;
-}
-
 /**
  * The domain service. One per process.
  *
  * @example
- * const svc = new DroverService({ store, engine, auth, defaultProjectId: '1a1', cursorSecret });
+ * const svc = new DroverService({ store, ledger, runs, auth, defaultProjectId: '1a1', cursorSecret });
  * const [c] = await svc.create(scope, schema('container'), { imageUuid: 'sim:web' });
  */
 export class DroverService {
@@ -140,7 +137,7 @@ export class DroverService {
       ([k, def]) => def.scheduleUpdate && k in changes && before.fields[k] !== after.fields[k],
     );
     if (scheduled && isAvailable(after, 'update')) {
-      return this.deps.engine.begin(after, 'update', {}, scope.principal.callerId);
+      return this.begin(after, 'update', {}, scope.principal.callerId);
     }
     return after;
   }
@@ -158,20 +155,20 @@ export class DroverService {
     for (let attempt = 0; ; attempt++) {
       try {
         let out: Resource;
-        if (isAvailable(cur, 'remove')) out = await this.deps.engine.begin(cur, 'remove', {}, caller);
-        else if (cur.baseType === 'instance' && isAvailable(cur, 'stop')) {
-          out = await this.deps.engine.begin(cur, 'stop', { remove: true }, caller);
-        } else if (alreadyGoing(cur)) out = cur;
-        else if (cur.baseType === 'instance' && cur.action?.name === 'stop') {
+        const via = deleteVia(cur.baseType);
+        if (isAvailable(cur, 'remove')) out = await this.begin(cur, 'remove', {}, caller);
+        else if (via && isAvailable(cur, via.action)) out = await this.begin(cur, via.action, via.input, caller);
+        else if (onItsWayOut(cur)) out = cur;
+        else if (via && cur.action?.name === via.action) {
           // A plain stop is under way (a DELETE pasted right after a stop): let it chain into remove when it ends.
-          const amended = await this.deps.engine.amendInput({ id: cur.id, actionId: cur.action.id }, { remove: true }, cur);
-          if (!amended) throw statusError(409, stateConflictMessage(cur, 'remove'));
+          const amended = await this.deps.ledger.amend({ id: cur.id, actionId: cur.action.id }, via.input, cur);
+          if (!amended) throw new ConflictError(stateConflictMessage(cur, 'remove'));
           out = amended;
-        } else throw statusError(409, stateConflictMessage(cur, 'remove'));
+        } else throw new ConflictError(stateConflictMessage(cur, 'remove'));
         if (cur.baseType === 'credential' || cur.baseType === 'account') this.deps.auth.invalidate();
         return out;
       } catch (e) {
-        if (!(e instanceof ApiError && e.status === 409) || attempt >= 4) throw e;
+        if (!(e instanceof ConflictError) || attempt >= 4) throw e;
         // Give a process that is finishing (e.g. a plain stop) a moment, then decide again.
         await new Promise((r) => setTimeout(r, (5 + Math.random() * 10) * 2 ** attempt));
         const fresh = await this.store.get(cur.id);
@@ -193,7 +190,7 @@ export class DroverService {
     const args = await validateActionInput(def.input, input, this.refs(scope, res.projectId));
     const caller = scope.principal.callerId;
     if (processOf(res.baseType, name)) {
-      const resource = await this.deps.engine.begin(res, name, args, caller);
+      const resource = await this.begin(res, name, args, caller);
       if (res.baseType === 'credential' || res.baseType === 'account') this.deps.auth.invalidate();
       return { kind: 'process', resource };
     }
@@ -210,6 +207,13 @@ export class DroverService {
    * allocate, deallocate and the health updates never show there; they still run when their own field
    * (`allocationState`, `healthState`) is in one of their start states.
    */
+  /** Begins an action through the ledger and dispatches the run it calls for; returns the transitioned resource. */
+  private async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Resource> {
+    const { resource, runs } = await this.deps.ledger.begin(res, action, input, caller);
+    await this.deps.runs.dispatch(runs);
+    return resource;
+  }
+
   private canRun(res: Resource, name: string): boolean {
     const p = processOf(res.baseType, name);
     if (p && p.field && p.field !== 'state') return p.from.includes(stateOf(res, p.field));
@@ -281,8 +285,8 @@ export class DroverService {
       // The instance knows its links by id, so its processes reach them with consistent reads (no index lag).
       if (links.length) res.fields.instanceLinkIds = links.map((l) => l.id);
       await this.store.create(res);
-      for (const link of links) await this.deps.engine.begin(await this.store.create(link), 'create', {}, caller);
-      out.push(await this.deps.engine.begin(res, 'create', {}, caller));
+      for (const link of links) await this.begin(await this.store.create(link), 'create', {}, caller);
+      out.push(await this.begin(res, 'create', {}, caller));
     }
     return out;
   }
@@ -309,7 +313,7 @@ export class DroverService {
     if (scope.principal.role !== 'admin') throw statusError(403);
     const values = await validateFields(s, input, 'create', this.refs(scope, ''));
     const res = await this.store.create(await this.newResource(s, null, values));
-    return this.deps.engine.begin(res, 'create', {}, scope.principal.callerId);
+    return this.begin(res, 'create', {}, scope.principal.callerId);
   }
 
   private async createApiKey(scope: Scope, s: ResourceSchema, input: Record<string, unknown>) {
@@ -336,7 +340,7 @@ export class DroverService {
     const res = await this.store.create(
       await this.newResource(s, projectId, { ...fields, publicValue, secretHash: hashSecret(secretValue) }),
     );
-    const started = await this.deps.engine.begin(res, 'create', {}, scope.principal.callerId);
+    const started = await this.begin(res, 'create', {}, scope.principal.callerId);
     return { ...started, fields: { ...started.fields, ...reveal(publicValue, secretValue) } };
   }
 

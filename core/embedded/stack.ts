@@ -10,7 +10,8 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { DroverConfig } from '../config.js';
 import { newKeyPair } from '../domain/credentials.js';
-import type { ProcessRunner } from '../domain/engine.js';
+import type { Ledger } from '../domain/ledger.js';
+import type { Runs } from '../domain/runs.js';
 import type { Outbox } from '../agent/outbox.js';
 import { startAgent, type RunningAgent } from '../../agent/agent.js';
 import { SimDriver } from '../../agent/sim-driver.js';
@@ -39,7 +40,7 @@ export interface RunningStack {
   outbox: Outbox;
   /** The DynamoDB client the store uses. */
   client: StoreClient;
-  /** Everything `createDrover` wired (engine, scheduler, workflows, sweeper, ...). */
+  /** Everything `createDrover` wired (ledger, scheduler, workflows, sweeper, ...). */
   drover: Drover;
   /** The simulated hosts this stack started (`DROVER_SIM_HOSTS`). */
   simHosts: RunningAgent[];
@@ -51,8 +52,8 @@ export interface StackOptions {
   config: DroverConfig;
   /** Keep the store in memory (tests that do not need persistence). */
   inMemory?: boolean;
-  /** Overrides the process runner the configuration picks. */
-  runner?: ProcessRunner;
+  /** Overrides where begun actions' runs go (tests that hold work back). */
+  runs?: (ledger: Ledger) => Runs;
   /** Overrides the workflow engine (tests that stand in for Step Functions). */
   workflows?: WorkflowEngine;
   logError?: (err: unknown) => void;
@@ -171,7 +172,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     client,
     tableName,
     admin: { accessKey: key.accessKey, secretKey: key.secretKey },
-    runner: opts.runner,
+    runs: opts.runs,
     workflows: opts.workflows,
     logError,
     agentPollWaitSeconds: opts.agentPollWaitSeconds ?? 20,

@@ -1,9 +1,12 @@
 /**
  * @module
- * The process table: every lifecycle action of every stateful type, as cattle declares them
- * (start states → transitioning state → done state). It is the single source for the `actions` maps,
- * the state errors, the conditional writes, the `state` enum of each schema and (later) workflow choice.
+ * The process table: every lifecycle action of every stateful type, as cattle declares them (start states →
+ * transitioning state → done state), with what finishing it does: its effects, the process it chains into, the
+ * link processes it starts, and whether it takes a resource out of service. It is the single source for the
+ * `actions` maps, the state errors, the conditional writes, the `state` enum of each schema, workflow choice, and
+ * everything the lifecycle ledger does when an action completes. `core/process/workflows.ts` checks it on load.
  */
+import type { Resource } from '../store/resource.js';
 
 /** The state field a process moves. Only `state` decides whether an action is shown (cattle rule). */
 export type StateField = 'state' | 'allocationState' | 'healthState';
@@ -19,9 +22,66 @@ export interface ProcessDef {
   done: string | Readonly<Record<string, string>>;
   /** Input schema id, if the action takes input. */
   input?: string;
-  /** Workflow that does the work (`core/workflows/definitions.ts`); `process` (no host work) when absent. */
+  /** Workflow that does the work (`core/process/workflows.ts`); `process` (no host work) when absent. */
   workflow?: string;
+  /** Field changes that go with reaching the done state, applied in order (`EFFECTS`). */
+  effects?: readonly EffectName[];
+  /** The process that follows when this one completes (cattle delegation and post-listeners). */
+  chain?: ChainDef;
+  /** Processes started on the instance's links when this one completes: per link, the first whose start states fit. */
+  links?: readonly LinkStep[];
+  /** Takes the resource out of service: its transitioning and done states count as gone (`isGone`). */
+  wayOut?: true;
 }
+
+/**
+ * A process that follows another. It is valid only when the parent's done state is a start state of the child
+ * (checked on load).
+ */
+export interface ChainDef {
+  next: string;
+  /** Follows only when the action's input has this flag set to `true` (stop with `remove: true`). */
+  ifInput?: string;
+  /** Follows unless the resource's field is exactly `false` (an opt-out such as `startOnCreate`). */
+  unlessFieldFalse?: string;
+  /** DELETE takes this way out when `next` cannot start yet (cattle InstanceManager: stop, then remove). */
+  byDelete?: true;
+}
+
+/** A process an instance's completed action starts on each of its links (spec §3.6). */
+export interface LinkStep {
+  action: string;
+  input?: Readonly<Record<string, unknown>>;
+}
+
+/** What an effect may use besides the resource: the clock and the stage's retention settings. */
+export interface EffectContext {
+  now: number;
+  /** Seconds a removed resource stays listed before it may be purged (cattle: 60). */
+  removeDelaySeconds: number;
+  /** Seconds a purged record is kept before it expires (DynamoDB TTL). */
+  purgedRetentionSeconds: number;
+}
+
+const counted = (v: unknown) => (typeof v === 'number' ? v : 0);
+
+/** Field changes that go with reaching a done state (cattle's process handlers, minus host work). */
+export const EFFECTS = {
+  firstRunning: (r: Resource, c: EffectContext): Resource => ({ ...r, fields: { ...r.fields, firstRunning: r.fields.firstRunning ?? c.now } }),
+  countStart: (r: Resource): Resource => ({ ...r, fields: { ...r.fields, startCount: counted(r.fields.startCount) + 1 } }),
+  // A container with a health check starts out initializing (cattle InstanceHealthcheckRegister).
+  initHealth: (r: Resource): Resource =>
+    r.fields.healthCheck && r.fields.healthState == null ? { ...r, fields: { ...r.fields, healthState: 'initializing' } } : r,
+  healthUpdated: (r: Resource, c: EffectContext): Resource => ({ ...r, fields: { ...r.fields, healthUpdated: c.now } }),
+  markRemoved: (r: Resource, c: EffectContext): Resource => ({
+    ...r,
+    fields: { ...r.fields, removed: c.now, removeTime: c.now + c.removeDelaySeconds * 1000 },
+  }),
+  unmarkRemoved: (r: Resource): Resource => ({ ...r, fields: { ...r.fields, removed: null, removeTime: null } }),
+  expire: (r: Resource, c: EffectContext): Resource => ({ ...r, expiresAt: Math.floor(c.now / 1000) + c.purgedRetentionSeconds }),
+} as const;
+
+export type EffectName = keyof typeof EFFECTS;
 
 /** A handler action (no state change) and the rule that makes it available, from the schema attributes. */
 export interface HandlerActionDef {
@@ -36,23 +96,43 @@ export interface HandlerActionDef {
 }
 
 const INSTANCE = {
-  create: { from: ['requested'], transitioning: 'creating', done: 'stopped' },
-  start: { from: ['stopped', 'creating'], transitioning: 'starting', done: 'running', workflow: 'instance-start' },
+  create: { from: ['requested'], transitioning: 'creating', done: 'stopped', chain: { next: 'start', unlessFieldFalse: 'startOnCreate' } },
+  start: {
+    from: ['stopped', 'creating'],
+    transitioning: 'starting',
+    done: 'running',
+    workflow: 'instance-start',
+    effects: ['firstRunning', 'countStart', 'initHealth'],
+    links: [{ action: 'activate' }],
+  },
   stop: {
     from: ['creating', 'running', 'starting', 'updating-running', 'updating-stopped'],
     transitioning: 'stopping',
     done: 'stopped',
     input: 'instanceStop',
     workflow: 'instance-stop',
+    chain: { next: 'remove', ifInput: 'remove', byDelete: true },
+    links: [{ action: 'deactivate' }],
   },
-  restart: { from: ['running'], transitioning: 'restarting', done: 'running', workflow: 'instance-restart' },
+  restart: { from: ['running'], transitioning: 'restarting', done: 'running', workflow: 'instance-restart', effects: ['countStart'] },
   remove: {
     from: ['requested', 'creating', 'updating-running', 'updating-stopped', 'stopped', 'erroring', 'error'],
     transitioning: 'removing',
     done: 'removed',
+    effects: ['markRemoved'],
+    wayOut: true,
   },
-  purge: { from: ['removed'], transitioning: 'purging', done: 'purged', workflow: 'instance-purge' },
-  restore: { from: ['removed'], transitioning: 'restoring', done: 'stopped' },
+  purge: {
+    from: ['removed'],
+    transitioning: 'purging',
+    done: 'purged',
+    workflow: 'instance-purge',
+    effects: ['expire'],
+    wayOut: true,
+    // A purged instance's links are removed: straight away when they may be, else deactivated and then removed.
+    links: [{ action: 'remove' }, { action: 'deactivate', input: { remove: true } }],
+  },
+  restore: { from: ['removed'], transitioning: 'restoring', done: 'stopped', effects: ['unmarkRemoved'] },
   update: {
     from: ['stopped', 'running'],
     transitioning: { stopped: 'updating-stopped', running: 'updating-running' },
@@ -73,9 +153,22 @@ const INSTANCE = {
     from: ['healthy', 'unhealthy', 'initializing', 'reinitializing'],
     transitioning: 'updating-healthy',
     done: 'healthy',
+    effects: ['healthUpdated'],
   },
-  updateunhealthy: { field: 'healthState', from: ['healthy', 'unhealthy'], transitioning: 'updating-unhealthy', done: 'unhealthy' },
-  updatereinitializing: { field: 'healthState', from: ['healthy'], transitioning: 'updating-reinitializing', done: 'reinitializing' },
+  updateunhealthy: {
+    field: 'healthState',
+    from: ['healthy', 'unhealthy'],
+    transitioning: 'updating-unhealthy',
+    done: 'unhealthy',
+    effects: ['healthUpdated'],
+  },
+  updatereinitializing: {
+    field: 'healthState',
+    from: ['healthy'],
+    transitioning: 'updating-reinitializing',
+    done: 'reinitializing',
+    effects: ['healthUpdated'],
+  },
 } as const satisfies Record<string, ProcessDef>;
 
 /** cattle's generic template (create/activate/deactivate/remove/purge/update/restore), used by links. */
@@ -86,19 +179,23 @@ const GENERIC = {
     from: ['registering', 'active', 'activating', 'updating-active', 'updating-inactive'],
     transitioning: 'deactivating',
     done: 'inactive',
+    // A purged instance deactivates and then removes its links (spec §3.6).
+    chain: { next: 'remove', ifInput: 'remove' },
   },
   remove: {
     from: ['requested', 'inactive', 'registering', 'updating-active', 'updating-inactive'],
     transitioning: 'removing',
     done: 'removed',
+    effects: ['markRemoved'],
+    wayOut: true,
   },
-  purge: { from: ['removed'], transitioning: 'purging', done: 'purged' },
+  purge: { from: ['removed'], transitioning: 'purging', done: 'purged', effects: ['expire'], wayOut: true },
   update: {
     from: ['inactive', 'active'],
     transitioning: { inactive: 'updating-inactive', active: 'updating-active' },
     done: { inactive: 'inactive', active: 'active' },
   },
-  restore: { from: ['removed'], transitioning: 'restoring', done: 'inactive' },
+  restore: { from: ['removed'], transitioning: 'restoring', done: 'inactive', effects: ['unmarkRemoved'] },
 } as const satisfies Record<string, ProcessDef>;
 
 /**
@@ -209,11 +306,10 @@ export function isGone(res: { baseType: string; state: string }): boolean {
 }
 
 const goneStates = new Map<string, ReadonlySet<string>>(
-  Object.keys(PROCESSES).map((baseType) => {
+  Object.entries(PROCESSES).map(([baseType, table]) => {
     const out = new Set<string>();
-    for (const name of ['remove', 'purge']) {
-      const p = processOf(baseType, name);
-      if (!p) continue;
+    for (const p of Object.values(table) as ProcessDef[]) {
+      if (!p.wayOut) continue;
       for (const from of p.from) {
         const { transitioning, done } = statesFor(p, from);
         out.add(transitioning).add(done);
@@ -251,21 +347,46 @@ export function handlerActionOf(name: string): HandlerActionDef | undefined {
   return Object.hasOwn(INSTANCE_HANDLER_ACTIONS, name) ? (INSTANCE_HANDLER_ACTIONS as Record<string, HandlerActionDef>)[name] : undefined;
 }
 
-/** Input a chained process receives, and the rule deciding whether one follows. */
-export type ChainRule = (fields: Record<string, unknown>, input: Record<string, unknown>) => string | undefined;
+/**
+ * The process that follows `p` when it completes, if one does (create → start unless `startOnCreate: false`,
+ * stop → remove when asked with `remove: true`).
+ *
+ * @example
+ * chainedAfter(processOf('instance', 'stop')!, {}, { remove: true }) // 'remove'
+ */
+export function chainedAfter(p: ProcessDef, fields: Record<string, unknown>, input: Record<string, unknown>): string | undefined {
+  const c = p.chain;
+  if (!c) return undefined;
+  if (c.ifInput !== undefined && input[c.ifInput] !== true) return undefined;
+  if (c.unlessFieldFalse !== undefined && fields[c.unlessFieldFalse] === false) return undefined;
+  return c.next;
+}
 
 /**
- * Processes that continue into another when they finish (cattle delegation and post-listeners):
- * create → start when `startOnCreate`, stop → remove when asked with `remove: true`.
- * A chain is valid only when the parent's done state is a start state of the child.
+ * How DELETE takes a resource of this type out when `remove` cannot start from its state: the process that chains
+ * into removal, and the input that makes it (instances: `stop` with `remove: true`). `undefined`: no such way.
+ *
+ * @example
+ * deleteVia('instance') // { action: 'stop', input: { remove: true } }
  */
-export const CHAINS: Partial<Record<ProcessBaseType, Record<string, ChainRule>>> = {
-  instance: {
-    create: (fields) => (fields.startOnCreate === false ? undefined : 'start'),
-    stop: (_fields, input) => (input.remove === true ? 'remove' : undefined),
-  },
-  // A purged instance deactivates and then removes its links (spec §3.6).
-  instanceLink: {
-    deactivate: (_fields, input) => (input.remove === true ? 'remove' : undefined),
-  },
-};
+export function deleteVia(baseType: string): { action: string; input: Record<string, unknown> } | undefined {
+  const table = (PROCESSES as Record<string, Record<string, ProcessDef>>)[baseType];
+  for (const [action, p] of Object.entries(table ?? {})) {
+    if (p.chain?.byDelete && p.chain.ifInput) return { action, input: { [p.chain.ifInput]: true } };
+  }
+  return undefined;
+}
+
+/**
+ * On its way out: gone (`isGone`), or under an action that chains into a process that takes it out of service (a
+ * stop asked to remove when it ends).
+ *
+ * @example
+ * onItsWayOut(stoppingWithRemove) // true
+ */
+export function onItsWayOut(res: { baseType: string; state: string; fields: Record<string, unknown>; action?: { name: string; input: Record<string, unknown> } | null }): boolean {
+  if (isGone(res)) return true;
+  const p = res.action ? processOf(res.baseType, res.action.name) : undefined;
+  const next = p && res.action ? chainedAfter(p, res.fields, res.action.input) : undefined;
+  return next !== undefined && !!processOf(res.baseType, next)?.wayOut;
+}

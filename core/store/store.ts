@@ -15,7 +15,7 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { statusError, WriteConflictError } from '../errors.js';
+import { ConflictError, NotFoundError, statusError, WriteConflictError } from '../errors.js';
 import type { BaseType } from '../ids.js';
 import { accessKeyItemKey, accessKeyOf, fromItem, padNum, toItem, type Resource } from './resource.js';
 import { INDEXES, type IndexName } from './table.js';
@@ -309,7 +309,7 @@ export class Store {
     const attempts = opts.attempts ?? 12;
     for (let i = 0; ; i++) {
       const cur = i === 0 && opts.current ? opts.current : await this.get(id);
-      if (!cur) throw statusError(404);
+      if (!cur) throw new NotFoundError();
       const next = await fn(cur);
       try {
         const after = await this.put(next, cur.version, opts.state?.(next, cur));
@@ -317,7 +317,7 @@ export class Store {
       } catch (e) {
         if (!(e instanceof WriteConflictError) || i + 1 >= attempts) {
           if (e instanceof WriteConflictError) {
-            throw statusError(409, `Resource ${id} is being changed by another request; try again`);
+            throw new ConflictError(`Resource ${id} is being changed by another request; try again`);
           }
           throw e;
         }

@@ -13,7 +13,7 @@ import {
   type AslDefinition,
   type AslTaskState,
 } from './asl.js';
-import { WORKFLOWS, type WorkflowSpec } from './definitions.js';
+import { WORKFLOWS, type WorkflowSpec } from '../process/workflows.js';
 
 const ARN = 'arn:aws:lambda:us-east-1:123456789012:function:drover-tasks';
 const OPTS = { tasksFunctionArn: ARN, heartbeatSeconds: 60, timeoutSeconds: 900 };

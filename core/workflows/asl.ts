@@ -14,8 +14,7 @@
  * `TimeoutSeconds` and `HeartbeatSeconds`, resolved by the agent's completion through SendTask*.
  * Retries name only transient errors (never a failed condition or an agent error), with full jitter.
  */
-import type { StepSpec, WorkflowSpec } from './definitions.js';
-import { WORKFLOWS } from './definitions.js';
+import { machineTimeoutSeconds, WORKFLOWS, type StepSpec, type WorkflowSpec } from '../process/workflows.js';
 
 /** Resource of a request-response Lambda call (optimized integration; result in `Payload`). */
 export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
@@ -64,7 +63,8 @@ export interface AslTaskState {
   Comment?: string;
   Resource: string;
   Parameters: Record<string, unknown>;
-  ResultPath: null;
+  /** `null` (the state input passes on unchanged), or where a host call's result is kept for Complete. */
+  ResultPath: string | null;
   TimeoutSeconds?: number;
   HeartbeatSeconds?: number;
   Retry?: AslRetrier[];
@@ -121,6 +121,16 @@ export function failedStateName(stepName: string): string {
   return `${stepName}Failed`;
 }
 
+/**
+ * Where a host call's result is kept in the execution's state, for the Complete task.
+ *
+ * @example
+ * hostResultPath('Activate') // '$.ActivateResult'
+ */
+export function hostResultPath(stepName: string): string {
+  return `$.${stepName}Result`;
+}
+
 function transientRetry(): AslRetrier[] {
   return [{ ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3, JitterStrategy: 'FULL' }];
 }
@@ -163,7 +173,8 @@ function stepTask(step: StepSpec, opts: AslOptions, next: string): AslTaskState 
     },
     TimeoutSeconds: opts.timeoutSeconds,
     HeartbeatSeconds: opts.heartbeatSeconds,
-    ResultPath: null,
+    // The agent's result rides along to Complete, which records it with the done state in one write.
+    ResultPath: hostResultPath(step.name),
     Retry: transientRetry(),
     Catch: [
       { ErrorEquals: ['States.HeartbeatTimeout'], ResultPath: '$.error', Next: onError },
@@ -221,7 +232,7 @@ export function toAsl(spec: WorkflowSpec, opts: AslOptions): AslDefinition {
     Type: 'Task',
     Comment: 'Finish the action: done state, effects, chained process',
     Resource: LAMBDA_INVOKE,
-    Parameters: { FunctionName: opts.tasksFunctionArn, Payload: { task: 'complete', ...IDS } },
+    Parameters: { FunctionName: opts.tasksFunctionArn, Payload: { task: 'complete', ...IDS, 'state.$': '$' } },
     ResultPath: null,
     Retry: transientRetry(),
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: failedStateName(COMPLETE_TASK) }],
@@ -247,11 +258,10 @@ export function toAsl(spec: WorkflowSpec, opts: AslOptions): AslDefinition {
   };
   states[SUCCEEDED_STATE] = { Type: 'Succeed' };
 
-  const hostSteps = spec.steps.filter((s) => s.kind === 'host').length;
   return {
     Comment: spec.description,
     StartAt: spec.steps[0]?.name ?? COMPLETE_TASK,
-    TimeoutSeconds: hostSteps * opts.timeoutSeconds + 300,
+    TimeoutSeconds: machineTimeoutSeconds(spec, opts),
     States: states,
   };
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN, toAsl, type AslDefinition, type AslOptions } from './asl.js';
-import { WORKFLOWS, type StepSpec, type WorkflowSpec } from './definitions.js';
+import { WORKFLOWS, type StepSpec, type WorkflowSpec } from '../process/workflows.js';
 import { LocalWorkflowEngine, type LocalWorkflowEngineOptions } from './local-engine.js';
 import { TaskTokenError, type TaskPayload } from './types.js';
 
@@ -41,7 +41,7 @@ function setup(
   extra.tweak?.(def);
   const wf: LocalWorkflowEngine = new LocalWorkflowEngine({
     definitions: { t: def },
-    invokeTask: async (p) => {
+    tasks: () => async (p) => {
       calls.push(p);
       return agent(p, wf);
     },
@@ -81,7 +81,14 @@ describe('LocalWorkflowEngine', () => {
       heartbeatSeconds: 1,
       timeoutSeconds: 5,
     });
-    expect(calls[2]).toEqual({ task: 'complete', id: 'r1', actionId: 'act-1', workflow: 't' });
+    expect(calls[2]).toEqual({
+      task: 'complete',
+      id: 'r1',
+      actionId: 'act-1',
+      workflow: 't',
+      // The execution's state rides along, with the host call's result for the completion to record.
+      state: expect.objectContaining({ id: 'r1', actionId: 'act-1', workflow: 't', ActivateResult: expect.anything() }),
+    });
   });
 
   it('accepts a token resolved inside the invoke, before it returns', async () => {
@@ -99,7 +106,7 @@ describe('LocalWorkflowEngine', () => {
     const calls: TaskPayload[] = [];
     const wf: LocalWorkflowEngine = new LocalWorkflowEngine({
       definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, heartbeatSeconds: 60, timeoutSeconds: 900 }),
-      invokeTask: async (p) => {
+      tasks: () => async (p) => {
         calls.push(p);
         return happyAgent(p, wf);
       },

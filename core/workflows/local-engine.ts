@@ -23,8 +23,12 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export interface LocalWorkflowEngineOptions {
   /** State machines by workflow name, as `allDefinitions()` makes them. */
   definitions: Record<string, AslDefinition>;
-  /** The tasks function: gets each Task's `Payload`; its result is the Task's `Payload` output. */
-  invokeTask: (payload: TaskPayload) => Promise<unknown>;
+  /**
+   * Makes the tasks function for this engine (as the tasks Lambda is made for Step Functions: the tasks resolve
+   * their own tokens and start executions through it). The function gets each Task's `Payload`; its result is the
+   * Task's `Payload` output.
+   */
+  tasks: (engine: WorkflowEngine) => (payload: TaskPayload) => Promise<unknown>;
   /** Receives execution outcomes and state failures/retries (diagnostics only). */
   log?: (e: unknown) => void;
   /**
@@ -87,7 +91,7 @@ const INVALID_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
  * Step Functions in-process.
  *
  * @example
- * const wf = new LocalWorkflowEngine({ definitions: allDefinitions(opts), invokeTask: runTask });
+ * const wf = new LocalWorkflowEngine({ definitions: allDefinitions(opts), tasks: (self) => createTaskHandler({ ...deps, workflows: self }) });
  * await wf.start('instance-stop', { id: '1i5', actionId, workflow: 'instance-stop' });
  * await wf.sendTaskSuccess(token, { ok: true }); // from the agent's completion
  * await wf.idle(); // every execution settled
@@ -103,8 +107,11 @@ export class LocalWorkflowEngine implements WorkflowEngine {
   private readonly now: () => number;
   private closed = false;
 
+  private readonly invokeTask: (payload: TaskPayload) => Promise<unknown>;
+
   constructor(private readonly opts: LocalWorkflowEngineOptions) {
     this.now = opts.now ?? Date.now;
+    this.invokeTask = opts.tasks(this);
     for (const [name, asl] of Object.entries(opts.definitions)) {
       const def = JSON.parse(JSON.stringify(asl).replaceAll('"$$.Task.Token"', '"States.UUID()"')) as AslDefinition;
       for (const [stateName, state] of Object.entries(def.States)) {
@@ -230,7 +237,7 @@ export class LocalWorkflowEngine implements WorkflowEngine {
     const payload = (params as { Payload: TaskPayload }).Payload;
     let result: unknown;
     try {
-      result = await this.opts.invokeTask(payload);
+      result = await this.invokeTask(payload);
     } catch (e) {
       throw lambdaError(e);
     }
@@ -258,8 +265,8 @@ export class LocalWorkflowEngine implements WorkflowEngine {
       // slip in between the timeout and the token's removal. (Default 60 s: the interpreter's default.)
       const timeoutMs = (state.TimeoutSeconds ?? 60) * 1000;
       w.timeoutTimer = setTimeout(() => this.expire(token, 'States.Timeout', 'Task timed out'), timeoutMs);
-      // Registered first: the tasks function may resolve the token before `invokeTask` returns.
-      this.opts.invokeTask(payload).then(
+      // Registered first: the tasks function may resolve the token before the tasks function returns.
+      this.invokeTask(payload).then(
         () => undefined,
         (e: unknown) => {
           const current = this.waiting.get(token);

@@ -6,7 +6,8 @@
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProcessEngine, SYSTEM_CALLER, type ProcessRunner, type RunRef } from '../domain/engine.js';
+import { Ledger, SYSTEM_CALLER, type NextRun } from '../domain/ledger.js';
+import type { Runs } from '../domain/runs.js';
 import { Scheduler } from '../domain/scheduler.js';
 import { toItem, type Resource } from '../store/resource.js';
 import { INDEXES } from '../store/table.js';
@@ -32,13 +33,10 @@ class ScriptedEngine implements WorkflowEngine {
 }
 
 /** Leaves every started process open, as a workflow in progress would, and remembers what it was given. */
-class HoldRunner implements ProcessRunner {
-  runs: RunRef[] = [];
-  async run(_engine: ProcessEngine, ref: RunRef) {
-    this.runs.push(ref);
-  }
-  deadlineMs() {
-    return 60_000;
+class HoldRunner implements Runs {
+  runs: NextRun[] = [];
+  async dispatch(runs: readonly NextRun[]) {
+    this.runs.push(...runs);
   }
 }
 
@@ -47,7 +45,7 @@ let clock: number;
 let t: TestStore;
 let store: Store;
 let runner: HoldRunner;
-let engine: ProcessEngine;
+let ledger: Ledger;
 let wf: ScriptedEngine;
 let reconciler: Reconciler;
 const logged: string[] = [];
@@ -57,12 +55,19 @@ beforeEach(async () => {
   t = await startTestStore({ now: () => clock });
   store = t.store;
   runner = new HoldRunner();
-  engine = new ProcessEngine(store, runner, { now: () => clock });
+  ledger = new Ledger(store, { bounds: { heartbeatSeconds: 1, timeoutSeconds: 2 }, now: () => clock });
   wf = new ScriptedEngine();
-  const sweeper = new Sweeper({ engine, workflows: wf, now: () => clock });
-  reconciler = new Reconciler({ engine, sweeper, graceMs: GRACE, now: () => clock, log: (m) => logged.push(m) });
+  const sweeper = new Sweeper({ store, ledger, runs: runner, workflows: wf, now: () => clock });
+  reconciler = new Reconciler({ store, ledger, runs: runner, sweeper, graceMs: GRACE, now: () => clock, log: (m) => logged.push(m) });
 });
 afterEach(() => t.close());
+
+/** Begins an action, its run held as a workflow in progress would be. */
+async function begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Resource> {
+  const { resource, runs } = await ledger.begin(res, action, input, caller);
+  await runner.dispatch(runs);
+  return resource;
+}
 
 /** Writes the item as a lost index write leaves it: the resource as it is, but without its `byDeadline` entry. */
 async function withoutDeadlineEntry(res: Resource): Promise<void> {
@@ -96,10 +101,10 @@ const allocatedOn = async (id: string) => {
 describe('Reconciler', () => {
   it('hands an open action the index lost to the sweeper, which re-drives it under the same name', async () => {
     const stopped = await vm('1a1', 'stopped', {});
-    const starting = await engine.begin(stopped, 'start', {}, 'admin');
+    const starting = await begin(stopped, 'start', {}, 'admin');
     await withoutDeadlineEntry(starting);
     clock += 3_600_000; // long past its deadline: a sweep would have found it, had the index held it
-    expect((await new Sweeper({ engine, workflows: wf, now: () => clock }).sweep()).checked).toBe(0);
+    expect((await new Sweeper({ store, ledger, runs: runner, workflows: wf, now: () => clock }).sweep()).checked).toBe(0);
 
     const report = await reconciler.reconcile();
     expect(report).toMatchObject({ checked: 1, redriven: [starting.id], failed: [], errors: [] });
@@ -107,7 +112,7 @@ describe('Reconciler', () => {
   });
 
   it('at start-up resolves every open action at once; a periodic pass leaves young ones to their workflows', async () => {
-    const starting = await engine.begin(await vm('1a1', 'stopped', {}), 'start', {}, 'admin');
+    const starting = await begin(await vm('1a1', 'stopped', {}), 'start', {}, 'admin');
     expect((await reconciler.reconcile()).checked).toBe(0);
     const survey = await reconciler.survey({ quiescent: true });
     expect(survey.work.map((r) => r.id)).toEqual([starting.id]);
@@ -158,7 +163,7 @@ describe('Reconciler', () => {
   it('periodically, leaves the hosts of a project alone while any of its instances has an open action or changed lately', async () => {
     // A start in flight: the host is charged, the instance not yet pointed at it (the allocate step's two writes).
     const busy = await host('1a2', { vcpu: 2, memoryMb: 1024 });
-    await engine.begin(await vm('1a2', 'stopped', {}), 'start', {}, 'admin');
+    await begin(await vm('1a2', 'stopped', {}), 'start', {}, 'admin');
     // Another project, quiet for longer than the grace, with a stray charge.
     const quiet = await host('1a3', { vcpu: 9, memoryMb: 9 });
     clock += GRACE;
@@ -204,8 +209,8 @@ describe('Reconciler', () => {
   });
 
   it('reports work that throws and carries on with the rest', async () => {
-    const a = await engine.begin(await vm('1a1', 'stopped', {}), 'start', {}, 'admin');
-    const b = await engine.begin(await vm('1a1', 'stopped', {}), 'start', {}, 'admin');
+    const a = await begin(await vm('1a1', 'stopped', {}), 'start', {}, 'admin');
+    const b = await begin(await vm('1a1', 'stopped', {}), 'start', {}, 'admin');
     wf.start = async (_w, input) => {
       if (input.id === a.id) throw new Error('StartExecution refused');
       wf.started.push(input);

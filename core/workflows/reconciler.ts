@@ -3,9 +3,11 @@
  * The reconciler: finds open and orphaned work with a consistent Scan of the table (no index), drives or fails it,
  * and recomputes every host's allocated capacity from the instances that hold a charge on it.
  */
-import { ApiError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { inParallel } from '../parallel.js';
-import { SYSTEM_CALLER, type ProcessEngine } from '../domain/engine.js';
+import { SYSTEM_CALLER, type Ledger } from '../domain/ledger.js';
+import type { Runs } from '../domain/runs.js';
+import type { Store } from '../store/store.js';
 import { capacityOf, chargedHostsOf, requirementOf, type Requirement } from '../domain/hosts.js';
 import { processOf } from '../process/table.js';
 import { purgeDueAt, type Resource } from '../store/resource.js';
@@ -15,8 +17,8 @@ import { emptySweepReport, type Sweeper, type SweepReport } from './sweeper.js';
  * What can be left behind, and what a pass does about it:
  *
  *   open action (`res.action`)             ─▶ sweeper.resolve: re-drive under the same name, or fail cleanly
- *   `requested`, no action (a crash between store.create and engine.begin('create'))
- *                                          ─▶ engine.begin(res, 'create'): instances chain into start
+ *   `requested`, no action (a crash between store.create and ledger.begin('create'))
+ *                                          ─▶ ledger.begin(res, 'create'): instances chain into start
  *   removed instance past its removeTime   ─▶ sweeper.purge (the byDeadline index may have missed it)
  *   host counters ≠ Σ requirementOf(instances charged on it)   (a crash between charging a host and recording
  *     the host on the instance, or between clearing it and giving the charge back)
@@ -31,7 +33,11 @@ import { emptySweepReport, type Sweeper, type SweepReport } from './sweeper.js';
  */
 
 export interface ReconcilerOptions {
-  engine: ProcessEngine;
+  /** What the reconciler scans, and where it corrects host counters. */
+  store: Store;
+  ledger: Ledger;
+  /** Where the runs of the creates it drives go. */
+  runs: Runs;
   sweeper: Sweeper;
   /**
    * Periodic passes leave alone work younger than this, and the hosts of projects with instances that changed
@@ -96,7 +102,7 @@ const awaitsCreate = (res: Resource) => !!processOf(res.baseType, 'create')?.fro
  * Finds and settles what crashes and lost executions leave behind. One per process; stateless apart from its deps.
  *
  * @example
- * const reconciler = new Reconciler({ engine, sweeper });
+ * const reconciler = new Reconciler({ store, ledger, runs, sweeper });
  * const report = await reconciler.reconcile(); // periodic, safe alongside live traffic
  */
 export class Reconciler {
@@ -130,7 +136,7 @@ export class Reconciler {
    */
   async survey(opts: { quiescent?: boolean } = {}): Promise<Survey> {
     const quiescent = !!opts.quiescent;
-    const store = this.opts.engine.store;
+    const store = this.opts.store;
     // Periodic: host copies before the scan (an index read is fine: a stale copy only makes the write not land).
     const hosts: Resource[] = [];
     if (!quiescent) for await (const page of store.scanIndex({ index: 'byKind', partition: 'K#host' })) hosts.push(...page);
@@ -177,7 +183,7 @@ export class Reconciler {
         continue;
       }
       const version = host.fields.allocationVersion;
-      const written = await this.opts.engine.store.updateFields(host.id, {
+      const written = await this.opts.store.updateFields(host.id, {
         set: { allocatedVcpu: held.vcpu, allocatedMemoryMb: held.memoryMb },
         add: { allocationVersion: 1 },
         expect: { allocationVersion: typeof version === 'number' ? version : null },
@@ -219,11 +225,11 @@ export class Reconciler {
   /** Starts the `create` the crash interrupted (a concurrent change makes it someone else's business). */
   private async create(res: Resource, created: string[]): Promise<void> {
     try {
-      await this.opts.engine.begin(res, 'create', {}, SYSTEM_CALLER);
+      await this.opts.runs.dispatch((await this.opts.ledger.begin(res, 'create', {}, SYSTEM_CALLER)).runs);
       created.push(res.id);
       this.opts.log?.(`created ${res.id}, left ${res.state} by an interrupted create`);
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 409 || e.status === 404)) return;
+      if (e instanceof ConflictError || e instanceof NotFoundError) return;
       throw e;
     }
   }

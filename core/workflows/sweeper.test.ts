@@ -4,11 +4,13 @@
  * engines' reporting is tested in local-engine.test.ts and sfn-engine.test.ts). Due purges of removed instances.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProcessEngine, SYSTEM_CALLER, type ProcessRunner } from '../domain/engine.js';
+import { Ledger, SYSTEM_CALLER, type ActionRef } from '../domain/ledger.js';
+import type { Runs } from '../domain/runs.js';
+import { failStateOf } from '../process/workflows.js';
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
-import { emptySweepReport, Sweeper, sweptStep } from './sweeper.js';
+import { emptySweepReport, Sweeper, type SweeperOptions } from './sweeper.js';
 import type { ExecutionInput, ExecutionStatus, WorkflowEngine } from './types.js';
 
 class ScriptedEngine implements WorkflowEngine {
@@ -30,19 +32,34 @@ class ScriptedEngine implements WorkflowEngine {
 }
 
 /** Leaves every started process open, as a workflow in progress would. */
-const holdRunner: ProcessRunner = { run: async () => undefined, deadlineMs: () => 60_000 };
+const hold: Runs = { dispatch: async () => undefined };
 
 let t: TestStore;
 let store: Store;
-let engine: ProcessEngine;
+let ledger: Ledger;
+/** Capacity given back through the ledger (a failed migrate's reserved target). */
+const released: [string, string][] = [];
 let clock = 1_800_000_000_000;
+/** An instance-start's deadline: past it the sweeper looks at the action. */
+let DEADLINE: number;
 
 beforeAll(async () => {
   t = await startTestStore({ now: () => clock });
   store = t.store;
-  engine = new ProcessEngine(store, holdRunner, { now: () => clock });
+  const capacity = { release: async (hostId: string, res: Resource) => void released.push([hostId, res.id]) };
+  ledger = new Ledger(store, { bounds: { heartbeatSeconds: 1, timeoutSeconds: 2 }, capacity, now: () => clock });
+  DEADLINE = ledger.deadlineMs('instance', 'start');
 });
 afterAll(() => t.close());
+
+/** The ledger's begin and complete, their runs held. */
+const engine = {
+  begin: async (res: Resource, action: string, input: Record<string, unknown>, caller: string) => (await ledger.begin(res, action, input, caller)).resource,
+  complete: async (ref: ActionRef) => (await ledger.complete(ref))?.resource,
+};
+
+const sweeperWith = (o: Pick<SweeperOptions, 'workflows'> & Partial<SweeperOptions>) =>
+  new Sweeper({ store, ledger, runs: hold, now: () => clock, ...o });
 
 async function startingContainer(): Promise<Resource> {
   const res = await putResource(store, { type: 'container', baseType: 'instance', state: 'stopped' }, clock);
@@ -52,27 +69,27 @@ async function startingContainer(): Promise<Resource> {
 describe('Sweeper', () => {
   it('leaves actions before their deadline alone, then re-drives a missing execution under the same name', async () => {
     const wf = new ScriptedEngine();
-    const sweeper = new Sweeper({ engine, workflows: wf, now: () => clock, redriveDeadlineMs: () => 60_000 });
+    const sweeper = sweeperWith({ workflows: wf });
     const c = await startingContainer();
     expect((await sweeper.sweep()).checked).toBe(0);
-    clock += 61_000;
+    clock += DEADLINE + 1_000;
     const report = await sweeper.sweep();
     expect(report.redriven).toContain(c.id);
     expect(wf.started).toContainEqual({ id: c.id, actionId: c.action!.id, workflow: 'instance-start' });
     const after = await store.get(c.id);
     expect([after!.state, after!.action!.redrives]).toEqual(['starting', 1]);
-    expect(after!.action!.deadline).toBe(clock + 60_000);
+    expect(after!.action!.deadline).toBe(clock + DEADLINE);
   });
 
   it('gives up after three re-drives and fails the action cleanly', async () => {
     const wf = new ScriptedEngine();
-    const sweeper = new Sweeper({ engine, workflows: wf, now: () => clock, maxRedrives: 3 });
+    const sweeper = sweeperWith({ workflows: wf, maxRedrives: 3 });
     const c = await startingContainer();
     for (let i = 0; i < 3; i++) {
-      clock += 61_000;
+      clock += DEADLINE + 1_000;
       expect((await sweeper.sweep()).redriven).toContain(c.id);
     }
-    clock += 61_000;
+    clock += DEADLINE + 1_000;
     expect((await sweeper.sweep()).failed).toContain(c.id);
     const after = await store.get(c.id);
     // A start from stopped fails back to stopped (instance-start's failure state), with the reason.
@@ -82,7 +99,7 @@ describe('Sweeper', () => {
 
   it('stops an overdue running execution and fails it; fails one that ended without finishing', async () => {
     const wf = new ScriptedEngine();
-    const sweeper = new Sweeper({ engine, workflows: wf, now: () => clock });
+    const sweeper = sweeperWith({ workflows: wf });
     const running = await startingContainer();
     const ended = await startingContainer();
     wf.status.set(running.action!.id, 'RUNNING');
@@ -92,36 +109,38 @@ describe('Sweeper', () => {
     for (const res of [running, ended]) await sweeper.resolve(res, first);
     expect(first).toEqual({ checked: 2, redriven: [], failed: [ended.id], purged: [] });
     expect((await store.get(running.id))!.state).toBe('starting');
-    clock += 61_000;
+    clock += DEADLINE + 1_000;
     expect((await sweeper.sweep()).failed).toContain(running.id);
     expect(wf.stopped).toContain(running.action!.id);
     expect((await store.get(running.id))!.transitioningMessage).toMatch(/did not finish in time/);
   });
 
-  it('fails by the last step\'s rule (a stuck migrate may already have left its host), through the fail hook when given', async () => {
-    expect([sweptStep('instance-migrate'), sweptStep('instance-start'), sweptStep('process')]).toEqual(['ActivateOnTarget', 'Activate', 'Complete']);
-    const running = await putResource(store, { type: 'container', baseType: 'instance', state: 'running' }, clock);
+  it('fails by the last step\'s rule (a stuck migrate may already have left its host), and gives back a reserved target', async () => {
+    expect([failStateOf('instance-migrate', undefined, 'running'), failStateOf('instance-start', undefined, 'creating'), failStateOf('process', undefined, 'inactive')]).toEqual(['error', 'error', 'inactive']);
+    const running = await putResource(store, { type: 'container', baseType: 'instance', state: 'running', fields: { hostId: '1h1' } }, clock);
     const migrating = await engine.begin(running, 'migrate', {}, 'admin');
+    const reserved = await ledger.report({ id: running.id, actionId: migrating.action!.id }, { fields: { migrationTargetHostId: '1h2' } });
     const wf = new ScriptedEngine();
     wf.status.set(migrating.action!.id, 'ABORTED');
-    const calls: [string, string, string][] = [];
-    const hooked = new Sweeper({
-      engine, workflows: wf, now: () => clock,
-      fail: async (res, workflow, message) => (calls.push([res.id, workflow, message]), true),
-    });
     const report = emptySweepReport();
-    await hooked.resolve(migrating, report);
+    await sweeperWith({ workflows: wf }).resolve(reserved!, report);
     expect(report.failed).toEqual([running.id]);
-    expect(calls).toContainEqual([running.id, 'instance-migrate', "'migrate' was abandoned: its workflow ended (ABORTED)"]);
-    // Without a hook the engine fails it directly, to the last step's state.
-    await new Sweeper({ engine, workflows: wf, now: () => clock }).resolve(migrating, emptySweepReport());
     const after = await store.get(running.id);
-    expect([after!.state, after!.transitioningError]).toEqual(['error', 'error']);
+    expect([after!.state, after!.transitioningError, after!.transitioningMessage]).toEqual([
+      'error',
+      'error',
+      "'migrate' was abandoned: its workflow ended (ABORTED)",
+    ]);
+    expect(after!.fields.migrationTargetHostId).toBeNull();
+    expect(released).toEqual([['1h2', running.id]]);
+    // A second sweep of the same stale copy changes nothing and gives nothing back twice.
+    await sweeperWith({ workflows: wf }).resolve(reserved!, emptySweepReport());
+    expect(released).toHaveLength(1);
   });
 
   it('purges a removed instance once its removeTime has passed, through the purge process, and only once', async () => {
     const wf = new ScriptedEngine();
-    const sweeper = new Sweeper({ engine, workflows: wf, now: () => clock });
+    const sweeper = sweeperWith({ workflows: wf });
     const stopped = await putResource(store, { type: 'container', baseType: 'instance', state: 'stopped' }, clock);
     const removing = await engine.begin(stopped, 'remove', {}, 'admin');
     const removed = (await engine.complete({ id: removing.id, actionId: removing.action!.id }))!;
@@ -138,7 +157,7 @@ describe('Sweeper', () => {
   });
 
   it('leaves alone a removed instance restored since the copy it was handed was read', async () => {
-    const sweeper = new Sweeper({ engine, workflows: new ScriptedEngine(), now: () => clock });
+    const sweeper = sweeperWith({ workflows: new ScriptedEngine() });
     const stopped = await putResource(store, { type: 'container', baseType: 'instance', state: 'stopped' }, clock);
     const removing = await engine.begin(stopped, 'remove', {}, 'admin');
     const removed = (await engine.complete({ id: removing.id, actionId: removing.action!.id }))!;

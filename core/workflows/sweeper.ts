@@ -6,27 +6,27 @@
  * never started (or was lost with a local restart) is re-driven under the same name; one that ended without
  * finishing the action, or overran its deadline, is failed cleanly. A due removed instance is purged.
  */
-import { ApiError } from '../errors.js';
-import { SYSTEM_CALLER, type ProcessEngine } from '../domain/engine.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { SYSTEM_CALLER, type Ledger } from '../domain/ledger.js';
+import type { Runs } from '../domain/runs.js';
+import { workflowFor } from '../process/workflows.js';
 import { padNum, purgeDueAt, type Resource } from '../store/resource.js';
+import type { Store } from '../store/store.js';
 import { DEADLINE_SHARDS } from '../store/table.js';
-import { failStateOf, workflowFor, WORKFLOWS, type WorkflowSpec } from './definitions.js';
+import { executionInput } from './runs.js';
 import type { WorkflowEngine } from './types.js';
 
 export interface SweeperOptions {
-  engine: ProcessEngine;
+  /** Where the sweeper reads what is due (it writes only through the ledger). */
+  store: Store;
+  ledger: Ledger;
   workflows: WorkflowEngine;
+  /** Where a due purge's run goes. */
+  runs: Runs;
   /** Re-drives before giving up on an action whose execution keeps disappearing (default 3). */
   maxRedrives?: number;
-  /** How long a re-driven action gets before the next check (ms). */
-  redriveDeadlineMs?: (baseType: string, action: string) => number;
   now?: () => number;
   log?: (msg: string) => void;
-  /**
-   * Fails an action the way its workflow would (the tasks' `fail`, which also releases a held migration target).
-   * Default: `engine.fail` with the failure state of the workflow's first step.
-   */
-  fail?: (res: Resource, workflow: string, message: string) => Promise<boolean>;
 }
 
 export interface SweepReport {
@@ -50,7 +50,7 @@ export const emptySweepReport = (): SweepReport => ({ checked: 0, redriven: [], 
  * Finds and resolves stuck transitions, and starts due purges.
  *
  * @example
- * const sweeper = new Sweeper({ engine, workflows: wf });
+ * const sweeper = new Sweeper({ store, ledger, workflows: wf, runs });
  * setInterval(() => sweeper.sweep(), 30_000);
  */
 export class Sweeper {
@@ -70,7 +70,7 @@ export class Sweeper {
   async sweep(): Promise<SweepReport> {
     const report = emptySweepReport();
     const now = this.now();
-    const store = this.opts.engine.store;
+    const store = this.opts.store;
     for (let shard = 0; shard < DEADLINE_SHARDS; shard++) {
       for await (const page of store.scanIndexRange({ index: 'byDeadline', partition: `T#${shard}`, below: `${padNum(now + 1)}#` })) {
         for (const res of page) {
@@ -99,10 +99,8 @@ export class Sweeper {
     const ref = { id: res.id, actionId: act.id };
     const status = await this.opts.workflows.describe(workflow, act.id);
     const overdue = (act.deadline ?? act.at) <= now;
-    const fail = async (message: string) => {
-      if (this.opts.fail) return this.opts.fail(res, workflow, message);
-      return !!(await this.opts.engine.fail(ref, message, failStateOf(workflow, sweptStep(workflow), act.from)));
-    };
+    // Ended from outside its workflow: the ledger applies the last step's failure rule and gives back held capacity.
+    const fail = async (message: string) => !!(await this.opts.ledger.fail(ref, { message, outside: true }));
 
     if (status === 'RUNNING') {
       if (!overdue) return;
@@ -112,9 +110,9 @@ export class Sweeper {
     }
     if (status === 'NOT_FOUND' && (act.redrives ?? 0) < (this.opts.maxRedrives ?? 3)) {
       // Never started (a crash between the transition write and StartExecution) or lost with a local restart.
-      const extended = await this.extend(res, workflow);
-      if (!extended) return;
-      await this.opts.workflows.start(workflow, { id: res.id, actionId: act.id, workflow });
+      const run = await this.opts.ledger.redrive(ref);
+      if (!run) return;
+      await this.opts.workflows.start(run.workflow, executionInput(run));
       report.redriven.push(res.id);
       this.opts.log?.(`re-drove ${act.name} of ${res.id}`);
       return;
@@ -133,45 +131,18 @@ export class Sweeper {
    * await sweeper.purge(removed, report); // report.purged: ['1i5'] once its removeTime has passed
    */
   async purge(res: Resource, report: SweepReport): Promise<void> {
-    const cur = await this.opts.engine.store.get(res.id);
+    const cur = await this.opts.store.get(res.id);
     const due = cur && purgeDueAt(cur);
     if (!cur || due === undefined || due > this.now()) return;
     try {
-      await this.opts.engine.begin(cur, 'purge', {}, SYSTEM_CALLER);
+      const { runs } = await this.opts.ledger.begin(cur, 'purge', {}, SYSTEM_CALLER);
+      await this.opts.runs.dispatch(runs);
       report.purged.push(cur.id);
       this.opts.log?.(`purging ${cur.id}, removed until ${new Date(due).toISOString()}`);
     } catch (e) {
       // Changed meanwhile (restored, or purged by hand): nothing is due any more.
-      if (e instanceof ApiError && (e.status === 409 || e.status === 404)) return;
+      if (e instanceof ConflictError || e instanceof NotFoundError) return;
       throw e;
     }
   }
-
-  /** Counts the re-drive and moves the deadline, fenced by the action id. */
-  private async extend(res: Resource, workflow: string): Promise<boolean> {
-    const act = res.action!;
-    const ms = this.opts.redriveDeadlineMs?.(res.baseType, act.name) ?? 60_000;
-    try {
-      await this.opts.engine.store.mutate(res.id, (cur) => {
-        if (cur.action?.id !== act.id) throw new Error('superseded');
-        return { ...cur, action: { ...cur.action, redrives: (cur.action.redrives ?? 0) + 1, deadline: this.now() + ms } };
-      });
-      return true;
-    } catch (e) {
-      if ((e as Error).message === 'superseded') return false;
-      throw e;
-    }
-  }
-}
-
-/**
- * The step whose failure rule applies to an action the sweeper ends: the last one, since the work may have got
- * that far (a stuck migrate may already have stopped the instance on its source, so it fails to `error`).
- *
- * @example
- * sweptStep('instance-migrate') // 'ActivateOnTarget'
- */
-export function sweptStep(workflow: string): string {
-  const spec: WorkflowSpec | undefined = (WORKFLOWS as Record<string, WorkflowSpec>)[workflow];
-  return spec?.steps[spec.steps.length - 1]?.name ?? 'Complete';
 }

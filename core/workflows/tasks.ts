@@ -1,23 +1,29 @@
 /**
  * @module
  * The work behind every Task state: the same function serves the tasks Lambda in AWS and the embedded
- * interpreter locally. Every write is fenced by the action id through the process engine, so a retried or
- * late task for a superseded action does nothing.
+ * interpreter locally. Every write goes through the lifecycle ledger, fenced by the action id, so a retried or
+ * late task for a superseded action does nothing; the runs a completion calls for are started from here.
  */
 import { instanceSnapshot, type Outbox } from '../agent/outbox.js';
-import type { ProcessEngine } from '../domain/engine.js';
 import { holdsAllocation } from '../domain/hosts.js';
+import type { Failure, Ledger } from '../domain/ledger.js';
 import { SchedulingError, type Scheduler } from '../domain/scheduler.js';
+import { WORKFLOWS, stepOf, type WorkflowSpec } from '../process/workflows.js';
 import type { Resource } from '../store/resource.js';
-import { failStateOf, stepOf } from './definitions.js';
+import type { Store } from '../store/store.js';
+import { hostResultPath } from './asl.js';
+import { WorkflowRuns } from './runs.js';
 import type { HostCommandName, TaskPayload, WorkflowEngine } from './types.js';
 
 export interface TaskDeps {
-  engine: ProcessEngine;
+  ledger: Ledger;
+  store: Store;
   scheduler: Scheduler;
   outbox: Outbox;
-  /** The workflow engine (callback tasks with nothing to wait for resolve their own token). */
-  workflows: () => WorkflowEngine;
+  /** The workflow engine the tasks run under: callback tasks with nothing to wait for resolve their own token,
+   *  and a completion starts the runs it calls for. */
+  workflows: WorkflowEngine;
+  log?: (msg: string, err: unknown) => void;
 }
 
 /** A task error Step Functions must not retry; its message becomes the resource's transitioningMessage. */
@@ -44,48 +50,65 @@ export function errorMessage(err: { Error?: string; Cause?: string }): string {
 }
 
 /**
+ * The failure a Catch reports, in the ledger's terms: a heartbeat or task timeout means the host went silent.
+ *
+ * @example
+ * failureOf('Activate', { Error: 'States.HeartbeatTimeout' }) // { step: 'Activate', hostSilent: 'heartbeat', ... }
+ */
+export function failureOf(stepName: string, error: { Error?: string; Cause?: string }): Failure {
+  const failure: Failure = { message: errorMessage(error), step: stepName };
+  if (error.Error === 'States.HeartbeatTimeout') failure.hostSilent = 'heartbeat';
+  else if (error.Error === 'States.Timeout') failure.hostSilent = 'timeout';
+  return failure;
+}
+
+/**
+ * The host calls' results kept in an execution's state (`hostResultPath`), merged in step order: the fields the
+ * agents reported, for the completion to record.
+ *
+ * @example
+ * resultsOf('instance-start', { ActivateResult: { fields: { externalId: 'c0ffee' } } }) // { externalId: 'c0ffee' }
+ */
+export function resultsOf(workflow: string, state: Record<string, unknown> | undefined): Record<string, unknown> {
+  const spec = (WORKFLOWS as Record<string, WorkflowSpec>)[workflow];
+  const out: Record<string, unknown> = {};
+  for (const step of spec?.steps ?? []) {
+    if (step.kind !== 'host') continue;
+    const result = state?.[hostResultPath(step.name).slice(2)] as { fields?: unknown } | undefined;
+    if (result?.fields && typeof result.fields === 'object') Object.assign(out, result.fields);
+  }
+  return out;
+}
+
+/**
  * The task function.
  *
  * @example
- * const runTask = createTaskHandler({ engine, scheduler, outbox, workflows: () => wf });
+ * const runTask = createTaskHandler({ ledger, store, scheduler, outbox, workflows: wf });
  * await runTask({ task: 'complete', id: '1i5', actionId, workflow: 'process' });
  */
 export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Promise<unknown> {
-  const { engine, scheduler, outbox } = deps;
+  const { ledger, scheduler, outbox } = deps;
+  const runs = new WorkflowRuns(deps.workflows, ledger, deps.log);
 
   return async function runTask(p: TaskPayload): Promise<unknown> {
     const ref = { id: p.id, actionId: p.actionId };
     switch (p.task) {
-      case 'complete':
-        await engine.complete(ref);
+      case 'complete': {
+        const done = await ledger.complete(ref, resultsOf(p.workflow, p.state));
+        if (done) await runs.dispatch(done.runs);
         return { completed: true };
+      }
 
       case 'fail': {
-        const cur = await engine.current(ref);
-        if (!cur?.action) return { superseded: true };
-        const hostId = typeof cur.fields.hostId === 'string' ? cur.fields.hostId : 'unknown';
-        const step = stepOf(p.workflow, p.stepName);
-        const what = step?.kind === 'host' ? step.command : p.stepName;
-        let message = errorMessage(p.error);
-        if (p.error.Error === 'States.HeartbeatTimeout') {
-          message = `Host ${hostId} stopped responding during ${what} (no heartbeat in time)`;
-        } else if (p.error.Error === 'States.Timeout') {
-          message = `Timed out waiting for host ${hostId} to finish ${what}`;
-        }
-        // A migrate failing before it moved holds a charge on its target host: give it back (clear, then
-        // release, so a retried fail task cannot release twice).
-        let latest: Resource | undefined = cur;
-        const target = cur.fields.migrationTargetHostId;
-        if (typeof target === 'string' && target) {
-          latest = await engine.progress(ref, { fields: { migrationTargetHostId: null } }, cur);
-          if (latest) await scheduler.release(target, cur);
-        }
-        await engine.fail(ref, message, failStateOf(p.workflow, p.stepName, cur.action.from), latest);
-        return { failed: true, message };
+        const failure = failureOf(p.stepName, p.error);
+        const failed = await ledger.fail(ref, failure);
+        if (!failed) return { superseded: true };
+        return { failed: true, message: failed.transitioningMessage };
       }
 
       case 'step': {
-        const cur = await engine.current(ref);
+        const cur = await ledger.current(ref);
         if (!cur) return { superseded: true };
         const step = stepOf(p.workflow, p.stepName);
         try {
@@ -98,17 +121,17 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
       }
 
       case 'hostCall': {
-        const cur = await engine.current(ref);
-        const done = (output: unknown) => deps.workflows().sendTaskSuccess(p.token, output);
+        const cur = await ledger.current(ref);
+        const done = (output: unknown) => deps.workflows.sendTaskSuccess(p.token, output);
         if (!cur?.action) return done({ superseded: true });
         const hostId = typeof cur.fields.hostId === 'string' ? cur.fields.hostId : null;
-        const host = hostId ? await engine.store.get(hostId) : undefined;
+        const host = hostId ? await deps.store.get(hostId) : undefined;
         if (!host || host.state !== 'active') {
           if (SHORT_CIRCUIT_WITHOUT_HOST.has(p.command)) return done({ skipped: `no active host for ${cur.id}` });
           throw new TaskFailedError(`${cur.type} ${cur.id} has no active host to run ${p.command} on`);
         }
         const step = stepOf(p.workflow, p.stepName);
-        await engine.progress(ref, { message: `${step?.message ?? p.command} on host ${host.id}`, progress: null }, cur);
+        await ledger.report(ref, { message: `${step?.message ?? p.command} on host ${host.id}`, progress: null }, cur);
         const input = cur.action.input ?? {};
         await outbox.enqueue({
           hostId: host.id,
@@ -137,12 +160,10 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
     switch (step) {
       case 'allocate': {
         // A start after a stop keeps its host (cattle keeps the allocation until purge).
-        if (hostId && cur.fields.allocationState === 'active') {
-          await engine.progress(ref, { message }, cur);
-          return;
-        }
+        // Nothing is scheduled then, so nothing is written: the host call's message is the next thing to show.
+        if (hostId && cur.fields.allocationState === 'active') return;
         const chosen = await scheduler.allocate(cur);
-        const written = await engine.progress(ref, { message, fields: { hostId: chosen, allocationState: 'active' } }, cur);
+        const written = await ledger.report(ref, { message, fields: { hostId: chosen, allocationState: 'active' } }, cur);
         if (!written) await scheduler.release(chosen, cur); // superseded meanwhile: give the capacity back
         return;
       }
@@ -150,23 +171,23 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
         // A re-driven migrate already holds its target's charge: keep that target instead of charging again.
         const held = cur.fields.migrationTargetHostId;
         if (typeof held === 'string' && held && held !== hostId) {
-          await engine.progress(ref, { message }, cur);
+          await ledger.report(ref, { message }, cur);
           return;
         }
         const target = await scheduler.allocate(cur, { exclude: hostId ? [hostId] : [] });
-        const written = await engine.progress(ref, { message, fields: { migrationTargetHostId: target } }, cur);
+        const written = await ledger.report(ref, { message, fields: { migrationTargetHostId: target } }, cur);
         if (!written) await scheduler.release(target, cur);
         return;
       }
       case 'moveToTarget': {
         const target = cur.fields.migrationTargetHostId;
         if (typeof target !== 'string') throw new TaskFailedError(`${cur.id} has no migration target`);
-        const written = await engine.progress(ref, { message, fields: { hostId: target, migrationTargetHostId: null } }, cur);
+        const written = await ledger.report(ref, { message, fields: { hostId: target, migrationTargetHostId: null } }, cur);
         if (written && hostId && hostId !== target) await scheduler.release(hostId, cur);
         return;
       }
       case 'deallocate': {
-        const written = await engine.progress(ref, { message, fields: { hostId: null, allocationState: 'inactive' } }, cur);
+        const written = await ledger.report(ref, { message, fields: { hostId: null, allocationState: 'inactive' } }, cur);
         if (written && hostId && holdsAllocation(cur)) await scheduler.release(hostId, cur);
         return;
       }

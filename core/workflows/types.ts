@@ -16,8 +16,9 @@ export interface ExecutionInput {
   workflow: string;
 }
 
-/** Local (non-host) steps a workflow can run, implemented in `core/workflows/tasks.ts`. */
-export type LocalStepName = 'allocate' | 'allocateTarget' | 'moveToTarget' | 'deallocate';
+import type { LocalStepName } from '../process/workflows.js';
+
+export type { LocalStepName };
 
 /**
  * The payload each Task state passes to the tasks function (the `Payload` of `lambda:invoke`). Built by the
@@ -37,7 +38,14 @@ export type TaskPayload =
       heartbeatSeconds: number;
       timeoutSeconds: number;
     }
-  | { task: 'complete'; id: string; actionId: string; workflow: string }
+  | {
+      task: 'complete';
+      id: string;
+      actionId: string;
+      workflow: string;
+      /** The execution's state, with the host calls' results (`hostResultPath`) for the completion to record. */
+      state?: Record<string, unknown>;
+    }
   | {
       task: 'fail';
       id: string;

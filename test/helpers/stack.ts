@@ -34,7 +34,7 @@ export async function startTestStack(
   const stack = await startStack({
     config,
     inMemory: opts.inMemory ?? true,
-    runner: opts.runner,
+    runs: opts.runs,
     logError: opts.logError,
     workflows: opts.workflows,
     agentPollWaitSeconds: opts.agentPollWaitSeconds,

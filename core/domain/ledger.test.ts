@@ -1,21 +1,24 @@
 /**
- * The process engine against the embedded DynamoDB with a runner that only records work, so each step of a
- * process (begin → complete / fail, chaining, fencing) is observable (spec §3.1, D6).
+ * The lifecycle ledger against the embedded DynamoDB with runs that are only recorded, so each step of an action's
+ * life (begin → complete / fail, chaining, fencing) is observable (spec §3.1, D6).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transitioningFields } from '../api/render.js';
-import { ApiError } from '../errors.js';
+import { ApiError, ConflictError } from '../errors.js';
+import { checkLifecycle, machineTimeoutSeconds, WORKFLOWS, type WorkflowSpec } from '../process/workflows.js';
+import { PROCESSES, type ProcessDef } from '../process/table.js';
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
-import { ProcessEngine, type ActionRef, type ProcessRunner } from './engine.js';
+import { Ledger, type ActionRef, type NextRun } from './ledger.js';
+import type { Runs } from './runs.js';
 
-class RecordingRunner implements ProcessRunner {
-  readonly refs: ActionRef[] = [];
-  async run(_engine: ProcessEngine, ref: ActionRef) {
-    this.refs.push(ref);
+class RecordingRuns implements Runs {
+  readonly refs: NextRun[] = [];
+  async dispatch(runs: readonly NextRun[]) {
+    this.refs.push(...runs);
   }
-  take(): ActionRef {
+  take(): NextRun {
     const r = this.refs.shift();
     if (!r) throw new Error('no work queued');
     return r;
@@ -24,15 +27,31 @@ class RecordingRunner implements ProcessRunner {
 
 let t: TestStore;
 let store: Store;
-let runner: RecordingRunner;
-let engine: ProcessEngine;
+let runner: RecordingRuns;
+let ledger: Ledger;
 let clock = 1_700_000_000_000;
+const BOUNDS = { heartbeatSeconds: 60, timeoutSeconds: 900 };
+
+/** The ledger's verbs as the service and the tasks use them: begin or complete, then dispatch the runs it returns. */
+const engine = {
+  async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Resource> {
+    const { resource, runs } = await ledger.begin(res, action, input, caller);
+    await runner.dispatch(runs);
+    return resource;
+  },
+  async complete(ref: ActionRef, results?: Record<string, unknown>): Promise<Resource | undefined> {
+    const done = await ledger.complete(ref, results);
+    if (done) await runner.dispatch(done.runs);
+    return done?.resource;
+  },
+  fail: (ref: ActionRef, message: string, state?: string) => ledger.fail(ref, { message, state }),
+};
 
 beforeAll(async () => {
   t = await startTestStore({ now: () => clock });
   store = t.store;
-  runner = new RecordingRunner();
-  engine = new ProcessEngine(store, runner, { now: () => clock, removeDelaySeconds: 60, purgedRetentionSeconds: 3600 });
+  runner = new RecordingRuns();
+  ledger = new Ledger(store, { bounds: BOUNDS, now: () => clock, removeDelaySeconds: 60, purgedRetentionSeconds: 3600 });
 });
 afterAll(() => t.close());
 
@@ -42,7 +61,7 @@ async function instance(state: string, fields: Record<string, unknown> = {}): Pr
 
 const reload = async (id: string) => (await store.get(id))!;
 
-describe('ProcessEngine', () => {
+describe('Ledger', () => {
   it('begin moves to the transitioning state and records the action; complete reaches the done state', async () => {
     const c = await instance('stopped');
     const started = await engine.begin(c, 'start', {}, 'admin');
@@ -50,7 +69,7 @@ describe('ProcessEngine', () => {
     expect(started.action).toMatchObject({ name: 'start', from: 'stopped', caller: 'admin' });
     expect(transitioningFields(started)).toEqual({ transitioning: 'yes', transitioningMessage: 'In Progress', transitioningProgress: null });
     const ref = runner.take();
-    expect(ref).toEqual({ id: c.id, actionId: started.action!.id, baseType: 'instance', action: 'start' });
+    expect(ref).toEqual({ id: c.id, actionId: started.action!.id, baseType: 'instance', action: 'start', workflow: 'instance-start' });
     const done = await engine.complete(ref);
     expect(done?.state).toBe('running');
     expect(done?.action).toBeNull();
@@ -71,7 +90,7 @@ describe('ProcessEngine', () => {
 
   it('begin from a state the process does not start from is 409, and writes nothing', async () => {
     const c = await instance('running');
-    await expect(engine.begin(c, 'start', {}, 'admin')).rejects.toMatchObject({ status: 409, code: 'Conflict' });
+    await expect(engine.begin(c, 'start', {}, 'admin')).rejects.toBeInstanceOf(ConflictError);
     const after = await reload(c.id);
     expect(after.version).toBe(c.version);
     expect(runner.refs).toHaveLength(0);
@@ -88,7 +107,7 @@ describe('ProcessEngine', () => {
     const c = await instance('running');
     await engine.begin(c, 'stop', {}, 'admin');
     // `c` still says running; the stored item is stopping.
-    await expect(engine.begin(c, 'stop', {}, 'admin')).rejects.toMatchObject({ status: 409 });
+    await expect(engine.begin(c, 'stop', {}, 'admin')).rejects.toBeInstanceOf(ConflictError);
     await engine.complete(runner.take());
     expect((await reload(c.id)).state).toBe('stopped');
   });
@@ -174,5 +193,63 @@ describe('ProcessEngine', () => {
     } finally {
       clock = saved;
     }
+  });
+});
+
+describe('Ledger: what the issue-7 structure promises', () => {
+  it('records the agent results with the done state in one write, and only the fields an agent may set', async () => {
+    const c = await instance('stopped');
+    await engine.begin(c, 'start', {}, 'admin');
+    const before = await reload(c.id);
+    const done = await engine.complete(runner.take(), { externalId: 'c0ffee', primaryIpAddress: '10.0.0.9', state: 'hacked', name: 'x' });
+    expect(done).toMatchObject({ state: 'running', fields: { externalId: 'c0ffee', primaryIpAddress: '10.0.0.9' } });
+    expect(done?.fields.name).toBeUndefined();
+    expect(done?.version).toBe(before.version + 1);
+  });
+
+  it('a report that changes nothing a reader sees writes nothing', async () => {
+    const c = await instance('stopped');
+    await engine.begin(c, 'start', {}, 'admin');
+    const ref = runner.take();
+    const first = await ledger.report(ref, { message: 'Starting on host 1h1', progress: null });
+    const again = await ledger.report(ref, { message: 'Starting on host 1h1', progress: null });
+    expect(again?.version).toBe(first!.version);
+    expect((await reload(c.id)).version).toBe(first!.version);
+    const moved = await ledger.report(ref, { progress: 40 });
+    expect(moved?.version).toBe(first!.version + 1);
+  });
+
+  it.each(Object.entries(PROCESSES).flatMap(([baseType, table]) => Object.keys(table).map((action) => [baseType, action])))(
+    '%s.%s: the action\'s deadline is later than its state machine can run',
+    async (baseType, action) => {
+      const spec = (WORKFLOWS as Record<string, WorkflowSpec>)[(PROCESSES as Record<string, Record<string, ProcessDef>>)[baseType][action].workflow ?? 'process'];
+      for (const bounds of [BOUNDS, { heartbeatSeconds: 1, timeoutSeconds: 2 }, { heartbeatSeconds: 300, timeoutSeconds: 86_400 }]) {
+        const l = new Ledger(store, { bounds, now: () => clock });
+        expect(l.deadlineMs(baseType, action)).toBeGreaterThan(machineTimeoutSeconds(spec, bounds) * 1000);
+      }
+    },
+  );
+
+  it('begin stamps that deadline on the action', async () => {
+    const c = await instance('running');
+    const { resource } = await ledger.begin(c, 'migrate', {}, 'admin');
+    runner.refs.length = 0;
+    expect(resource.action!.deadline! - resource.action!.at).toBe(ledger.deadlineMs('instance', 'migrate'));
+    expect(resource.action!.deadline! - resource.action!.at).toBeGreaterThan(machineTimeoutSeconds(WORKFLOWS['instance-migrate'], BOUNDS) * 1000);
+  });
+
+  it('a typo in a workflow, chain or link name fails when the lifecycle is checked, not on the first action', () => {
+    const broken = (patch: Partial<ProcessDef>) => ({ ...PROCESSES, instance: { ...PROCESSES.instance, stop: { ...PROCESSES.instance.stop, ...patch } } });
+    expect(() => checkLifecycle(PROCESSES, WORKFLOWS)).not.toThrow();
+    expect(() => checkLifecycle(broken({ workflow: 'instance-stpo' }), WORKFLOWS)).toThrow(/unknown workflow instance-stpo/);
+    expect(() => checkLifecycle(broken({ chain: { next: 'remvoe' } }), WORKFLOWS)).toThrow(/unknown process remvoe/);
+    expect(() => checkLifecycle(broken({ chain: { next: 'purge' } }), WORKFLOWS)).toThrow(/cannot start from stopped/);
+    expect(() => checkLifecycle(broken({ links: [{ action: 'activte' }] }), WORKFLOWS)).toThrow(/unknown link process activte/);
+  });
+
+  it('an unknown action is refused before any write, as 422 InvalidAction', async () => {
+    const c = await instance('running');
+    await expect(ledger.begin(c, 'constructor', {}, 'admin')).rejects.toBeInstanceOf(ApiError);
+    expect((await reload(c.id)).version).toBe(c.version);
   });
 });

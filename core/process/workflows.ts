@@ -2,10 +2,14 @@
  * @module
  * What each workflow does, as data: an ordered list of steps, each a local step (scheduling, run by the tasks
  * function) or a host call (a command to the instance's host agent, waited on with a task token). The ASL is
- * generated from these (`asl.ts`), and the process table's `workflow` column picks one per action.
+ * generated from these (`core/workflows/asl.ts`), the process table's `workflow` column picks one per action,
+ * and one function here gives both the state machine's time limit and the action's deadline.
  */
-import { processOf } from '../process/table.js';
-import type { HostCommandName, LocalStepName } from './types.js';
+import type { HostCommandName } from '../agent/protocol.js';
+import { processOf, PROCESSES, type ProcessDef } from './table.js';
+
+/** Local (non-host) steps a workflow can run, implemented in `core/workflows/tasks.ts`. */
+export type LocalStepName = 'allocate' | 'allocateTarget' | 'moveToTarget' | 'deallocate';
 
 /** Where a failed step leaves the resource: a state, one per start state, or (absent) the start state. */
 export type FailState = string | Readonly<Record<string, string>>;
@@ -109,9 +113,8 @@ export type WorkflowName = keyof typeof WORKFLOWS;
  * workflowFor('instanceLink', 'activate') // 'process'
  */
 export function workflowFor(baseType: string, action: string): WorkflowName {
-  const w = processOf(baseType, action)?.workflow;
-  if (w && !Object.hasOwn(WORKFLOWS, w)) throw new Error(`process ${baseType}.${action} names unknown workflow ${w}`);
-  return (w ?? 'process') as WorkflowName;
+  // `checkLifecycle` has proved at load that every workflow column names a workflow.
+  return (processOf(baseType, action)?.workflow ?? 'process') as WorkflowName;
 }
 
 /**
@@ -131,11 +134,82 @@ export function stepOf(workflow: string, stepName: string): StepSpec | undefined
  * @example
  * failStateOf('instance-start', 'Activate', 'creating') // 'error'
  */
-export function failStateOf(workflow: string, stepName: string, from: string): string {
-  // A failure outside the steps (the final Complete) takes the first step's rule: a start that came from
-  // create must not fall back to `creating`, a transitioning state nothing would ever finish.
+export function failStateOf(workflow: string, stepName: string | undefined, from: string): string {
+  // No step: the action was ended from outside (the sweeper), and the work may have got as far as the last step
+  // (a stuck migrate may already have stopped the instance on its source, so it fails to `error`). A failure
+  // outside the steps (the final Complete) takes the first step's rule: a start that came from create must not
+  // fall back to `creating`, a transitioning state nothing would ever finish.
   const w = (WORKFLOWS as Record<string, WorkflowSpec>)[workflow];
-  const f = (stepOf(workflow, stepName) ?? w?.steps[0])?.failState;
+  const step = stepName === undefined ? w?.steps[w.steps.length - 1] : (stepOf(workflow, stepName) ?? w?.steps[0]);
+  const f = step?.failState;
   if (f === undefined) return from;
   return typeof f === 'string' ? f : (f[from] ?? from);
 }
+
+/** How long a host call may run and stay silent: the `TimeoutSeconds` and `HeartbeatSeconds` of every host step. */
+export interface StepBounds {
+  heartbeatSeconds: number;
+  timeoutSeconds: number;
+}
+
+/** Allowance for a workflow's local tasks (each retried up to three times) and its Complete/Fail tasks. */
+const LOCAL_ALLOWANCE_SECONDS = 300;
+
+/** Time between the state machine's own time limit and the action's deadline: the sweeper acts after Step Functions. */
+const DEADLINE_SLACK_SECONDS = 60;
+
+/**
+ * The state machine's `TimeoutSeconds`: every host step may take its full timeout, plus an allowance for the rest.
+ *
+ * @example
+ * machineTimeoutSeconds(WORKFLOWS['instance-stop'], { heartbeatSeconds: 60, timeoutSeconds: 900 }) // 1200
+ */
+export function machineTimeoutSeconds(spec: WorkflowSpec, bounds: StepBounds): number {
+  const hostSteps = spec.steps.filter((s) => s.kind === 'host').length;
+  return hostSteps * bounds.timeoutSeconds + LOCAL_ALLOWANCE_SECONDS;
+}
+
+/**
+ * How long an action may stay open before the sweeper treats it as stuck: later than its state machine can run,
+ * so the sweeper never fails an action whose execution may still finish it.
+ *
+ * @example
+ * const deadline = now + actionDeadlineMs('instance', 'start', { heartbeatSeconds: 60, timeoutSeconds: 900 });
+ */
+export function actionDeadlineMs(baseType: string, action: string, bounds: StepBounds): number {
+  return (machineTimeoutSeconds(WORKFLOWS[workflowFor(baseType, action)], bounds) + DEADLINE_SLACK_SECONDS) * 1000;
+}
+
+/**
+ * Checks the lifecycle as a whole when this module loads: every `workflow` column names a workflow, every chain
+ * and link step names a process its parent's done state may start, so a typo fails at import, not on the first
+ * action. Exported so tests can feed it a broken table.
+ *
+ * @example
+ * checkLifecycle(PROCESSES, WORKFLOWS) // throws on `workflow: 'instance-strat'`
+ */
+export function checkLifecycle(
+  processes: Readonly<Record<string, Readonly<Record<string, ProcessDef>>>>,
+  workflows: Readonly<Record<string, WorkflowSpec>>,
+): void {
+  for (const [baseType, table] of Object.entries(processes)) {
+    for (const [action, p] of Object.entries(table)) {
+      const where = `process ${baseType}.${action}`;
+      if (p.workflow !== undefined && !Object.hasOwn(workflows, p.workflow)) throw new Error(`${where} names unknown workflow ${p.workflow}`);
+      if (p.chain) {
+        const next = Object.hasOwn(table, p.chain.next) ? table[p.chain.next] : undefined;
+        if (!next) throw new Error(`${where} chains into unknown process ${p.chain.next}`);
+        for (const from of p.from) {
+          const done = typeof p.done === 'string' ? p.done : p.done[from];
+          if (!next.from.includes(done)) throw new Error(`${where} chains into ${p.chain.next}, which cannot start from ${done}`);
+        }
+      }
+      for (const step of p.links ?? []) {
+        const link = processes.instanceLink;
+        if (!link || !Object.hasOwn(link, step.action)) throw new Error(`${where} starts unknown link process ${step.action}`);
+      }
+    }
+  }
+}
+
+checkLifecycle(PROCESSES, WORKFLOWS);
