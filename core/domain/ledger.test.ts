@@ -69,7 +69,7 @@ describe('Ledger', () => {
     expect(started.action).toMatchObject({ name: 'start', from: 'stopped', caller: 'admin' });
     expect(transitioningFields(started)).toEqual({ transitioning: 'yes', transitioningMessage: 'In Progress', transitioningProgress: null });
     const ref = runner.take();
-    expect(ref).toEqual({ id: c.id, actionId: started.action!.id, baseType: 'instance', action: 'start', workflow: 'instance-start' });
+    expect(ref).toEqual({ id: c.id, actionId: started.action!.id, baseType: 'instance', action: 'start', workflow: 'instance-start', current: started });
     const done = await engine.complete(ref);
     expect(done?.state).toBe('running');
     expect(done?.action).toBeNull();
@@ -251,5 +251,22 @@ describe('Ledger: what the issue-7 structure promises', () => {
     const c = await instance('running');
     await expect(ledger.begin(c, 'constructor', {}, 'admin')).rejects.toBeInstanceOf(ApiError);
     expect((await reload(c.id)).version).toBe(c.version);
+  });
+});
+
+describe('Ledger.create', () => {
+  it('stores a new resource already under its create action, in one write, and returns the run that creates it', async () => {
+    const fresh: Resource = {
+      id: '1i900001', num: 900001, type: 'container', baseType: 'instance', projectId: '1a1', state: 'requested',
+      version: 0, created: clock, updated: clock, fields: { startCount: 0 },
+    };
+    const { resource, runs } = await ledger.create(fresh, 'admin');
+    expect(resource).toMatchObject({ state: 'creating', version: 0, action: { name: 'create', from: 'requested', caller: 'admin' } });
+    expect(await reload(fresh.id)).toEqual(resource);
+    expect(runs).toEqual([{ id: fresh.id, actionId: resource.action!.id, baseType: 'instance', action: 'create', workflow: 'process', current: resource }]);
+    // Finishing it chains into start from `creating`, as a begun create does.
+    const done = await ledger.complete(runs[0], {}, runs[0].current);
+    expect(done?.resource).toMatchObject({ state: 'starting', action: { name: 'start', from: 'creating' } });
+    await expect(ledger.create(fresh, 'admin')).rejects.toThrow();
   });
 });

@@ -28,6 +28,8 @@ export interface NextRun extends ActionRef {
   baseType: string;
   action: string;
   workflow: WorkflowName;
+  /** The resource as the ledger wrote it: an in-process run finishes from this copy instead of reading it again. */
+  current?: Resource;
 }
 
 /** A committed write and the runs it calls for. */
@@ -151,6 +153,21 @@ export class Ledger {
   }
 
   /**
+   * Stores a new resource already under its `create` action (one write: it is never seen `requested`), and returns
+   * the run that creates it. A crash before that run starts leaves an open action, which the sweeper re-drives.
+   *
+   * @example
+   * const { resource, runs } = await ledger.create(newContainer, 'admin'); // resource.state === 'creating'
+   */
+  async create(res: Resource, caller: string): Promise<Written> {
+    const p = this.process(res, 'create');
+    const from = stateOf(res, p.field ?? 'state');
+    if (!p.from.includes(from)) throw new ConflictError(stateConflictMessage(res, 'create', from));
+    const written = await this.store.create(this.started({ ...res, ...clearedTransitioning() }, p, 'create', { id: randomUUID(), input: {}, caller, from }));
+    return { resource: written, runs: [this.runOf(written)] };
+  }
+
+  /**
    * Finishes the action: the done state, the process's effects, the agent's result fields, and the chained action
    * if one follows (begun in the same write). Then starts the process's link steps. A stale action id (superseded,
    * or already completed) changes nothing, so duplicate completions have exactly one effect.
@@ -158,7 +175,7 @@ export class Ledger {
    * @example
    * const done = await ledger.complete(ref, { externalId: 'c0ffee' }); // done?.resource.state === 'running'
    */
-  async complete(ref: ActionRef, results: Record<string, unknown> = {}): Promise<Written | undefined> {
+  async complete(ref: ActionRef, results: Record<string, unknown> = {}, current?: Resource): Promise<Written | undefined> {
     let finished: CurrentAction | undefined;
     const written = await this.fenced(ref, (cur, act) => {
       finished = act;
@@ -177,7 +194,7 @@ export class Ledger {
       const childField = np.field ?? 'state';
       const childFrom = np.from.includes(stateOf(cur, childField)) ? stateOf(cur, childField) : done;
       return this.started(next, np, chained, { id: randomUUID(), input: {}, caller: act.caller, from: childFrom });
-    });
+    }, current);
     if (!written || !finished) return undefined;
     const runs = written.action ? [this.runOf(written)] : [];
     runs.push(...(await this.driveLinks(written, finished)));
@@ -313,7 +330,7 @@ export class Ledger {
 
   private runOf(res: Resource): NextRun {
     const act = res.action!;
-    return { id: res.id, actionId: act.id, baseType: res.baseType, action: act.name, workflow: workflowFor(res.baseType, act.name) };
+    return { id: res.id, actionId: act.id, baseType: res.baseType, action: act.name, workflow: workflowFor(res.baseType, act.name), current: res };
   }
 
   /**

@@ -30,7 +30,7 @@ export class InlineRuns implements Runs {
 
   async dispatch(runs: readonly NextRun[]): Promise<void> {
     for (const run of runs) {
-      const done = await this.ledger.complete(run);
+      const done = await this.ledger.complete(run, {}, run.current);
       if (done) await this.dispatch(done.runs);
     }
   }

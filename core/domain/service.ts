@@ -207,6 +207,13 @@ export class DroverService {
    * allocate, deallocate and the health updates never show there; they still run when their own field
    * (`allocationState`, `healthState`) is in one of their start states.
    */
+  /** Stores a new resource under its `create` action through the ledger and dispatches the run that creates it. */
+  private async createResource(res: Resource, caller: string): Promise<Resource> {
+    const { resource, runs } = await this.deps.ledger.create(res, caller);
+    await this.deps.runs.dispatch(runs);
+    return resource;
+  }
+
   /** Begins an action through the ledger and dispatches the run it calls for; returns the transitioned resource. */
   private async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Resource> {
     const { resource, runs } = await this.deps.ledger.begin(res, action, input, caller);
@@ -284,9 +291,8 @@ export class DroverService {
       const links = await this.newLinks(res);
       // The instance knows its links by id, so its processes reach them with consistent reads (no index lag).
       if (links.length) res.fields.instanceLinkIds = links.map((l) => l.id);
-      await this.store.create(res);
-      for (const link of links) await this.begin(await this.store.create(link), 'create', {}, caller);
-      out.push(await this.begin(res, 'create', {}, caller));
+      for (const link of links) await this.createResource(link, caller);
+      out.push(await this.createResource(res, caller));
     }
     return out;
   }
@@ -312,8 +318,7 @@ export class DroverService {
   private async createProject(scope: Scope, s: ResourceSchema, input: Record<string, unknown>) {
     if (scope.principal.role !== 'admin') throw statusError(403);
     const values = await validateFields(s, input, 'create', this.refs(scope, ''));
-    const res = await this.store.create(await this.newResource(s, null, values));
-    return this.begin(res, 'create', {}, scope.principal.callerId);
+    return this.createResource(await this.newResource(s, null, values), scope.principal.callerId);
   }
 
   private async createApiKey(scope: Scope, s: ResourceSchema, input: Record<string, unknown>) {
@@ -337,10 +342,8 @@ export class DroverService {
     reveal: (publicValue: string, secretValue: string) => Record<string, unknown>,
   ): Promise<Resource> {
     const { publicValue, secretValue } = newKeyPair();
-    const res = await this.store.create(
-      await this.newResource(s, projectId, { ...fields, publicValue, secretHash: hashSecret(secretValue) }),
-    );
-    const started = await this.begin(res, 'create', {}, scope.principal.callerId);
+    const res = await this.newResource(s, projectId, { ...fields, publicValue, secretHash: hashSecret(secretValue) });
+    const started = await this.createResource(res, scope.principal.callerId);
     return { ...started, fields: { ...started.fields, ...reveal(publicValue, secretValue) } };
   }
 

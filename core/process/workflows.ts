@@ -129,6 +129,28 @@ export function stepOf(workflow: string, stepName: string): StepSpec | undefined
 }
 
 /**
+ * What a resource shows while a step runs: a host call names its host.
+ *
+ * @example
+ * stepMessage(stepOf('instance-start', 'Activate')!, '1h2') // 'Starting on host 1h2'
+ */
+export function stepMessage(step: StepSpec, hostId?: string | null): string {
+  return step.kind === 'host' && hostId ? `${step.message} on host ${hostId}` : step.message;
+}
+
+/**
+ * The step after `stepName`, if any.
+ *
+ * @example
+ * stepAfter('instance-start', 'Allocate')?.name // 'Activate'
+ */
+export function stepAfter(workflow: string, stepName: string): StepSpec | undefined {
+  const steps = (WORKFLOWS as Record<string, WorkflowSpec>)[workflow]?.steps ?? [];
+  const i = steps.findIndex((s) => s.name === stepName);
+  return i < 0 ? undefined : steps[i + 1];
+}
+
+/**
  * The state a failed step leaves the resource in.
  *
  * @example

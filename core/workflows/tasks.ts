@@ -8,7 +8,7 @@ import { instanceSnapshot, type Outbox } from '../agent/outbox.js';
 import { holdsAllocation } from '../domain/hosts.js';
 import type { Failure, Ledger } from '../domain/ledger.js';
 import { SchedulingError, type Scheduler } from '../domain/scheduler.js';
-import { WORKFLOWS, stepOf, type WorkflowSpec } from '../process/workflows.js';
+import { stepAfter, stepMessage, stepOf, WORKFLOWS, type WorkflowSpec } from '../process/workflows.js';
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { hostResultPath } from './asl.js';
@@ -112,7 +112,7 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
         if (!cur) return { superseded: true };
         const step = stepOf(p.workflow, p.stepName);
         try {
-          await runLocalStep(p.step, cur, step?.message ?? null);
+          await runLocalStep(p.step, cur, step?.message ?? null, p.workflow, p.stepName);
         } catch (e) {
           if (e instanceof SchedulingError) throw new TaskFailedError(e.message);
           throw e;
@@ -130,8 +130,9 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
           if (SHORT_CIRCUIT_WITHOUT_HOST.has(p.command)) return done({ skipped: `no active host for ${cur.id}` });
           throw new TaskFailedError(`${cur.type} ${cur.id} has no active host to run ${p.command} on`);
         }
+        // Written unless the step before already showed it (an allocation names the host it chose).
         const step = stepOf(p.workflow, p.stepName);
-        await ledger.report(ref, { message: `${step?.message ?? p.command} on host ${host.id}`, progress: null }, cur);
+        await ledger.report(ref, { message: step ? stepMessage(step, host.id) : p.command, progress: null }, cur);
         const input = cur.action.input ?? {};
         await outbox.enqueue({
           hostId: host.id,
@@ -154,7 +155,7 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
     }
   };
 
-  async function runLocalStep(step: string, cur: Resource, message: string | null): Promise<void> {
+  async function runLocalStep(step: string, cur: Resource, message: string | null, workflow: string, stepName: string): Promise<void> {
     const ref = { id: cur.id, actionId: cur.action!.id };
     const hostId = typeof cur.fields.hostId === 'string' ? cur.fields.hostId : null;
     switch (step) {
@@ -163,7 +164,10 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
         // Nothing is scheduled then, so nothing is written: the host call's message is the next thing to show.
         if (hostId && cur.fields.allocationState === 'active') return;
         const chosen = await scheduler.allocate(cur);
-        const written = await ledger.report(ref, { message, fields: { hostId: chosen, allocationState: 'active' } }, cur);
+        // The host call that follows would show its message next: show it now, in the same write.
+        const next = stepAfter(workflow, stepName);
+        const shown = next?.kind === 'host' ? stepMessage(next, chosen) : message;
+        const written = await ledger.report(ref, { message: shown, progress: null, fields: { hostId: chosen, allocationState: 'active' } }, cur);
         if (!written) await scheduler.release(chosen, cur); // superseded meanwhile: give the capacity back
         return;
       }
