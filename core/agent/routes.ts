@@ -11,8 +11,8 @@
  *   POST /agent/commands/:id/complete         { result?: { fields? } } | { error } → { duplicate: boolean }
  */
 import { Hono, type Context } from 'hono';
-import { parseJsonObject } from '../api/request.js';
 import { ApiError, statusError, ValidationError } from '../errors.js';
+import { parseJsonObject, sendJson as send } from '../http/json.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { ProcessEngine } from '../domain/engine.js';
 import type { Store } from '../store/store.js';
@@ -53,9 +53,6 @@ const MAX_CAUSE = 32_768;
 const MAX_RESULT_CHARS = 65_536;
 
 type Env = { Variables: { agent: Principal } };
-
-const JSON_TYPE = { 'Content-Type': 'application/json; charset=utf-8' };
-const send = (c: Context, body: unknown, status = 200) => c.body(JSON.stringify(body), status as 200, JSON_TYPE);
 
 const gone = (message: string) => new ApiError(410, 'Gone', { message });
 
