@@ -20,7 +20,7 @@ import { validateLabels } from '../schema/validate.js';
 import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
 import type { Command } from '../store/commands.js';
 import { agentView, isCommandId, type Outbox } from './outbox.js';
-import type { CommandOutcome } from './protocol.js';
+import { COMMAND_ERROR_MAX, PROGRESS_MESSAGE_MAX, type CommandOutcome } from './protocol.js';
 import { registerHost } from './registration.js';
 
 /** The workflow engine, or a getter for one wired after the app (absent: outcomes are only recorded). */
@@ -45,9 +45,6 @@ export interface AgentRoutesOptions {
 
 /** Result fields an agent may set on the instance. */
 const RESULT_FIELDS = ['externalId', 'primaryIpAddress'] as const;
-
-/** Step Functions limits: error name 256, cause 32768 characters. */
-const MAX_CAUSE = 32_768;
 
 /** Largest command result an agent may report (JSON characters). */
 const MAX_RESULT_CHARS = 65_536;
@@ -135,7 +132,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
     const ref = { id: cmd.resourceId, actionId: cmd.actionId };
     try {
       if (outcome && 'error' in outcome) {
-        await wf?.sendTaskFailure(cmd.token, 'AgentError', outcome.error.slice(0, MAX_CAUSE));
+        await wf?.sendTaskFailure(cmd.token, 'AgentError', outcome.error.slice(0, COMMAND_ERROR_MAX));
       } else {
         const result = outcome?.result ?? {};
         const given = (result.fields ?? {}) as Record<string, unknown>;
@@ -220,7 +217,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
   app.post('/commands/:id/progress', async (c) => {
     const hostId = c.get('agent').hostId!;
     const body = await readJson(c);
-    const message = str(body, 'message', { max: 1024 });
+    const message = str(body, 'message', { max: PROGRESS_MESSAGE_MAX });
     const progress = int(body, 'progress', 0, 100);
     let cmd = await command(hostId, c.req.param('id'));
     if (cmd.status === 'done') throw gone(`Command ${cmd.id} is already complete`);
@@ -261,7 +258,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
     let outcome: CommandOutcome;
     if (body.error !== undefined && body.error !== null) {
       if (typeof body.error !== 'string') throw new ValidationError('InvalidFormat', 'error');
-      if (body.error.length > MAX_CAUSE) throw new ValidationError('MaxLengthExceeded', 'error');
+      if (body.error.length > COMMAND_ERROR_MAX) throw new ValidationError('MaxLengthExceeded', 'error');
       outcome = { error: body.error || 'Agent error' };
     } else {
       const result = body.result ?? {};
