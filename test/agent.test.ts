@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAgent, type AgentLogger } from '../agent/agent.js';
 import { SimDriver } from '../agent/sim-driver.js';
 import { instanceSnapshot } from '../core/agent/outbox.js';
@@ -247,8 +247,16 @@ describe('commands', () => {
 
     const inst = await instanceUnderAction(hostA.hostId);
     const started = Date.now();
-    const poll = hostA.agent.get('/agent/commands?wait=10');
-    await new Promise((r) => setTimeout(r, 300));
+    const waits = vi.spyOn(t.stack.outbox, 'waitForWork');
+    let answered = false;
+    const poll = hostA.agent.get('/agent/commands?wait=10').finally(() => (answered = true));
+    try {
+      // Enqueue only once the poll is held: the route found nothing and waits on the host's doorbell.
+      await until(() => waits.mock.calls.some(([host]) => host === hostA.hostId));
+    } finally {
+      waits.mockRestore();
+    }
+    expect(answered).toBe(false);
     const cmd = await enqueue(hostA.hostId, inst);
     const r = await poll;
     expect(Date.now() - started).toBeLessThan(5000);
@@ -410,7 +418,8 @@ describe('the agent program with the sim driver', () => {
       const hung = await instanceUnderAction(agent.hostId, { 'sim.hang': 'start' });
       const hungCmd = await enqueue(agent.hostId, hung);
       await until(async () => (await t.stack.outbox.get(agent.hostId, hungCmd.id))?.status === 'acked');
-      await new Promise((r) => setTimeout(r, 200));
+      // Acked, so the agent holds it until the driver abandons it: once nothing is in flight, all it sent is in.
+      await until(() => agent.running === 0);
       expect(wf.of(hungCmd.token)).toEqual([]);
 
       await agent.stop();
