@@ -7,6 +7,7 @@ import type { AgentCommand } from '../core/agent/protocol.js';
 import { startAgent, type AgentLogger } from './agent.js';
 import { SimDriver } from './sim-driver.js';
 import { AgentHttpError } from './retry.js';
+import { until } from '../test/helpers/wait.js';
 
 type Route = (method: string, path: string, body: unknown) => Response | Promise<Response>;
 
@@ -57,14 +58,6 @@ function once(cmds: AgentCommand[]): () => Response {
     given = true;
     return json(200, { data });
   };
-}
-
-async function until(fn: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('the agent', () => {
@@ -125,6 +118,29 @@ describe('the agent', () => {
     try {
       await until(() => log.lines.some((l) => l.includes('completion lost')));
       expect(s.calls.filter((c) => c.endsWith('/complete'))).toHaveLength(3);
+      const polls = s.calls.filter((c) => c === 'GET /agent/commands').length;
+      await until(() => s.calls.filter((c) => c === 'GET /agent/commands').length > polls);
+    } finally {
+      await agent.stop({ graceMs: 0 });
+    }
+    expect(await agent.done).toBe('stopped');
+  });
+
+  it('logs a report or a completion the server refuses (4xx), tries it once, and goes on', async () => {
+    const poll = once([command('c1')]);
+    const s = server((method, path) => {
+      if (path.endsWith('/progress')) return json(409, { message: 'lost a race' });
+      if (path.endsWith('/complete')) return json(422, { message: 'result too large' });
+      if (path === '/agent/commands') return poll();
+      return json(200, { ok: true });
+    });
+    const log = logger();
+    const agent = await startAgent({ url: 'http://x', credentials, driver: new SimDriver({ workMs: 0 }), fetch: s.fetch, logger: log, retry: fast, idlePollMs: 1 });
+    try {
+      await until(() => log.lines.some((l) => l.includes('completion lost')));
+      expect(s.calls.filter((c) => c.endsWith('/progress'))).toHaveLength(1);
+      expect(s.calls.filter((c) => c.endsWith('/complete'))).toHaveLength(1);
+      expect(log.lines.some((l) => l.startsWith('warn') && l.includes('progress not sent') && l.includes('HTTP 409'))).toBe(true);
       const polls = s.calls.filter((c) => c === 'GET /agent/commands').length;
       await until(() => s.calls.filter((c) => c === 'GET /agent/commands').length > polls);
     } finally {

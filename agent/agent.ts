@@ -11,6 +11,8 @@
  *
  * Each request (register, ack, complete) is tried at most `retry.attempts` times, and only while it fails
  * transiently (`retry.ts`); polling itself goes on through an outage of the server, backing off the same way.
+ * A command's ack, report or completion that the server refuses (a 4xx) is logged and not retried; a bug in the
+ * agent (an error that is neither an answer nor a network failure) ends it 'fatal' wherever it happens.
  */
 import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -64,9 +66,9 @@ export interface RunningAgent {
   /** Commands acked or running now. */
   readonly running: number;
   /**
-   * Settles when the poll loop ends: `stopped` after `stop()`; `fatal` when the server refused the agent for good
-   * (a 4xx other than a 401 it could mend by registering again) or the agent hit a bug of its own. The owner
-   * then calls `stop()`.
+   * Settles when the poll loop ends: `stopped` after `stop()`; `fatal` when the server refused to hand out
+   * commands (a 4xx other than a 401 the agent could mend by registering again) or the agent hit a bug of its
+   * own. The owner then calls `stop()`.
    */
   readonly done: Promise<'stopped' | 'fatal'>;
   /** Stops polling, lets running commands finish for up to `graceMs` (default 10 s), then abandons them. */
@@ -92,6 +94,12 @@ function writeState(file: string, state: AgentState): void {
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Whether a failed request is the agent's own fault: neither the server's answer, nor the way to it failing, nor
+ * the agent giving up (`signal`). Such a bug ends the agent; no retry would mend it.
+ */
+const isBug = (e: unknown, signal: AbortSignal) => !(e instanceof AgentHttpError) && !isTransient(e) && !signal.aborted;
 
 const describe = (cmd: AgentCommand) => `${cmd.name} ${cmd.resourceId} (${cmd.action}, command ${cmd.id})`;
 
@@ -287,7 +295,10 @@ export class Agent implements RunningAgent {
     this.inflight.add(p);
   }
 
-  /** Whether to run the command: not when it is gone or the agent is killed; after transient failures, yes (its progress acks it too). */
+  /**
+   * Whether to run the command: not when it is gone, the agent is killed or the ack hit a bug; when the ack failed
+   * otherwise, yes (its first report acks it too).
+   */
   private async ack(cmd: AgentCommand): Promise<boolean> {
     const signal = this.killed.signal;
     try {
@@ -299,11 +310,11 @@ export class Agent implements RunningAgent {
         this.log.warn(`${describe(cmd)}: gone before the ack`);
         return false;
       }
-      if (!isTransient(e)) {
+      if (isBug(e, signal)) {
         this.fail(`${describe(cmd)}: ack`, e);
         return false;
       }
-      this.log.warn(`${describe(cmd)}: ack failed (${message(e)}); running it anyway`);
+      this.log[isTransient(e) ? 'warn' : 'error'](`${describe(cmd)}: ack failed (${message(e)}); running it anyway`);
       return true;
     }
   }
@@ -336,7 +347,8 @@ export class Agent implements RunningAgent {
           work.abort(new Error(`command ${cmd.id} is no longer wanted by the server`));
         }
       } catch (e) {
-        if (isTransient(e) || killed.aborted) return this.log.warn(`${what}: progress not sent (${message(e)})`);
+        // Best effort: the next keep-alive tries again. Only a bug of the agent's own stops it.
+        if (!isBug(e, killed)) return this.log.warn(`${what}: progress not sent (${message(e)})`);
         this.fail(`${what}: progress`, e);
         work.abort(e);
       }
@@ -370,8 +382,9 @@ export class Agent implements RunningAgent {
   }
 
   /**
-   * Delivers the outcome, trying up to `retry.attempts` times; a completion not delivered leaves the action to
-   * the server's heartbeat timeout. A command that ends after the agent was killed gets 5 s to report.
+   * Delivers the outcome, trying up to `retry.attempts` times while it fails transiently; a completion not
+   * delivered (or refused) leaves the action to the server's heartbeat timeout. A command that ends after the
+   * agent was killed gets 5 s to report.
    */
   private async complete(cmd: AgentCommand, what: string, outcome: CommandOutcome): Promise<void> {
     const signal = this.killed.signal.aborted ? AbortSignal.timeout(5000) : this.killed.signal;
@@ -384,8 +397,8 @@ export class Agent implements RunningAgent {
       this.log.info(`${what} ${how}${r.duplicate ? ' (server had it already)' : ''}`);
     } catch (e) {
       if (e instanceof AgentHttpError && e.status === 404) this.log.warn(`${what}: gone before its completion`);
-      else if (isTransient(e) || signal.aborted) this.log.error(`${what}: completion lost (${message(e)})`);
-      else this.fail(`${what}: completion`, e);
+      else if (isBug(e, signal)) this.fail(`${what}: completion`, e);
+      else this.log.error(`${what}: completion lost (${message(e)})`);
     }
   }
 }

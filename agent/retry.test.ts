@@ -76,18 +76,12 @@ describe('retry', () => {
     );
     // Delays: 0.5·100 = 50, 0.25·min(150, 200) = 37, 0.999·min(150, 400) = 149.
     await vi.advanceTimersByTimeAsync(0);
-    expect(calls).toBe(1);
-    await vi.advanceTimersByTimeAsync(49);
-    expect(calls).toBe(1);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(calls).toBe(2);
-    await vi.advanceTimersByTimeAsync(36);
-    expect(calls).toBe(2);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(calls).toBe(3);
-    await vi.advanceTimersByTimeAsync(148);
-    expect(calls).toBe(3);
-    await vi.advanceTimersByTimeAsync(1);
+    for (const [delay, tries] of [[50, 1], [37, 2], [149, 3]]) {
+      await vi.advanceTimersByTimeAsync(delay - 1);
+      expect(calls).toBe(tries);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls).toBe(tries + 1);
+    }
     await expect(p).resolves.toBe('ok');
     expect(calls).toBe(4);
   });

@@ -19,6 +19,7 @@ import type { Command } from '../core/store/commands.js';
 import { TaskTokenError, type ExecutionStatus, type HostCommandName, type WorkflowEngine } from '../core/workflows/types.js';
 import { Client } from './helpers/client.js';
 import { projectClient, startTestStack, type TestStack } from './helpers/stack.js';
+import { until } from './helpers/wait.js';
 
 /** Records SendTask* calls; a token accepts one outcome, then (like Step Functions) it is closed. */
 class FakeWorkflows implements WorkflowEngine {
@@ -103,16 +104,6 @@ async function enqueue(hostId: string, inst: Awaited<ReturnType<typeof instanceU
     heartbeatSeconds: 30,
     timeoutSeconds: 300,
   });
-}
-
-async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as T;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('registration tokens', () => {
