@@ -106,43 +106,26 @@ describe('the agent', () => {
     expect(log.lines.filter((l) => l.startsWith('warn registration failed'))).toHaveLength(2);
   });
 
-  it('gives up a completion after the bound, and goes on polling', async () => {
+  it.each([
+    { what: 'a completion still failing (502) after the bound', progress: 200, complete: 502, completes: 3 },
+    { what: 'a report and a completion the server refuses (409, 422) after one try', progress: 409, complete: 422, completes: 1 },
+  ])('gives up $what, logs it, and goes on polling', async ({ progress, complete, completes }) => {
     const poll = once([command('c1')]);
     const s = server((method, path) => {
-      if (path.endsWith('/complete')) return json(502, { message: 'bad gateway' });
+      if (path.endsWith('/progress')) return json(progress, { message: 'progress' });
+      if (path.endsWith('/complete')) return json(complete, { message: 'complete' });
       if (path === '/agent/commands') return poll();
       return json(200, { ok: true });
     });
+    const count = (suffix: string) => s.calls.filter((c) => c.endsWith(suffix)).length;
     const log = logger();
     const agent = await startAgent({ url: 'http://x', credentials, driver: new SimDriver({ workMs: 0 }), fetch: s.fetch, logger: log, retry: fast, idlePollMs: 1 });
     try {
-      await until(() => log.lines.some((l) => l.includes('completion lost')));
-      expect(s.calls.filter((c) => c.endsWith('/complete'))).toHaveLength(3);
-      const polls = s.calls.filter((c) => c === 'GET /agent/commands').length;
-      await until(() => s.calls.filter((c) => c === 'GET /agent/commands').length > polls);
-    } finally {
-      await agent.stop({ graceMs: 0 });
-    }
-    expect(await agent.done).toBe('stopped');
-  });
-
-  it('logs a report or a completion the server refuses (4xx), tries it once, and goes on', async () => {
-    const poll = once([command('c1')]);
-    const s = server((method, path) => {
-      if (path.endsWith('/progress')) return json(409, { message: 'lost a race' });
-      if (path.endsWith('/complete')) return json(422, { message: 'result too large' });
-      if (path === '/agent/commands') return poll();
-      return json(200, { ok: true });
-    });
-    const log = logger();
-    const agent = await startAgent({ url: 'http://x', credentials, driver: new SimDriver({ workMs: 0 }), fetch: s.fetch, logger: log, retry: fast, idlePollMs: 1 });
-    try {
-      await until(() => log.lines.some((l) => l.includes('completion lost')));
-      expect(s.calls.filter((c) => c.endsWith('/progress'))).toHaveLength(1);
-      expect(s.calls.filter((c) => c.endsWith('/complete'))).toHaveLength(1);
-      expect(log.lines.some((l) => l.startsWith('warn') && l.includes('progress not sent') && l.includes('HTTP 409'))).toBe(true);
-      const polls = s.calls.filter((c) => c === 'GET /agent/commands').length;
-      await until(() => s.calls.filter((c) => c === 'GET /agent/commands').length > polls);
+      await until(() => log.lines.some((l) => l.startsWith('error') && l.includes('completion lost')));
+      expect([count('/progress'), count('/complete')]).toEqual([1, completes]);
+      if (progress !== 200) expect(log.lines.some((l) => l.startsWith('warn') && l.includes('progress not sent (POST'))).toBe(true);
+      const polls = count('GET /agent/commands');
+      await until(() => count('GET /agent/commands') > polls);
     } finally {
       await agent.stop({ graceMs: 0 });
     }
