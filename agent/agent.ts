@@ -121,7 +121,6 @@ export function startAgent(opts: StartAgentOptions): Promise<RunningAgent> {
  * `Agent.start` (or `startAgent`).
  */
 export class Agent implements RunningAgent {
-  private readonly client: AgentClient;
   private readonly log: AgentLogger;
   private readonly policy: RetryPolicy;
   /** Aborted by `stop()` (or a fatal fault): no more polls or registrations. */
@@ -165,9 +164,8 @@ export class Agent implements RunningAgent {
   private constructor(
     private readonly opts: StartAgentOptions,
     private readonly facts: HostFacts,
-    client: AgentClient,
+    private readonly client: AgentClient,
   ) {
-    this.client = client;
     this.log = opts.logger ?? consoleLogger;
     this.policy = opts.retry ?? {};
     // Every command in flight listens on these; hundreds at once are normal, not a leak.
@@ -201,7 +199,7 @@ export class Agent implements RunningAgent {
     return this.stopped;
   }
 
-  /** A fault that no retry mends (a bug in the agent, a request the server refuses): logged, polling ends 'fatal'. */
+  /** A fault that no retry mends (a bug in the agent, polling refused): logged, polling ends, `done` is 'fatal'. */
   private fail(what: string, e: unknown): void {
     this.log.error(`${what}: ${e instanceof AgentHttpError || !(e instanceof Error) ? message(e) : (e.stack ?? e.message)}`);
     this.fault ??= e;
