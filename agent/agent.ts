@@ -5,17 +5,24 @@
  * heartbeats every heartbeatSeconds/3 while it runs, and completes or fails it.
  *
  *   startAgent ─ register? ─▶ poll ─▶ ack ─▶ driver ─(report/heartbeat)─▶ complete {result} | {error}
- *                               ▲  └ 401: register again with the token (key rotated elsewhere)
- *                               └ network/5xx: full-jitter backoff
+ *                               ▲  ├ 401: register again with the token (key rotated elsewhere)
+ *                               │  └ any other 4xx, or a bug in the agent: stop, `done` is 'fatal'
+ *                               └ network error, timeout, 5xx/429/408: full-jitter backoff, poll again
+ *
+ * Each request (register, ack, complete) is tried at most `retry.attempts` times, and only while it fails
+ * transiently (`retry.ts`); polling itself goes on through an outage of the server, backing off the same way.
+ * A command's ack, report or completion that the server refuses (a 4xx) is logged and not retried; a bug in the
+ * agent (an error that is neither an answer nor a network failure) ends it 'fatal' wherever it happens.
  */
 import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname } from 'node:path';
-import type { AgentCommand } from '../core/agent/protocol.js';
-import { AgentClient, AgentHttpError, isTransient, type Credentials, type HostFacts, type Outcome } from './client.js';
+import type { AgentCommand, CommandOutcome, HostFacts } from '../core/agent/protocol.js';
+import { AgentClient, type Credentials } from './client.js';
 import { AbandonCommandError, runWithDriver, type Driver } from './driver.js';
+import { AgentHttpError, Backoff, isTransient, pause, retry, type RetryPolicy } from './retry.js';
 
 export interface AgentLogger {
   info(msg: string): void;
@@ -47,17 +54,23 @@ export interface StartAgentOptions {
   /** Host facts sent at registration; defaults from this machine. */
   host?: Partial<HostFacts>;
   logger?: AgentLogger;
-  backoff?: { baseMs?: number; capMs?: number };
+  /** Tries per request and the backoff between them (defaults: 8 tries, 500 ms base, 30 s cap). */
+  retry?: RetryPolicy;
+  /** Per-request timeout in ms on top of a long-poll's wait (default 15000). */
+  requestTimeoutMs?: number;
   fetch?: typeof fetch;
 }
 
 export interface RunningAgent {
-  hostId: string;
-  client: AgentClient;
-  /** Commands running now. */
+  readonly hostId: string;
+  /** Commands acked or running now. */
   readonly running: number;
-  /** Settles when the poll loop ends: `stopped` after `stop()`, `fatal` when the credential is refused for good. */
-  done: Promise<'stopped' | 'fatal'>;
+  /**
+   * Settles when the poll loop ends: `stopped` after `stop()`; `fatal` when the server refused to hand out
+   * commands (a 4xx other than a 401 the agent could mend by registering again) or the agent hit a bug of its
+   * own. The owner then calls `stop()`.
+   */
+  readonly done: Promise<'stopped' | 'fatal'>;
   /** Stops polling, lets running commands finish for up to `graceMs` (default 10 s), then abandons them. */
   stop(opts?: { graceMs?: number }): Promise<void>;
 }
@@ -83,6 +96,14 @@ function writeState(file: string, state: AgentState): void {
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /**
+ * Whether a failed request is the agent's own fault: neither the server's answer, nor the way to it failing, nor
+ * the agent giving up (`signal`). Such a bug ends the agent; no retry would mend it.
+ */
+const isBug = (e: unknown, signal: AbortSignal) => !(e instanceof AgentHttpError) && !isTransient(e) && !signal.aborted;
+
+const describe = (cmd: AgentCommand) => `${cmd.name} ${cmd.resourceId} (${cmd.action}, command ${cmd.id})`;
+
+/**
  * Starts an agent; resolves once the host is registered and polling has begun.
  *
  * @example
@@ -91,125 +112,243 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
  * console.log(agent.hostId);
  * await agent.stop();
  */
-export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent> {
-  const log = opts.logger ?? consoleLogger;
-  const client = new AgentClient({ url: opts.url, backoff: opts.backoff, fetch: opts.fetch });
-  const saved = opts.stateFile ? readState(opts.stateFile) : {};
-  const uuid = saved.uuid ?? opts.host?.uuid ?? randomUUID();
-  const facts: HostFacts = {
-    uuid,
-    hostname: opts.host?.hostname ?? osHostname(),
-    vcpu: opts.host?.vcpu ?? 1,
-    memoryMb: opts.host?.memoryMb ?? 1024,
-    labels: opts.host?.labels ?? {},
-  };
-  const stopping = new AbortController();
-  const killed = new AbortController();
-  // Every command in flight listens on these; hundreds at once are normal, not a leak.
-  setMaxListeners(0, stopping.signal, killed.signal);
+export function startAgent(opts: StartAgentOptions): Promise<RunningAgent> {
+  return Agent.start(opts);
+}
 
-  async function register(): Promise<Credentials> {
-    if (!opts.token) throw new Error('no registration token: pass token, or credentials / a state file with them');
-    const creds = await client.retry(() => client.register(opts.token!, facts, stopping.signal), {
-      signal: stopping.signal,
-      onError: (e) => log.warn(`registration failed, retrying: ${message(e)}`),
+/**
+ * One host's agent: its client, its driver, its poll loop and the commands it has in flight. Made by
+ * `Agent.start` (or `startAgent`).
+ */
+export class Agent implements RunningAgent {
+  private readonly log: AgentLogger;
+  private readonly policy: RetryPolicy;
+  /** Aborted by `stop()` (or a fatal fault): no more polls or registrations. */
+  private readonly stopping = new AbortController();
+  /** Aborted when the grace period of `stop()` is over: running commands are abandoned. */
+  private readonly killed = new AbortController();
+  private readonly inflight = new Set<Promise<void>>();
+  /** The last command of each instance, so that the next one runs after it. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private polling?: Promise<'stopped' | 'fatal'>;
+  private reauthing?: Promise<void>;
+  private fault?: unknown;
+  private stopped?: Promise<void>;
+
+  /**
+   * Registers (or takes the given or saved credential) and starts polling.
+   *
+   * @example
+   * const agent = await Agent.start({ url, token, driver: new SimDriver() });
+   */
+  static async start(opts: StartAgentOptions): Promise<Agent> {
+    const saved = opts.stateFile ? readState(opts.stateFile) : {};
+    const facts: HostFacts = {
+      uuid: saved.uuid ?? opts.host?.uuid ?? randomUUID(),
+      hostname: opts.host?.hostname ?? osHostname(),
+      vcpu: opts.host?.vcpu ?? 1,
+      memoryMb: opts.host?.memoryMb ?? 1024,
+      labels: opts.host?.labels ?? {},
+    };
+    const client = new AgentClient({ url: opts.url, requestTimeoutMs: opts.requestTimeoutMs, fetch: opts.fetch });
+    const agent = new Agent(opts, facts, client);
+    if (opts.credentials) client.credentials = opts.credentials;
+    else if (saved.hostId && saved.accessKey && saved.secretKey) {
+      client.credentials = { hostId: saved.hostId, accessKey: saved.accessKey, secretKey: saved.secretKey };
+    } else client.credentials = await agent.register();
+    agent.polling = agent.pollLoop();
+    agent.log.info(`agent for host ${agent.hostId} polling ${opts.url}`);
+    return agent;
+  }
+
+  private constructor(
+    private readonly opts: StartAgentOptions,
+    private readonly facts: HostFacts,
+    private readonly client: AgentClient,
+  ) {
+    this.log = opts.logger ?? consoleLogger;
+    this.policy = opts.retry ?? {};
+    // Every command in flight listens on these; hundreds at once are normal, not a leak.
+    setMaxListeners(0, this.stopping.signal, this.killed.signal);
+  }
+
+  get hostId(): string {
+    return this.client.credentials!.hostId;
+  }
+
+  get done(): Promise<'stopped' | 'fatal'> {
+    return this.polling!;
+  }
+
+  get running(): number {
+    return this.inflight.size;
+  }
+
+  stop(o: { graceMs?: number } = {}): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping.abort();
+      await this.done;
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise((r) => (timer = setTimeout(r, o.graceMs ?? 10_000)));
+      await Promise.race([Promise.allSettled([...this.inflight]), grace]);
+      clearTimeout(timer);
+      this.killed.abort();
+      await Promise.allSettled([...this.inflight]);
+      this.log.info('agent stopped');
+    })();
+    return this.stopped;
+  }
+
+  /** A fault that no retry mends (a bug in the agent, polling refused): logged, polling ends, `done` is 'fatal'. */
+  private fail(what: string, e: unknown): void {
+    this.log.error(`${what}: ${e instanceof AgentHttpError || !(e instanceof Error) ? message(e) : (e.stack ?? e.message)}`);
+    this.fault ??= e;
+    this.stopping.abort();
+  }
+
+  private async pollLoop(): Promise<'stopped' | 'fatal'> {
+    const wait = this.opts.pollWaitSeconds ?? 20;
+    const idlePollMs = this.opts.idlePollMs ?? 5000;
+    const signal = this.stopping.signal;
+    const backoff = new Backoff(this.policy);
+    while (!signal.aborted) {
+      const started = Date.now();
+      try {
+        const { commands, delivered } = await this.authed(() => this.client.poll(wait, this.opts.pollLimit ?? 20, signal));
+        backoff.reset();
+        for (const cmd of commands) this.schedule(cmd);
+        if (!commands.length) {
+          // Only repeats: their acks are on the way. Nothing at once: the server does not hold polls (Lambda).
+          if (delivered) await pause(100, signal);
+          else if (wait <= 0 || Date.now() - started < Math.min(1000, wait * 1000)) await pause(idlePollMs, signal);
+        }
+      } catch (e) {
+        if (signal.aborted) break;
+        if (!isTransient(e)) {
+          this.fail('polling stopped', e);
+          break;
+        }
+        this.log.warn(`poll failed, backing off: ${message(e)}`);
+        await backoff.sleep(signal);
+      }
+    }
+    return this.fault === undefined ? 'stopped' : 'fatal';
+  }
+
+  private async register(): Promise<Credentials> {
+    const token = this.opts.token;
+    if (!token) throw new Error('no registration token: pass token, or credentials / a state file with them');
+    const signal = this.stopping.signal;
+    const creds = await retry(() => this.client.register(token, this.facts, signal), this.policy, {
+      signal,
+      onError: (e) => this.log.warn(`registration failed, retrying: ${message(e)}`),
     });
-    if (opts.stateFile) writeState(opts.stateFile, { uuid, ...creds });
-    log.info(`registered host ${creds.hostId} (uuid ${uuid})`);
+    if (this.opts.stateFile) writeState(this.opts.stateFile, { uuid: this.facts.uuid, ...creds });
+    this.log.info(`registered host ${creds.hostId} (uuid ${this.facts.uuid})`);
     return creds;
   }
 
-  if (opts.credentials) client.credentials = opts.credentials;
-  else if (saved.hostId && saved.accessKey && saved.secretKey) {
-    client.credentials = { hostId: saved.hostId, accessKey: saved.accessKey, secretKey: saved.secretKey };
-  } else client.credentials = await register();
-
   /** One re-registration at a time; callers holding stale credentials wait for it and try again. */
-  let reauthing: Promise<void> | undefined;
-  async function reauth(stale: Credentials | undefined): Promise<void> {
-    if (client.credentials !== stale) return; // someone already replaced them
-    reauthing ??= register()
+  private async reauth(stale: Credentials | undefined): Promise<void> {
+    if (this.client.credentials !== stale) return; // someone already replaced them
+    this.reauthing ??= this.register()
       .then((creds) => {
-        client.credentials = creds;
+        this.client.credentials = creds;
       })
-      .finally(() => (reauthing = undefined));
-    await reauthing;
+      .finally(() => (this.reauthing = undefined));
+    await this.reauthing;
   }
 
   /** Runs a request; when the key was rotated elsewhere (401) and a token is at hand, registers again and retries. */
-  async function authed<T>(fn: () => Promise<T>): Promise<T> {
+  private async authed<T>(fn: () => Promise<T>): Promise<T> {
     for (let i = 0; ; i++) {
-      const creds = client.credentials;
+      const creds = this.client.credentials;
       try {
         return await fn();
       } catch (e) {
-        if (!(e instanceof AgentHttpError && e.status === 401 && opts.token) || i >= 2) throw e;
-        log.warn('credential refused; registering again');
-        await reauth(creds);
+        if (!(e instanceof AgentHttpError && e.status === 401 && this.opts.token) || i >= 2) throw e;
+        this.log.warn('credential refused; registering again');
+        await this.reauth(creds);
       }
     }
   }
-
-  const inflight = new Set<Promise<void>>();
-  const chains = new Map<string, Promise<void>>();
-  const wait = opts.pollWaitSeconds ?? 20;
-  const idlePollMs = opts.idlePollMs ?? 5000;
 
   /**
    * Acks a new command at once (so the server stops handing it out), then runs it after the earlier commands
    * of the same instance (cattle serialized compute handlers per instance); other instances run in parallel.
    */
-  function schedule(cmd: AgentCommand): void {
-    const acked = ack(cmd);
-    const prev = chains.get(cmd.resourceId) ?? Promise.resolve();
+  private schedule(cmd: AgentCommand): void {
+    const acked = this.ack(cmd);
+    const prev = this.chains.get(cmd.resourceId) ?? Promise.resolve();
     const p: Promise<void> = prev
       .then(async () => {
-        if (await acked) await execute(cmd);
+        if (await acked) await this.execute(cmd);
       })
-      .catch((e) => log.error(`command ${cmd.id}: ${message(e)}`))
+      .catch((e) => this.fail(`command ${cmd.id}`, e))
       .finally(() => {
-        inflight.delete(p);
-        if (chains.get(cmd.resourceId) === p) chains.delete(cmd.resourceId);
+        this.inflight.delete(p);
+        if (this.chains.get(cmd.resourceId) === p) this.chains.delete(cmd.resourceId);
       });
-    chains.set(cmd.resourceId, p);
-    inflight.add(p);
+    this.chains.set(cmd.resourceId, p);
+    this.inflight.add(p);
   }
 
-  const describe = (cmd: AgentCommand) => `${cmd.name} ${cmd.resourceId} (${cmd.action}, command ${cmd.id})`;
-
-  /** `false` when the command is gone; a transient failure still runs it (progress acks it too). */
-  async function ack(cmd: AgentCommand): Promise<boolean> {
+  /**
+   * Whether to run the command: not when it is gone, the agent is killed or the ack hit a bug; when the ack failed
+   * otherwise, yes (its first report acks it too).
+   */
+  private async ack(cmd: AgentCommand): Promise<boolean> {
+    const signal = this.killed.signal;
     try {
-      await client.retry(() => authed(() => client.ack(cmd.id, killed.signal)), { signal: killed.signal, attempts: 5 });
+      await retry(() => this.authed(() => this.client.ack(cmd.id, signal)), this.policy, { signal });
+      return true;
     } catch (e) {
+      if (signal.aborted) return false;
       if (e instanceof AgentHttpError && e.status === 404) {
-        log.warn(`${describe(cmd)}: gone before the ack`);
+        this.log.warn(`${describe(cmd)}: gone before the ack`);
         return false;
       }
-      log.warn(`${describe(cmd)}: ack failed (${message(e)}); running it anyway`);
+      if (isBug(e, signal)) {
+        this.fail(`${describe(cmd)}: ack`, e);
+        return false;
+      }
+      this.log[isTransient(e) ? 'warn' : 'error'](`${describe(cmd)}: ack failed (${message(e)}); running it anyway`);
+      return true;
     }
-    return true;
   }
 
-  async function execute(cmd: AgentCommand): Promise<void> {
-    if (killed.signal.aborted) return;
+  private async execute(cmd: AgentCommand): Promise<void> {
+    if (this.killed.signal.aborted) return;
     const what = describe(cmd);
-    log.info(`running ${what}`);
+    this.log.info(`running ${what}`);
+    const outcome = await this.run(cmd, what);
+    if (outcome) await this.complete(cmd, what, outcome);
+  }
+
+  /**
+   * Runs the command with the driver, relaying its reports and a keep-alive every heartbeatSeconds/3. Undefined
+   * when there is nothing to complete: the driver abandoned the command, or the server no longer wants it.
+   */
+  private async run(cmd: AgentCommand, what: string): Promise<CommandOutcome | undefined> {
+    const killed = this.killed.signal;
     const work = new AbortController();
     const abortWork = () => work.abort(new Error('agent stopped'));
-    killed.signal.addEventListener('abort', abortWork, { once: true });
+    killed.addEventListener('abort', abortWork, { once: true });
     let gone = false;
     let lastReport = Date.now();
-    const send = async (msg?: string | null, progress?: number | null) => {
+    const report = async (msg?: string | null, progress?: number | null) => {
       if (gone) return;
       lastReport = Date.now();
       try {
-        if ((await authed(() => client.progress(cmd.id, msg, progress, killed.signal))) === 'gone') {
+        if ((await this.authed(() => this.client.progress(cmd.id, msg, progress, killed))) === 'gone') {
           gone = true;
           work.abort(new Error(`command ${cmd.id} is no longer wanted by the server`));
         }
       } catch (e) {
-        log.warn(`${what}: progress not sent (${message(e)})`);
+        // Best effort: the next keep-alive tries again. Only a bug of the agent's own stops it.
+        if (!isBug(e, killed)) return this.log.warn(`${what}: progress not sent (${message(e)})`);
+        this.fail(`${what}: progress`, e);
+        work.abort(e);
       }
     };
     // A keep-alive every heartbeatSeconds/3 (checked four times as often). The floor only guards against
@@ -217,98 +356,47 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     // heartbeat would be timed out however healthy the agent.
     const everyMs = Math.max(200, (cmd.heartbeatSeconds * 1000) / 3);
     const beat = setInterval(() => {
-      if (Date.now() - lastReport >= everyMs) void send();
+      if (Date.now() - lastReport >= everyMs) void report();
     }, Math.max(50, everyMs / 4));
-    let outcome: Outcome;
+    let outcome: CommandOutcome;
     try {
-      const result = await runWithDriver(opts.driver, cmd, (m, p) => send(m, p), { signal: work.signal });
+      const result = await runWithDriver(this.opts.driver, cmd, (m, p) => report(m, p), { signal: work.signal });
       outcome = { result: result as Record<string, unknown> };
     } catch (e) {
       if (e instanceof AbandonCommandError) {
-        log.warn(`${what}: abandoned (${e.message})`);
-        return;
+        this.log.warn(`${what}: abandoned (${e.message})`);
+        return undefined;
       }
-      outcome = { error: killed.signal.aborted ? 'Agent stopped before the command finished' : message(e) || 'Agent error' };
+      outcome = { error: killed.aborted ? 'Agent stopped before the command finished' : message(e) || 'Agent error' };
     } finally {
       clearInterval(beat);
-      killed.signal.removeEventListener('abort', abortWork);
+      killed.removeEventListener('abort', abortWork);
     }
-    if (gone) return log.warn(`${what}: dropped, the server no longer wants it`);
-    // A completion must arrive: retried until delivered, until the agent is killed (then briefly, once more).
-    const finalSignal = killed.signal.aborted ? AbortSignal.timeout(5000) : killed.signal;
+    if (gone) {
+      this.log.warn(`${what}: dropped, the server no longer wants it`);
+      return undefined;
+    }
+    return outcome;
+  }
+
+  /**
+   * Delivers the outcome, trying up to `retry.attempts` times while it fails transiently; a completion not
+   * delivered (or refused) leaves the action to the server's heartbeat timeout. A command that ends after the
+   * agent was killed gets 5 s to report.
+   */
+  private async complete(cmd: AgentCommand, what: string, outcome: CommandOutcome): Promise<void> {
+    const signal = this.killed.signal.aborted ? AbortSignal.timeout(5000) : this.killed.signal;
     try {
-      const r = await client.retry(() => authed(() => client.complete(cmd.id, outcome, finalSignal)), {
-        signal: finalSignal,
-        onError: (e) => log.warn(`${what}: completion not delivered yet (${message(e)})`),
+      const r = await retry(() => this.authed(() => this.client.complete(cmd.id, outcome, signal)), this.policy, {
+        signal,
+        onError: (e) => this.log.warn(`${what}: completion not delivered yet (${message(e)})`),
       });
       const how = 'error' in outcome ? `failed: ${outcome.error}` : 'done';
-      log.info(`${what} ${how}${r.duplicate ? ' (server had it already)' : ''}`);
+      this.log.info(`${what} ${how}${r.duplicate ? ' (server had it already)' : ''}`);
     } catch (e) {
-      log.error(`${what}: completion lost (${message(e)})`);
+      if (e instanceof AgentHttpError && e.status === 404) this.log.warn(`${what}: gone before its completion`);
+      else if (isBug(e, signal)) this.fail(`${what}: completion`, e);
+      else this.log.error(`${what}: completion lost (${message(e)})`);
     }
   }
-
-  async function pollLoop(): Promise<'stopped' | 'fatal'> {
-    const backoff = client.backoff();
-    while (!stopping.signal.aborted) {
-      const started = Date.now();
-      try {
-        const { commands, delivered } = await authed(() => client.pollBatch(wait, opts.pollLimit ?? 20, stopping.signal));
-        backoff.reset();
-        for (const cmd of commands) schedule(cmd);
-        if (!commands.length) {
-          // Only repeats: their acks are on the way. Nothing at once: the server does not hold polls (Lambda).
-          if (delivered) await pause(100);
-          else if (wait <= 0 || Date.now() - started < Math.min(1000, wait * 1000)) await pause(idlePollMs);
-        }
-      } catch (e) {
-        if (stopping.signal.aborted) break;
-        if (!isTransient(e)) {
-          log.error(`polling refused for good: ${message(e)}`);
-          return 'fatal';
-        }
-        log.warn(`poll failed, backing off: ${message(e)}`);
-        await backoff.sleep(stopping.signal);
-      }
-    }
-    return 'stopped';
-  }
-
-  function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        stopping.signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      stopping.signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  const done = pollLoop();
-  log.info(`agent for host ${client.credentials.hostId} polling ${opts.url}`);
-  let stopped: Promise<void> | undefined;
-  return {
-    hostId: client.credentials.hostId,
-    client,
-    get running() {
-      return inflight.size;
-    },
-    done,
-    stop(o = {}) {
-      stopped ??= (async () => {
-        stopping.abort();
-        await done;
-        const all = Promise.allSettled([...inflight]);
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([all, new Promise((r) => (timer = setTimeout(r, o.graceMs ?? 10_000)))]);
-        clearTimeout(timer);
-        killed.abort();
-        await Promise.allSettled([...inflight]);
-        log.info('agent stopped');
-      })();
-      return stopped;
-    },
-  };
 }

@@ -1,13 +1,11 @@
 /**
  * @module
- * The agent's side of the `/agent` HTTP protocol: register, poll, ack, progress, complete. Transient failures
- * (network errors, 5xx, 429) are retried with full-jitter exponential backoff, so a fleet reconnecting after
- * an outage spreads out; commands are deduplicated by id, because delivery is at-least-once.
+ * The agent's side of the `/agent` HTTP protocol: register, poll, ack, progress, complete, one try each. A failure
+ * reaching the server is thrown as an `AgentNetworkError` (transient, see `retry.ts`), a non-2xx answer as an
+ * `AgentHttpError`, anything else as it is. Commands are deduplicated by id, because delivery is at-least-once.
  */
-import type { AgentCommand, HostFacts } from '../core/agent/protocol.js';
-
-/** Protocol version the agent speaks, sent on every request (notes §A.8). */
-export const AGENT_VERSION = '1';
+import { PROGRESS_MESSAGE_MAX, COMMAND_ERROR_MAX, type AgentCommand, type CommandOutcome, type HostFacts } from '../core/agent/protocol.js';
+import { AgentHttpError, AgentNetworkError } from './retry.js';
 
 /** A host's agent credential, as registration returns it. */
 export interface Credentials {
@@ -16,82 +14,18 @@ export interface Credentials {
   secretKey: string;
 }
 
-/** What the agent tells the server about its host when registering (the server's own type: one contract). */
-export type { HostFacts };
-
-/** How a command ended. */
-export type Outcome = { result: Record<string, unknown> } | { error: string };
-
-/** A non-2xx answer. */
-export class AgentHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    what: string,
-  ) {
-    const msg = (body as { message?: unknown } | null)?.message;
-    super(`${what}: HTTP ${status}${typeof msg === 'string' ? ` ${msg}` : ''}`);
-    this.name = 'AgentHttpError';
-  }
-}
+/** System error codes of a connection that failed or broke (Node's `net`/`dns`, undici). */
+const NETWORK_CODE = /^(E(CONNREFUSED|CONNRESET|CONNABORTED|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NETDOWN|AI_AGAIN|NOTFOUND)|UND_ERR_)/;
 
 /**
- * Whether a failure is worth retrying: network trouble, timeouts, 408, 429 and 5xx.
- *
- * @example
- * isTransient(new AgentHttpError(503, null, 'poll')) // true
- * isTransient(new AgentHttpError(404, null, 'ack'))  // false
+ * Whether `fetch` (or reading its body) failed on the way to the server, rather than on what it was given:
+ * undici reports a network failure as `TypeError('fetch failed')` and a body cut short as `TypeError('terminated')`,
+ * while a bad URL or header is a TypeError with another message, a bug to surface.
  */
-export function isTransient(e: unknown): boolean {
-  if (e instanceof AgentHttpError) return e.status >= 500 || e.status === 429 || e.status === 408;
-  return true;
-}
-
-/**
- * Full-jitter exponential backoff (AWS Architecture Blog): a random delay in [0, min(cap, base·2^attempt)).
- *
- * @example
- * const b = new Backoff({ baseMs: 500, capMs: 30_000 });
- * await b.sleep(signal); // first retry: 0–500 ms
- * b.reset();             // after a success
- */
-export class Backoff {
-  attempt = 0;
-  private readonly baseMs: number;
-  private readonly capMs: number;
-  private readonly random: () => number;
-
-  constructor(opts: { baseMs?: number; capMs?: number; random?: () => number } = {}) {
-    this.baseMs = opts.baseMs ?? 500;
-    this.capMs = opts.capMs ?? 30_000;
-    this.random = opts.random ?? Math.random;
-  }
-
-  /** The next delay in ms, and one more attempt counted. */
-  next(): number {
-    const ceiling = Math.min(this.capMs, this.baseMs * 2 ** Math.min(this.attempt, 30));
-    this.attempt++;
-    return Math.floor(this.random() * ceiling);
-  }
-
-  reset(): void {
-    this.attempt = 0;
-  }
-
-  /** Waits the next delay; resolves early (without throwing) when `signal` aborts. */
-  sleep(signal?: AbortSignal): Promise<void> {
-    const ms = this.next();
-    return new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  }
+function isNetworkFailure(e: unknown): boolean {
+  if (e instanceof TypeError && (e.message === 'fetch failed' || e.message === 'terminated')) return true;
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NETWORK_CODE.test(code);
 }
 
 export interface AgentClientOptions {
@@ -100,7 +34,6 @@ export interface AgentClientOptions {
   credentials?: Credentials;
   /** Per-request timeout in ms on top of a long-poll's wait (default 15000). */
   requestTimeoutMs?: number;
-  backoff?: { baseMs?: number; capMs?: number };
   fetch?: typeof fetch;
 }
 
@@ -113,14 +46,13 @@ const SEEN_LIMIT = 10_000;
  * @example
  * const client = new AgentClient({ url });
  * client.credentials = await client.register(token, facts);
- * for (const cmd of await client.poll(20)) await client.ack(cmd.id);
+ * for (const cmd of (await client.poll(20)).commands) await client.ack(cmd.id);
  */
 export class AgentClient {
   credentials?: Credentials;
   private readonly url: string;
   private readonly timeoutMs: number;
   private readonly fetchImpl: typeof fetch;
-  private readonly backoffOpts: { baseMs?: number; capMs?: number };
   private readonly seen = new Set<string>();
 
   constructor(opts: AgentClientOptions) {
@@ -128,16 +60,10 @@ export class AgentClient {
     this.credentials = opts.credentials;
     this.timeoutMs = opts.requestTimeoutMs ?? 15_000;
     this.fetchImpl = opts.fetch ?? fetch;
-    this.backoffOpts = opts.backoff ?? {};
-  }
-
-  /** A fresh backoff with this client's settings. */
-  backoff(): Backoff {
-    return new Backoff(this.backoffOpts);
   }
 
   /**
-   * Registers the host with a registration token (one attempt; see `retry`).
+   * Registers the host with a registration token.
    *
    * @example
    * const creds = await client.register('ABC…:s3cret', { uuid, hostname, vcpu: 4, memoryMb: 8192, labels: {} });
@@ -148,24 +74,14 @@ export class AgentClient {
   }
 
   /**
-   * Waiting commands not seen before (long-polls up to `waitSeconds`). A command delivered again (the ack
-   * was lost, or another poll overlapped) is dropped here, so it never runs twice.
+   * Waiting commands not seen before (long-polls up to `waitSeconds`), and how many the server delivered. A
+   * command delivered again (the ack was lost, or another poll overlapped) is dropped here, so it never runs
+   * twice; `delivered > commands.length` then tells that some acks are still on the way.
    *
    * @example
-   * const fresh = await client.poll(20, 10, signal);
+   * const { commands, delivered } = await client.poll(20, 10, signal);
    */
-  async poll(waitSeconds: number, limit = 20, signal?: AbortSignal): Promise<AgentCommand[]> {
-    return (await this.pollBatch(waitSeconds, limit, signal)).commands;
-  }
-
-  /**
-   * `poll`, also telling how many commands the server delivered (`delivered > commands.length`: some were
-   * repeats, typically because their acks are still on the way).
-   *
-   * @example
-   * const { commands, delivered } = await client.pollBatch(20);
-   */
-  async pollBatch(waitSeconds: number, limit = 20, signal?: AbortSignal): Promise<{ commands: AgentCommand[]; delivered: number }> {
+  async poll(waitSeconds: number, limit = 20, signal?: AbortSignal): Promise<{ commands: AgentCommand[]; delivered: number }> {
     const q = `?wait=${encodeURIComponent(String(waitSeconds))}&limit=${limit}`;
     const body = await this.request<{ data: AgentCommand[] }>('GET', `/agent/commands${q}`, undefined, {
       signal,
@@ -181,11 +97,6 @@ export class AgentClient {
     return { commands, delivered: all.length };
   }
 
-  /** Whether a command id was already delivered to this client. */
-  hasSeen(id: string): boolean {
-    return this.seen.has(id);
-  }
-
   /**
    * Acknowledges a command (idempotent on the server).
    *
@@ -193,21 +104,22 @@ export class AgentClient {
    * await client.ack(cmd.id);
    */
   async ack(id: string, signal?: AbortSignal): Promise<void> {
-    await this.request('POST', `/agent/commands/${encodeURIComponent(id)}/ack`, {}, { signal, commandId: id });
+    await this.request('POST', `/agent/commands/${encodeURIComponent(id)}/ack`, {}, { signal });
   }
 
   /**
-   * Reports progress (and heartbeats). `'gone'` means the server no longer wants the command (410): stop it.
+   * Reports progress (and heartbeats). `'gone'` means the server no longer wants the command (410, 404): stop it.
+   * A message longer than the protocol allows is cut to fit.
    *
    * @example
    * if ((await client.progress(cmd.id, 'Pulling image', 30)) === 'gone') abort();
    */
   async progress(id: string, message?: string | null, progress?: number | null, signal?: AbortSignal): Promise<'ok' | 'gone'> {
     const body: Record<string, unknown> = {};
-    if (message !== undefined && message !== null) body.message = message;
+    if (message !== undefined && message !== null) body.message = message.slice(0, PROGRESS_MESSAGE_MAX);
     if (progress !== undefined && progress !== null) body.progress = Math.max(0, Math.min(100, Math.round(progress)));
     try {
-      await this.request('POST', `/agent/commands/${encodeURIComponent(id)}/progress`, body, { signal, commandId: id });
+      await this.request('POST', `/agent/commands/${encodeURIComponent(id)}/progress`, body, { signal });
       return 'ok';
     } catch (e) {
       if (e instanceof AgentHttpError && (e.status === 410 || e.status === 404)) return 'gone';
@@ -216,36 +128,16 @@ export class AgentClient {
   }
 
   /**
-   * Completes a command with its result or error. `duplicate` is true when the server had the outcome already.
+   * Completes a command with its result or error (an error message is cut to what the protocol allows).
+   * `duplicate` is true when the server had the outcome already.
    *
    * @example
    * await client.complete(cmd.id, { result: { fields: { externalId } } });
    * await client.complete(cmd.id, { error: 'image not found' });
    */
-  async complete(id: string, outcome: Outcome, signal?: AbortSignal): Promise<{ duplicate: boolean }> {
-    return this.request('POST', `/agent/commands/${encodeURIComponent(id)}/complete`, outcome, { signal, commandId: id });
-  }
-
-  /**
-   * Runs `fn` until it succeeds, fails for good (not `isTransient`), `signal` aborts or `attempts` run out,
-   * sleeping a full-jitter backoff between tries.
-   *
-   * @example
-   * await client.retry(() => client.complete(id, outcome), { signal });
-   */
-  async retry<T>(fn: () => Promise<T>, opts: { signal?: AbortSignal; attempts?: number; onError?: (e: unknown) => void } = {}): Promise<T> {
-    const backoff = this.backoff();
-    const attempts = opts.attempts ?? Infinity;
-    for (let i = 1; ; i++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!isTransient(e) || i >= attempts || opts.signal?.aborted) throw e;
-        opts.onError?.(e);
-        await backoff.sleep(opts.signal);
-        if (opts.signal?.aborted) throw e;
-      }
-    }
+  async complete(id: string, outcome: CommandOutcome, signal?: AbortSignal): Promise<{ duplicate: boolean }> {
+    const body = 'error' in outcome ? { error: outcome.error.slice(0, COMMAND_ERROR_MAX) } : outcome;
+    return this.request('POST', `/agent/commands/${encodeURIComponent(id)}/complete`, body, { signal });
   }
 
   private remember(id: string): void {
@@ -256,18 +148,19 @@ export class AgentClient {
     }
   }
 
+  /**
+   * One request. Throws `AgentNetworkError` when the server was not reached or did not answer within the timeout,
+   * `AgentHttpError` on a non-2xx answer, and the caller's own abort (or any other error) as it is.
+   */
   private async request<T = unknown>(
     method: string,
     path: string,
     body: unknown,
-    o: { auth?: boolean; signal?: AbortSignal; timeoutMs?: number; commandId?: string },
+    o: { auth?: boolean; signal?: AbortSignal; timeoutMs?: number },
   ): Promise<T> {
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      'x-drover-agent-version': AGENT_VERSION,
-    };
+    const what = `${method} ${path}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (o.commandId) headers['x-drover-command-id'] = o.commandId;
     if (o.auth !== false) {
       const c = this.credentials;
       if (!c) throw new Error('agent has no credentials: register first');
@@ -275,20 +168,29 @@ export class AgentClient {
     }
     const timeout = AbortSignal.timeout(o.timeoutMs ?? this.timeoutMs);
     const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
-    const res = await this.fetchImpl(`${this.url}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal,
-    });
-    const text = await res.text();
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetchImpl(`${this.url}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+      text = await res.text();
+    } catch (e) {
+      if (o.signal?.aborted) throw e; // the caller gave up: not the server's failure
+      if (timeout.aborted) throw new AgentNetworkError(what, e, true);
+      if (isNetworkFailure(e)) throw new AgentNetworkError(what, e);
+      throw e;
+    }
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
       parsed = text;
     }
-    if (!res.ok) throw new AgentHttpError(res.status, parsed, `${method} ${path}`);
+    if (!res.ok) throw new AgentHttpError(res.status, parsed, what);
     return parsed as T;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { cpus, hostname, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startAgent } from './agent.js';
+import { startAgent, type RunningAgent } from './agent.js';
 import type { Driver } from './driver.js';
 import { SimDriver } from './sim-driver.js';
 
@@ -92,12 +92,12 @@ async function main(): Promise<void> {
     return;
   }
   const driver: Driver = new SimDriver({ workMs: cli.simWorkMs });
-  const abort = new AbortController();
-  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  let stopping = false;
+  let agent: RunningAgent | undefined;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      if (abort.signal.aborted) return;
-      abort.abort();
+      if (stopping) return;
+      stopping = true;
       console.log(`\n${sig}: stopping the agent...`);
       if (!agent) process.exit(0); // still registering: nothing to finish
       agent.stop().then(

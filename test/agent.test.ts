@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAgent, type AgentLogger } from '../agent/agent.js';
 import { SimDriver } from '../agent/sim-driver.js';
 import { instanceSnapshot } from '../core/agent/outbox.js';
@@ -19,6 +19,7 @@ import type { Command } from '../core/store/commands.js';
 import { TaskTokenError, type ExecutionStatus, type HostCommandName, type WorkflowEngine } from '../core/workflows/types.js';
 import { Client } from './helpers/client.js';
 import { projectClient, startTestStack, type TestStack } from './helpers/stack.js';
+import { until } from './helpers/wait.js';
 
 /** Records SendTask* calls; a token accepts one outcome, then (like Step Functions) it is closed. */
 class FakeWorkflows implements WorkflowEngine {
@@ -117,16 +118,6 @@ async function enqueue(hostId: string, inst: Awaited<ReturnType<typeof instanceU
     heartbeatSeconds: 30,
     timeoutSeconds: 300,
   });
-}
-
-async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as T;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('registration tokens', () => {
@@ -261,8 +252,16 @@ describe('commands', () => {
 
     const inst = await instanceUnderAction(hostA.hostId);
     const started = Date.now();
-    const poll = hostA.agent.get('/agent/commands?wait=10');
-    await new Promise((r) => setTimeout(r, 300));
+    const waits = vi.spyOn(t.stack.outbox, 'waitForWork');
+    let answered = false;
+    const poll = hostA.agent.get('/agent/commands?wait=10').finally(() => (answered = true));
+    try {
+      // Enqueue only once the poll is held: the route found nothing and waits on the host's doorbell.
+      await until(() => waits.mock.calls.some(([host]) => host === hostA.hostId));
+    } finally {
+      waits.mockRestore();
+    }
+    expect(answered).toBe(false);
     const cmd = await enqueue(hostA.hostId, inst);
     const r = await poll;
     expect(Date.now() - started).toBeLessThan(5000);
@@ -426,7 +425,8 @@ describe('the agent program with the sim driver', () => {
       const hung = await instanceUnderAction(agent.hostId, { 'sim.hang': 'start' });
       const hungCmd = await enqueue(agent.hostId, hung);
       await until(async () => (await t.stack.outbox.get(agent.hostId, hungCmd.id))?.status === 'acked');
-      await new Promise((r) => setTimeout(r, 200));
+      // Acked, so the agent holds it until the driver abandons it: once nothing is in flight, all it sent is in.
+      await until(() => agent.running === 0);
       expect(wf.of(hungCmd.token)).toEqual([]);
 
       await agent.stop();

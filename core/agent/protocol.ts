@@ -10,6 +10,12 @@ export type HostCommandName = 'compute.instance.activate' | 'compute.instance.de
 
 export type CommandStatus = 'pending' | 'acked' | 'done';
 
+/** Longest progress message an agent may send (characters). */
+export const PROGRESS_MESSAGE_MAX = 1024;
+
+/** Longest error an agent may complete a command with (characters): Step Functions' limit on a failure's cause. */
+export const COMMAND_ERROR_MAX = 32_768;
+
 /** How a command ended, as the agent reported it: a result (success) or an error message. */
 export type CommandOutcome = { result: Record<string, unknown> } | { error: string };
 

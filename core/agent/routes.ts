@@ -11,8 +11,8 @@
  *   POST /agent/commands/:id/complete         { result?: { fields? } } | { error } → { duplicate: boolean }
  */
 import { Hono, type Context } from 'hono';
-import { parseJsonObject } from '../api/request.js';
 import { ApiError, statusError, ValidationError } from '../errors.js';
+import { parseJsonObject, sendJson as send } from '../http/json.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { Ledger } from '../domain/ledger.js';
 import type { Store } from '../store/store.js';
@@ -20,7 +20,7 @@ import { validateLabels } from '../schema/validate.js';
 import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
 import type { Command } from '../store/commands.js';
 import { agentView, isCommandId, type Outbox } from './outbox.js';
-import type { CommandOutcome } from './protocol.js';
+import { COMMAND_ERROR_MAX, PROGRESS_MESSAGE_MAX, type CommandOutcome } from './protocol.js';
 import { registerHost } from './registration.js';
 
 /** The workflow engine, or a getter for one wired after the app (absent: outcomes are only recorded). */
@@ -44,16 +44,11 @@ export interface AgentRoutesOptions {
   now?: () => number;
 }
 
-/** Step Functions limits: error name 256, cause 32768 characters. */
-const MAX_CAUSE = 32_768;
 
 /** Largest command result an agent may report (JSON characters). */
 const MAX_RESULT_CHARS = 65_536;
 
 type Env = { Variables: { agent: Principal } };
-
-const JSON_TYPE = { 'Content-Type': 'application/json; charset=utf-8' };
-const send = (c: Context, body: unknown, status = 200) => c.body(JSON.stringify(body), status as 200, JSON_TYPE);
 
 const gone = (message: string) => new ApiError(410, 'Gone', { message });
 
@@ -137,7 +132,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
     const outcome = cmd.result;
     const wf = workflows();
     try {
-      if (outcome && 'error' in outcome) await wf?.sendTaskFailure(cmd.token, 'AgentError', outcome.error.slice(0, MAX_CAUSE));
+      if (outcome && 'error' in outcome) await wf?.sendTaskFailure(cmd.token, 'AgentError', outcome.error.slice(0, COMMAND_ERROR_MAX));
       else await wf?.sendTaskSuccess(cmd.token, outcome?.result ?? {});
     } catch (e) {
       // The task timed out or was superseded before the agent finished: the workflow has moved on.
@@ -209,7 +204,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
   app.post('/commands/:id/progress', async (c) => {
     const hostId = c.get('agent').hostId!;
     const body = await readJson(c);
-    const message = str(body, 'message', { max: 1024 });
+    const message = str(body, 'message', { max: PROGRESS_MESSAGE_MAX });
     const progress = int(body, 'progress', 0, 100);
     let cmd = await command(hostId, c.req.param('id'));
     if (cmd.status === 'done') throw gone(`Command ${cmd.id} is already complete`);
@@ -243,7 +238,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
     let outcome: CommandOutcome;
     if (body.error !== undefined && body.error !== null) {
       if (typeof body.error !== 'string') throw new ValidationError('InvalidFormat', 'error');
-      if (body.error.length > MAX_CAUSE) throw new ValidationError('MaxLengthExceeded', 'error');
+      if (body.error.length > COMMAND_ERROR_MAX) throw new ValidationError('MaxLengthExceeded', 'error');
       outcome = { error: body.error || 'Agent error' };
     } else {
       const result = body.result ?? {};

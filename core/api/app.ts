@@ -7,6 +7,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError, ConflictError, NotFoundError, statusError } from '../errors.js';
+import { sendJson as send } from '../http/json.js';
 import type { Principal } from '../domain/credentials.js';
 import { collectionFilters, parseFilters, type Condition } from '../domain/filters.js';
 import type { DroverService, Scope } from '../domain/service.js';
@@ -44,12 +45,6 @@ export interface AgentChannelOptions {
 
 /** Largest request body read (`413` beyond). */
 const MAX_BODY_BYTES = 1024 * 1024;
-
-const JSON_TYPE = { 'Content-Type': 'application/json; charset=utf-8' };
-
-function send(c: Context, body: unknown, status = 200) {
-  return c.body(JSON.stringify(body), status as 200, JSON_TYPE);
-}
 
 /**
  * The HTTP form of an error a caller can act on: API errors as they are, domain errors by their kind (the one

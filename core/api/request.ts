@@ -4,6 +4,7 @@
  * its Content-Type (gdapi-python sends none), and query parameters merged under the body as cattle does.
  */
 import { ApiError } from '../errors.js';
+import { parseJsonObject } from '../http/json.js';
 
 export interface ParsedPath {
   /** Project named by a `/v1/projects/<id>/...` prefix. */
@@ -82,24 +83,4 @@ function jsonObjectIn(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * A request body as a JSON object (empty → `{}`); anything else is `400 InvalidBodyContent`.
- *
- * @example
- * parseJsonObject('{"token": "..."}') // { token: '...' }
- */
-export function parseJsonObject(text: string): Record<string, unknown> {
-  if (!text.trim()) return {};
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body is not valid JSON', cause: e });
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body must be a JSON object' });
-  }
-  return body as Record<string, unknown>;
 }

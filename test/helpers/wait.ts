@@ -46,3 +46,20 @@ export async function waitFor(
 export function settle(client: Client, path: string, opts?: { timeoutMs?: number; seen?: string[] }): Promise<Settled> {
   return waitFor(client, path, (b) => b.transitioning !== 'yes', opts);
 }
+
+/**
+ * Polls `fn` every 10 ms until it gives a truthy value, and returns it; throws after `ms`.
+ *
+ * @example
+ * const success = await until(() => wf.calls.find((c) => c.kind === 'success'));
+ * await until(async () => (await outbox.get(hostId, id))?.status === 'acked');
+ */
+export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as T;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
