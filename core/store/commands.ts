@@ -6,6 +6,7 @@
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AgentCommand, CommandOutcome } from '../agent/protocol.js';
+import { commandPartition, dynamoKey, keys } from './keys.js';
 import { isConditionFailure, isExpired, type Store } from './store.js';
 
 /** A stored command: what the agent sees, plus what stays on the server. */
@@ -30,8 +31,8 @@ export interface Command extends Omit<AgentCommand, 'secondsRemaining'> {
 /** What a re-enqueued command gets afresh: the new task's token, bounds and snapshot. */
 export type CommandRefresh = Pick<Command, 'token' | 'heartbeatSeconds' | 'timeoutSeconds' | 'deadline' | 'expiresAt' | 'data' | 'processData'>;
 
-const commandKey = (hostId: string, id: string) => ({ pk: `cmd#${hostId}`, sk: id });
-const dedupeItemKey = (hostId: string, dedupeKey: string) => ({ pk: `cmdkey#${hostId}#${dedupeKey}`, sk: 'K' });
+const commandKey = (hostId: string, id: string) => dynamoKey(keys.command(hostId, id));
+const dedupeItemKey = (hostId: string, dedupeKey: string) => dynamoKey(keys.commandKey(hostId, dedupeKey));
 
 const KEY_ONLY = new Set(['pk', 'sk']);
 function toCommand(item: Record<string, unknown>): Command {
@@ -90,7 +91,7 @@ export class CommandRecords {
       FilterExpression: '#st = :pending AND #dl > :now AND (attribute_not_exists(#ex) OR #ex > :nowSec)',
       ExpressionAttributeNames: { '#st': 'status', '#dl': 'deadline', '#ex': 'expiresAt' },
       ExpressionAttributeValues: {
-        ':pk': commandKey(hostId, '').pk,
+        ':pk': commandPartition(hostId),
         ':from': q.fromId,
         ':pending': 'pending',
         ':now': q.now,
@@ -105,6 +106,24 @@ export class CommandRecords {
         if (out.length >= q.limit) return out;
       }
     }
+    return out;
+  }
+
+  /**
+   * Every stored command of a host, any status (expired ones too), oldest first: for inspection and tests.
+   *
+   * @example
+   * const removes = (await commands.list('1h1')).filter((c) => c.name === 'compute.instance.remove');
+   */
+  async list(hostId: string): Promise<Command[]> {
+    const out: Command[] = [];
+    const pages = this.store.queryItems({
+      TableName: this.store.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': commandPartition(hostId) },
+      ConsistentRead: true,
+    });
+    for await (const items of pages) out.push(...items.map(toCommand));
     return out;
   }
 

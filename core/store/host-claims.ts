@@ -4,9 +4,10 @@
  * naming the host, so concurrent first registrations of one machine agree on one host.
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamoKey, keys } from './keys.js';
 import { isConditionFailure, type Store } from './store.js';
 
-const claimKey = (projectId: string, uuid: string) => ({ pk: `hostuuid#${projectId}#${uuid}`, sk: 'K' });
+const claimKey = (projectId: string, uuid: string) => dynamoKey(keys.hostClaim(projectId, uuid));
 
 /**
  * Reads and claims the host a machine's uuid names in a project.

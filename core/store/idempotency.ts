@@ -5,6 +5,7 @@
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
+import { dynamoKey, idempotencyPartition, idempotencyPartPrefix, keys } from './keys.js';
 import { isConditionFailure, isExpired, type Store } from './store.js';
 
 /** A response kept for replay: opaque to the store. */
@@ -36,13 +37,8 @@ export interface IdempotencyRecordsOptions {
   now?: () => number;
 }
 
-/** The key format of the records, defined here only. */
-const headKey = (callerId: string, key: string) => ({ pk: `idem#${callerId}#${key}`, sk: 'K' });
-const partPrefix = (lease: string) => `B#${lease}#`;
-const partKey = (callerId: string, key: string, lease: string, i: number) => ({
-  pk: headKey(callerId, key).pk,
-  sk: `${partPrefix(lease)}${String(i).padStart(5, '0')}`,
-});
+const headKey = (callerId: string, key: string) => dynamoKey(keys.idempotency(callerId, key));
+const partKey = (callerId: string, key: string, lease: string, i: number) => dynamoKey(keys.idempotencyPart(callerId, key, lease, i));
 
 
 /**
@@ -228,7 +224,7 @@ export class IdempotencyRecords {
     const pages = this.store.queryItems({
       TableName: this.store.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': headKey(rec.callerId, rec.key).pk, ':prefix': partPrefix(rec.lease) },
+      ExpressionAttributeValues: { ':pk': idempotencyPartition(rec.callerId, rec.key), ':prefix': idempotencyPartPrefix(rec.lease) },
       ConsistentRead: true,
     });
     for await (const items of pages) for (const item of items) chunks.push(item.data as Uint8Array);

@@ -17,7 +17,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { statusError, WriteConflictError } from '../errors.js';
 import type { BaseType } from '../ids.js';
-import { accessKeyItemKey, accessKeyOf, fromItem, padNum, toItem, type Resource } from './resource.js';
+import { dynamoKey, keys, padNum, RESOURCE_SK, type ItemKey } from './keys.js';
+import { accessKeyOf, fromItem, toItem, type Resource } from './resource.js';
 import { INDEXES, type IndexName } from './table.js';
 
 /** A DynamoDB item (or key), in document form. */
@@ -148,7 +149,7 @@ export class Store {
     const out = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { pk: `counter#${baseType}`, sk: 'C' },
+        Key: dynamoKey(keys.counter(baseType)),
         UpdateExpression: 'ADD #n :b',
         ExpressionAttributeNames: { '#n': 'n' },
         ExpressionAttributeValues: { ':b': this.idBlock },
@@ -168,7 +169,7 @@ export class Store {
   async get(id: string): Promise<Resource | undefined> {
     if (!keyFits(id)) return undefined;
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: id, sk: 'R' }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: dynamoKey(keys.resource(id)), ConsistentRead: true }),
     );
     if (!out.Item || this.expired(out.Item)) return undefined;
     return fromItem(out.Item);
@@ -209,7 +210,7 @@ export class Store {
   async findByAccessKey(publicValue: string): Promise<Resource | undefined> {
     if (!keyFits(publicValue)) return undefined;
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: accessKeyItemKey(publicValue), ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: dynamoKey(keys.accessKey(publicValue)), ConsistentRead: true }),
     );
     const id = out.Item?.id;
     const res = typeof id === 'string' ? await this.get(id) : undefined;
@@ -239,7 +240,7 @@ export class Store {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...accessKeyItemKey(publicValue), id },
+          Item: { ...dynamoKey(keys.accessKey(publicValue)), id },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -388,7 +389,7 @@ export class Store {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: id, sk: 'R' },
+          Key: dynamoKey(keys.resource(id)),
           UpdateExpression: `SET ${sets.join(', ')}`,
           ConditionExpression: conds.join(' AND '),
           ExpressionAttributeNames: names,
@@ -465,7 +466,7 @@ export class Store {
           // Resources are the items whose sort key is `R`; counters, config and outbox items are not.
           FilterExpression: '#sk = :r',
           ExpressionAttributeNames: { '#sk': 'sk' },
-          ExpressionAttributeValues: { ':r': 'R' },
+          ExpressionAttributeValues: { ':r': RESOURCE_SK },
           Limit: opts.pageSize ?? 500,
           ExclusiveStartKey: start,
         }),
@@ -512,7 +513,7 @@ export class Store {
    */
   async getConfig<T>(name: string): Promise<T | undefined> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: `config#${name}`, sk: 'C' }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: dynamoKey(keys.config(name)), ConsistentRead: true }),
     );
     return out.Item?.value as T | undefined;
   }
@@ -528,7 +529,7 @@ export class Store {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: `config#${name}`, sk: 'C', value },
+          Item: { ...dynamoKey(keys.config(name)), value },
           ConditionExpression: opts.onlyIfAbsent ? 'attribute_not_exists(pk)' : undefined,
         }),
       );
