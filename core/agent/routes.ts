@@ -12,7 +12,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { parseJsonObject } from '../api/request.js';
-import { ApiError, statusError, ValidationError } from '../errors.js';
+import { ApiError, NotFoundError, statusError, ValidationError } from '../errors.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { ProcessEngine } from '../domain/engine.js';
 import type { Store } from '../store/store.js';
@@ -148,7 +148,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
           try {
             await engine.progress(ref, { fields });
           } catch (e) {
-            if (!(e instanceof ApiError && e.status === 404)) throw e; // the instance is gone: nothing to record on
+            if (!(e instanceof NotFoundError)) throw e; // the instance is gone: nothing to record on
           }
         }
         await wf?.sendTaskSuccess(cmd.token, result);
@@ -236,7 +236,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
           ? await engine.progress(ref, { message, progress })
           : await engine.current(ref);
     } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404)) throw e;
+      if (!(e instanceof NotFoundError)) throw e;
     }
     if (!current) throw gone(`The action of command ${cmd.id} is no longer running`);
     // Relay about one heartbeat per heartbeatSeconds/3 per command (notes §A.4: SendTaskHeartbeat quota); the

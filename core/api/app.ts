@@ -21,6 +21,7 @@ import { UrlBuilder } from './urls.js';
 import type { Outbox } from '../agent/outbox.js';
 import { createAgentRoutes, type WorkflowSource } from '../agent/routes.js';
 import type { Idempotency } from '../domain/idempotency.js';
+import { toApiError } from './errors.js';
 import { once } from './idempotency.js';
 
 export interface AppOptions {
@@ -64,8 +65,9 @@ export function createApp(opts: AppOptions): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
-    const e = err instanceof ApiError ? err : statusError(500);
-    if (!(err instanceof ApiError)) logError(err);
+    const known = toApiError(err);
+    if (!known) logError(err);
+    const e = known ?? statusError(500);
     if (e.status === 401 && c.req.header('x-api-no-challenge') !== 'true') {
       c.header('WWW-Authenticate', 'Basic realm="Drover"');
     }

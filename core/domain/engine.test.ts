@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transitioningFields } from '../api/render.js';
-import { ApiError } from '../errors.js';
+import { ApiError, ConflictError } from '../errors.js';
 import type { Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
@@ -71,7 +71,7 @@ describe('ProcessEngine', () => {
 
   it('begin from a state the process does not start from is 409, and writes nothing', async () => {
     const c = await instance('running');
-    await expect(engine.begin(c, 'start', {}, 'admin')).rejects.toMatchObject({ status: 409, code: 'Conflict' });
+    await expect(engine.begin(c, 'start', {}, 'admin')).rejects.toBeInstanceOf(ConflictError); // the API's 409 Conflict (core/api/errors.ts)
     const after = await reload(c.id);
     expect(after.version).toBe(c.version);
     expect(runner.refs).toHaveLength(0);
@@ -88,7 +88,7 @@ describe('ProcessEngine', () => {
     const c = await instance('running');
     await engine.begin(c, 'stop', {}, 'admin');
     // `c` still says running; the stored item is stopping.
-    await expect(engine.begin(c, 'stop', {}, 'admin')).rejects.toMatchObject({ status: 409 });
+    await expect(engine.begin(c, 'stop', {}, 'admin')).rejects.toBeInstanceOf(ConflictError);
     await engine.complete(runner.take());
     expect((await reload(c.id)).state).toBe('stopped');
   });

@@ -9,7 +9,7 @@
  *                                                        └▶ chained process? begin next from here
  */
 import { randomUUID } from 'node:crypto';
-import { ApiError, statusError } from '../errors.js';
+import { ApiError, ConflictError, NotFoundError } from '../errors.js';
 import { CHAINS, processOf, statesFor, type ProcessDef, type StateField } from '../process/table.js';
 import type { CurrentAction, Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
@@ -116,7 +116,7 @@ export class ProcessEngine {
       res.id,
       (cur) => {
         const from = stateOf(cur, field);
-        if (!p.from.includes(from)) throw statusError(409, stateConflictMessage(cur, action, from));
+        if (!p.from.includes(from)) throw new ConflictError(stateConflictMessage(cur, action, from));
         const at = this.now();
         const deadline = at + (this.runner.deadlineMs?.(res.baseType, action) ?? 60_000);
         const current: CurrentAction = { id: actionId, name: action, input, caller, at, from, deadline };
@@ -213,7 +213,7 @@ export class ProcessEngine {
       try {
         await this.begin(link, step.action, step.input, act.caller);
       } catch (e) {
-        if (!(e instanceof ApiError && (e.status === 409 || e.status === 404))) throw e;
+        if (!(e instanceof ConflictError || e instanceof NotFoundError)) throw e;
       }
     }
   }

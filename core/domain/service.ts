@@ -4,7 +4,7 @@
  * project scoping and validation. Knows nothing of HTTP; the Hono routes translate requests into these calls.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { ApiError, statusError, ValidationError } from '../errors.js';
+import { ApiError, ConflictError, NotFoundError, statusError, ValidationError } from '../errors.js';
 import { formatId, parseId, type BaseType } from '../ids.js';
 import { isAvailable } from '../process/actions.js';
 import { isGone, processOf } from '../process/table.js';
@@ -93,7 +93,7 @@ export class DroverService {
    */
   async load(scope: Scope, s: ResourceSchema, id: string): Promise<Resource> {
     const res = s.baseType && parseId(s.baseType, id) !== null ? await this.store.get(id) : undefined;
-    if (!res || !this.inFamily(s, res) || !this.visible(scope, res)) throw statusError(404);
+    if (!res || !this.inFamily(s, res) || !this.visible(scope, res)) throw new NotFoundError();
     return res;
   }
 
@@ -165,13 +165,13 @@ export class DroverService {
         else if (cur.baseType === 'instance' && cur.action?.name === 'stop') {
           // A plain stop is under way (a DELETE pasted right after a stop): let it chain into remove when it ends.
           const amended = await this.deps.engine.amendInput({ id: cur.id, actionId: cur.action.id }, { remove: true }, cur);
-          if (!amended) throw statusError(409, stateConflictMessage(cur, 'remove'));
+          if (!amended) throw new ConflictError(stateConflictMessage(cur, 'remove'));
           out = amended;
-        } else throw statusError(409, stateConflictMessage(cur, 'remove'));
+        } else throw new ConflictError(stateConflictMessage(cur, 'remove'));
         if (cur.baseType === 'credential' || cur.baseType === 'account') this.deps.auth.invalidate();
         return out;
       } catch (e) {
-        if (!(e instanceof ApiError && e.status === 409) || attempt >= 4) throw e;
+        if (!(e instanceof ConflictError) || attempt >= 4) throw e;
         // Give a process that is finishing (e.g. a plain stop) a moment, then decide again.
         await new Promise((r) => setTimeout(r, (5 + Math.random() * 10) * 2 ** attempt));
         const fresh = await this.store.get(cur.id);
@@ -200,7 +200,7 @@ export class DroverService {
     if (name === 'setlabels') return { kind: 'handler', resource: await this.setLabels(res, args.labels) };
     // execute / logs / proxy / console reach the instance through its host (cattle answers 404 without one).
     const host = typeof res.fields.hostId === 'string' ? await this.store.get(res.fields.hostId) : undefined;
-    if (!host) throw statusError(404, `${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
+    if (!host) throw new NotFoundError(`${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
     const grant = hostAccess(this.hostAccessSecret, name as 'execute' | 'logs' | 'proxy' | 'console', res, host, args);
     return { kind: 'handler', access: grant };
   }

@@ -2,7 +2,7 @@
  * @module
  * The repository over the stage's DynamoDB table. Every write is a single-item conditional write guarded
  * by the item's numeric `version` (optimistic locking); a lost race surfaces as `WriteConflictError`,
- * which `mutate` retries and finally turns into the API's 409 Conflict. No transactions are used, so the
+ * which `mutate` retries and finally turns into a `ConflictError` (the API's 409). No transactions are used, so the
  * same code runs on DynamoDB and on the embedded dynalite.
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -15,7 +15,7 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { statusError, WriteConflictError } from '../errors.js';
+import { ConflictError, NotFoundError, TooLargeError, WriteConflictError } from '../errors.js';
 import type { BaseType } from '../ids.js';
 import { dynamoKey, keys, padNum, RESOURCE_SK, type ItemKey } from './keys.js';
 import { accessKeyOf, fromItem, toItem, type Resource } from './resource.js';
@@ -87,16 +87,16 @@ export function isConditionFailure(e: unknown): boolean {
 /**
  * Largest resource item written (JSON bytes). DynamoDB refuses items over 400 KB with a validation error; the
  * schemas' limits keep resources far below this, and this guard turns anything that still gets there into a
- * clear 413 instead of a failed write.
+ * clear `TooLargeError` (413) instead of a failed write.
  */
 export const MAX_ITEM_BYTES = 350 * 1024;
 
-/** The item of a resource, refused with 413 when it is larger than a resource may be. */
+/** The item of a resource, refused with `TooLargeError` when it is larger than a resource may be. */
 function sizedItem(res: Resource): Record<string, unknown> {
   const item = toItem(res);
   const bytes = Buffer.byteLength(JSON.stringify(item));
   if (bytes > MAX_ITEM_BYTES) {
-    throw statusError(413, `${res.type} ${res.id} would take ${Math.ceil(bytes / 1024)} KB; a resource may take at most ${MAX_ITEM_BYTES / 1024} KB`);
+    throw new TooLargeError(`${res.type} ${res.id} would take ${Math.ceil(bytes / 1024)} KB; a resource may take at most ${MAX_ITEM_BYTES / 1024} KB`);
   }
   return item;
 }
@@ -164,7 +164,7 @@ export class Store {
    * Reads a resource by id (strongly consistent). Expired items read as absent.
    *
    * @example
-   * const c = await store.get('1i5'); if (!c) throw statusError(404);
+   * const c = await store.get('1i5'); if (!c) throw new NotFoundError();
    */
   async get(id: string): Promise<Resource | undefined> {
     if (!keyFits(id)) return undefined;
@@ -290,8 +290,9 @@ export class Store {
 
   /**
    * Read-modify-write with retries: `fn` gets the current resource and returns the next one (or throws an
-   * `ApiError` to refuse). A lost race re-reads and re-applies `fn` (up to `attempts` times, default 12, with
-   * jittered backoff); after that the caller gets 409 Conflict, never a silently lost update.
+   * error to refuse). A missing resource is a `NotFoundError`. A lost race re-reads and re-applies `fn` (up to
+   * `attempts` times, default 12, with jittered backoff); after that the caller gets a `ConflictError`, never a
+   * silently lost update.
    *
    * @example
    * await store.mutate('1i5', (cur) => ({ ...cur, fields: { ...cur.fields, name: 'web' } }));
@@ -310,7 +311,7 @@ export class Store {
     const attempts = opts.attempts ?? 12;
     for (let i = 0; ; i++) {
       const cur = i === 0 && opts.current ? opts.current : await this.get(id);
-      if (!cur) throw statusError(404);
+      if (!cur) throw new NotFoundError();
       const next = await fn(cur);
       try {
         const after = await this.put(next, cur.version, opts.state?.(next, cur));
@@ -318,7 +319,7 @@ export class Store {
       } catch (e) {
         if (!(e instanceof WriteConflictError) || i + 1 >= attempts) {
           if (e instanceof WriteConflictError) {
-            throw statusError(409, `Resource ${id} is being changed by another request; try again`);
+            throw new ConflictError(`Resource ${id} is being changed by another request; try again`, e);
           }
           throw e;
         }

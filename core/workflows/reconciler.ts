@@ -3,7 +3,7 @@
  * The reconciler: finds open and orphaned work with a consistent Scan of the table (no index), drives or fails it,
  * and recomputes every host's allocated capacity from the instances that hold a charge on it.
  */
-import { ApiError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { inParallel } from '../parallel.js';
 import { SYSTEM_CALLER, type ProcessEngine } from '../domain/engine.js';
 import { capacityOf, chargedHostsOf, requirementOf, type Requirement } from '../domain/hosts.js';
@@ -224,7 +224,7 @@ export class Reconciler {
       created.push(res.id);
       this.opts.log?.(`created ${res.id}, left ${res.state} by an interrupted create`);
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 409 || e.status === 404)) return;
+      if (e instanceof ConflictError || e instanceof NotFoundError) return;
       throw e;
     }
   }

@@ -6,7 +6,7 @@
  * never started (or was lost with a local restart) is re-driven under the same name; one that ended without
  * finishing the action, or overran its deadline, is failed cleanly. A due removed instance is purged.
  */
-import { ApiError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { SYSTEM_CALLER, type ProcessEngine } from '../domain/engine.js';
 import { padNum, purgeDueAt, type Resource } from '../store/resource.js';
 import { DEADLINE_SHARDS } from '../store/table.js';
@@ -142,7 +142,7 @@ export class Sweeper {
       this.opts.log?.(`purging ${cur.id}, removed until ${new Date(due).toISOString()}`);
     } catch (e) {
       // Changed meanwhile (restored, or purged by hand): nothing is due any more.
-      if (e instanceof ApiError && (e.status === 409 || e.status === 404)) return;
+      if (e instanceof ConflictError || e instanceof NotFoundError) return;
       throw e;
     }
   }
