@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatId } from '../ids.js';
-import { startTestStore, type TestStore } from '../../test/helpers/store.js';
+import { draftResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { ChangeFeed, type Change } from './changes.js';
 import { CommandRecords, type Command } from './commands.js';
 import { HostClaims } from './host-claims.js';
@@ -37,21 +37,8 @@ function reported(): string[] {
   return out;
 }
 
-async function resource(extra: Partial<Resource> = {}): Promise<Resource> {
-  const num = await store.nextId('instance');
-  return {
-    id: formatId('instance', num),
-    num,
-    type: 'container',
-    baseType: 'instance',
-    projectId: '1a7',
-    state: 'stopped',
-    version: 0,
-    created: clock,
-    updated: clock,
-    fields: {},
-    ...extra,
-  };
+function resource(extra: Partial<Resource> = {}): Promise<Resource> {
+  return draftResource(store, { type: 'container', baseType: 'instance', projectId: '1a7', state: 'stopped', ...extra }, clock);
 }
 
 describe('change feed: resources, access keys, counters, config', () => {
