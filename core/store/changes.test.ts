@@ -11,6 +11,7 @@ import { ChangeFeed, type Change } from './changes.js';
 import { CommandRecords, type Command } from './commands.js';
 import { HostClaims } from './host-claims.js';
 import { IdempotencyRecords } from './idempotency.js';
+import { keys } from './keys.js';
 import type { Resource } from './resource.js';
 import type { Store } from './store.js';
 
@@ -65,7 +66,7 @@ describe('change feed: resources, access keys, counters, config', () => {
     expect((upd.newImage!.fields as Record<string, unknown>)).toMatchObject({ agentSeenAt: 5, allocatedVcpu: 2 });
     expect(upd.oldImage!.fields).toEqual({});
     // The new image is what DynamoDB holds: the same change applied in memory matches a read.
-    const { pk: _pk, sk: _sk, ...stored } = (await store.readItem({ kind: 'resource', pk: r.id, sk: 'R' }))!;
+    const { pk: _pk, sk: _sk, ...stored } = (await store.readItem(keys.resource(r.id)))!;
     expect(upd.newImage).toMatchObject(stored);
     expect(stamped!.version).toBe(3);
   });
@@ -98,7 +99,7 @@ describe('change feed: resources, access keys, counters, config', () => {
   it('an id block reserves with one counter write, reported once', async () => {
     const fresh = t.another({ idBlock: 5 });
     const stop = fresh.changes.subscribe((c) => void seen.push(c));
-    const before = (await fresh.readItem({ kind: 'counter', pk: 'counter#host', sk: 'C' }))?.version as number | undefined;
+    const before = (await fresh.readItem(keys.counter('host')))?.version as number | undefined;
     for (let i = 0; i < 5; i++) await fresh.nextId('host');
     const v = (before ?? 0) + 1;
     expect(reported()).toEqual([`counter counter#host ${before ?? '-'}→${v}`]);
