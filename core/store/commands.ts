@@ -2,7 +2,8 @@
  * @module
  * Host commands in the stage's table: one item per command (`pk = cmd#<hostId>`, `sk = <commandId>`, ids sort by
  * creation time) and one dedupe key per (host, step) (`pk = cmdkey#<hostId>#<dedupeKey>`) naming the command that
- * holds it. The outbox (`core/agent/outbox.ts`) decides what to write; this module alone knows the items.
+ * holds it (keys from `core/store/keys.ts`). The outbox (`core/agent/outbox.ts`) decides what to write; this module
+ * alone knows the items, and writes them through `Store.write`.
  */
 import type { AgentCommand, CommandOutcome } from '../agent/protocol.js';
 import { cond, type Condition, type Update } from './expression.js';

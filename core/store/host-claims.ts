@@ -1,7 +1,7 @@
 /**
  * @module
  * Which host a machine is, per project: one claim item per (project, agent uuid) (`pk = hostuuid#<project>#<uuid>`)
- * naming the host, so concurrent first registrations of one machine agree on one host.
+ * naming the host, so concurrent first registrations of one machine agree on one host. Written through `Store.write`.
  */
 import { cond } from './expression.js';
 import { keys } from './keys.js';

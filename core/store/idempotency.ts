@@ -2,6 +2,7 @@
  * @module
  * Idempotency-key records in the stage's table: one head item per (caller, key) holding the claim and, once the
  * request is done, its response (gzip; split over extra items when it would not fit DynamoDB's 400 KB item limit).
+ * Keys from `core/store/keys.ts`; every write goes through `Store.write`.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { cond, type Update } from './expression.js';
