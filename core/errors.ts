@@ -1,7 +1,8 @@
 /**
  * @module
- * The one error family of Drover: every failure a caller can see is an `ApiError` with a stable code,
- * rendered once by the app's error handler (Rancher error resource on `/v1`).
+ * Drover's errors: `ApiError` (a failure a client sees, with its HTTP status and a stable code, rendered once by
+ * the app's error handler as a Rancher error resource) and the domain errors the store and the domain throw
+ * (`NotFoundError`, `ConflictError`, `TooLargeError`), which only the API layer turns into HTTP statuses.
  */
 
 /** Reason phrases Rancher uses as `code` for non-validation errors (cattle `messages.properties`). */
@@ -93,26 +94,55 @@ export class WriteConflictError extends Error {
 }
 
 /**
- * A domain error: what was asked cannot be done, for a reason the caller can act on. Code below `core/api/` throws
- * these; the app's error handler alone gives them an HTTP status.
+ * A failure the domain names without knowing about HTTP. `core/api/errors.ts` maps each kind to its status; no
+ * code below `core/api/` branches on a status, it tests for these classes.
+ */
+export abstract class DomainError extends Error {
+  /** The message a client may see; `undefined` leaves it to the API's default for the kind. */
+  readonly publicMessage: string | undefined;
+
+  constructor(message: string | undefined, fallback: string, cause?: unknown) {
+    super(message ?? fallback, { cause });
+    this.publicMessage = message;
+  }
+}
+
+/**
+ * What was asked for does not exist (or is not visible to the caller).
  *
  * @example
- * if (!res) throw new NotFoundError(`Resource ${id} not found`);
+ * const cur = await store.get(id); if (!cur) throw new NotFoundError();
  */
-export class DomainError extends Error {}
-
-/** The resource does not exist (or is no longer visible). HTTP: 404. */
 export class NotFoundError extends DomainError {
-  constructor(message = 'Not Found') {
-    super(message);
+  constructor(message?: string) {
+    super(message, 'not found');
     this.name = 'NotFoundError';
   }
 }
 
-/** The resource's state or a concurrent change refuses the request; trying again may succeed. HTTP: 409. */
+/**
+ * The action cannot happen now: the resource is in a state that forbids it, or concurrent changes kept winning
+ * the race after every retry. The message says which.
+ *
+ * @example
+ * throw new ConflictError("Cannot 'start' container 1i5 while it is in state running");
+ */
 export class ConflictError extends DomainError {
-  constructor(message = 'Conflict') {
-    super(message);
+  constructor(message: string, cause?: unknown) {
+    super(message, message, cause);
     this.name = 'ConflictError';
+  }
+}
+
+/**
+ * An item would be larger than the store keeps (DynamoDB refuses items over 400 KB).
+ *
+ * @example
+ * if (bytes > MAX_ITEM_BYTES) throw new TooLargeError(`container 1i5 would take ${kb} KB`);
+ */
+export class TooLargeError extends DomainError {
+  constructor(message: string) {
+    super(message, message);
+    this.name = 'TooLargeError';
   }
 }

@@ -3,9 +3,8 @@
  * the same `instance-purge` workflow as a purge by hand: the host agent removes the instance, and the capacity it
  * held on its host is given back. Workflows on two sim hosts, over HTTP.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Command } from '../core/store/commands.js';
+import { CommandRecords } from '../core/store/commands.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 import { settle, waitFor } from './helpers/wait.js';
 
@@ -56,10 +55,7 @@ describe('automatic purge', () => {
     expect(await allocated(hostId)).toEqual({ vcpu: charged.vcpu - 3, memoryMb: charged.memoryMb - 1536 });
 
     // The host agent was told to remove it (the workflow's RemoveFromHost step), by an action Drover started.
-    const out = await t.stack.store.doc.send(
-      new QueryCommand({ TableName: t.stack.store.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `cmd#${hostId}` }, ConsistentRead: true }),
-    );
-    const removes = ((out.Items ?? []) as Command[]).filter((c) => c.resourceId === id && c.name === 'compute.instance.remove');
+    const removes = (await new CommandRecords(t.stack.store).list(hostId)).filter((c) => c.resourceId === id && c.name === 'compute.instance.remove');
     expect(removes.map((c) => [c.action, c.status])).toEqual([['purge', 'done']]);
   });
 });

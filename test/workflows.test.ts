@@ -11,9 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Command } from '../core/store/commands.js';
+import { CommandRecords, type Command } from '../core/store/commands.js';
 import { Client, type Reply } from './helpers/client.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 import { waitFor, type Settled } from './helpers/wait.js';
@@ -130,10 +129,7 @@ function simCredentials(hostId: string): Client {
 
 /** The outbox commands of a host for one instance, oldest first. */
 async function commandsOf(hostId: string, resourceId: string): Promise<Command[]> {
-  const out = await t.stack.store.doc.send(
-    new QueryCommand({ TableName: t.stack.store.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `cmd#${hostId}` }, ConsistentRead: true }),
-  );
-  return ((out.Items ?? []) as Command[]).filter((c) => c.resourceId === resourceId);
+  return (await new CommandRecords(t.stack.store).list(hostId)).filter((c) => c.resourceId === resourceId);
 }
 
 /** A running instance, created with startOnCreate. */

@@ -4,7 +4,7 @@
  * facts, and gets the host's id and a credential bound to that host. The same `uuid` in the same project
  * always means the same host; registering again rotates the host's agent key (the old one stops working).
  */
-import { statusError } from '../errors.js';
+import { ConflictError, NotFoundError, statusError } from '../errors.js';
 import { formatId } from '../ids.js';
 import type { Resource } from '../store/resource.js';
 import type { HostFacts } from './protocol.js';
@@ -49,7 +49,7 @@ export async function registerHost(deps: RegistrationDeps, token: string, facts:
   let host: Resource | undefined;
   let created = false;
   for (let attempt = 0; !host; attempt++) {
-    if (attempt > 5) throw statusError(409, `Host ${facts.uuid} is being registered by another request; try again`);
+    if (attempt > 5) throw new ConflictError(`Host ${facts.uuid} is being registered by another request; try again`);
     const claimedId = await claims.holder(reg.projectId, facts.uuid);
     const existing = claimedId ? await store.get(claimedId) : undefined;
     if (existing && !['removed', 'purging', 'purged'].includes(existing.state)) {
@@ -131,6 +131,6 @@ async function revokeKey(store: Store, id: string, now: number): Promise<void> {
       expiresAt: Math.floor(now / 1000) + REVOKED_RETENTION_SECONDS,
     }));
   } catch (e) {
-    if ((e as { status?: number }).status !== 404) throw e;
+    if (!(e instanceof NotFoundError)) throw e;
   }
 }

@@ -6,7 +6,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ApiError, ConflictError, NotFoundError, statusError } from '../errors.js';
+import { ApiError, statusError } from '../errors.js';
 import { sendJson as send } from '../http/json.js';
 import type { Principal } from '../domain/credentials.js';
 import { collectionFilters, parseFilters, type Condition } from '../domain/filters.js';
@@ -22,6 +22,7 @@ import { UrlBuilder } from './urls.js';
 import type { Outbox } from '../agent/outbox.js';
 import { createAgentRoutes, type WorkflowSource } from '../agent/routes.js';
 import type { Idempotency } from '../domain/idempotency.js';
+import { toApiError } from './errors.js';
 import { once } from './idempotency.js';
 
 export interface AppOptions {
@@ -47,20 +48,6 @@ export interface AgentChannelOptions {
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
- * The HTTP form of an error a caller can act on: API errors as they are, domain errors by their kind (the one
- * place where a domain error becomes a status). `undefined` for anything else: a bug, answered 500 and logged.
- *
- * @example
- * asApiError(new ConflictError('busy'))?.status // 409
- */
-export function asApiError(err: unknown): ApiError | undefined {
-  if (err instanceof ApiError) return err;
-  if (err instanceof NotFoundError) return statusError(404, err.message);
-  if (err instanceof ConflictError) return statusError(409, err.message);
-  return undefined;
-}
-
-/**
  * Creates the Hono app.
  *
  * @example
@@ -73,7 +60,7 @@ export function createApp(opts: AppOptions): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
-    const known = asApiError(err);
+    const known = toApiError(err);
     if (!known) logError(err);
     const e = known ?? statusError(500);
     if (e.status === 401 && c.req.header('x-api-no-challenge') !== 'true') {

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { WriteConflictError } from '../errors.js';
 import { formatId, parseId } from '../ids.js';
+import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, type AdminKeyRecord } from './credentials.js';
 
@@ -77,7 +78,7 @@ export async function bootstrap(store: Store, opts: BootstrapOptions = {}): Prom
  */
 async function indexAccessKeys(store: Store): Promise<void> {
   if (await store.getConfig<number>('accessKeyItems')) return;
-  for await (const page of store.scanIndex({ index: 'byKind', partition: 'K#credential' })) {
+  for await (const page of store.scanIndex({ index: 'byKind', partition: partitions.byKind('credential') })) {
     for (const res of page) await store.ensureAccessKeyItem(res);
   }
   await store.putConfig('accessKeyItems', 1);

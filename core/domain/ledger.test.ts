@@ -90,7 +90,7 @@ describe('Ledger', () => {
 
   it('begin from a state the process does not start from is 409, and writes nothing', async () => {
     const c = await instance('running');
-    await expect(engine.begin(c, 'start', {}, 'admin')).rejects.toBeInstanceOf(ConflictError);
+    await expect(engine.begin(c, 'start', {}, 'admin')).rejects.toBeInstanceOf(ConflictError); // the API's 409 Conflict (core/api/errors.ts)
     const after = await reload(c.id);
     expect(after.version).toBe(c.version);
     expect(runner.refs).toHaveLength(0);

@@ -7,6 +7,7 @@
 import { familyOf } from '../schema/registry.js';
 import type { ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/resource.js';
+import { partitions } from '../store/keys.js';
 import type { IndexQuery, Store } from '../store/store.js';
 import { decodeCursor, encodeCursor, queryHash, type CursorKey } from './cursor.js';
 import { listedValue, matches, type Condition } from './filters.js';
@@ -54,11 +55,11 @@ function pickIndex(req: ListRequest, baseType: string): IndexQuery {
     return hits.length === 1 && typeof hits[0].typed === 'string' ? hits[0].typed : undefined;
   };
   const state = eq('state');
-  if (req.projectId && state) return { index: 'byState', partition: `S#${req.projectId}#${baseType}#${state}` };
+  if (req.projectId && state) return { index: 'byState', partition: partitions.byState(req.projectId, baseType, state) };
   const host = eq('hostId');
-  if (host) return { index: 'byHost', partition: `H#${host}#${baseType}` };
-  if (req.projectId) return { index: 'byProject', partition: `P#${req.projectId}#${baseType}` };
-  return { index: 'byKind', partition: `K#${baseType}` };
+  if (host) return { index: 'byHost', partition: partitions.byHost(host, baseType) };
+  if (req.projectId) return { index: 'byProject', partition: partitions.byProject(req.projectId, baseType) };
+  return { index: 'byKind', partition: partitions.byKind(baseType) };
 }
 
 function compareValues(a: unknown, b: unknown): number {

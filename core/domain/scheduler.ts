@@ -3,6 +3,7 @@
  * Host scheduling: picks an active, online host of the instance's project with room and charges its capacity atomically.
  */
 import type { Resource } from '../store/resource.js';
+import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { capacityOf, isOnline, requirementOf, type Capacity, type Requirement } from './hosts.js';
 
@@ -109,7 +110,7 @@ export class Scheduler {
 
     const now = this.now();
     const hosts: Resource[] = [];
-    for await (const page of this.store.scanIndex({ index: 'byProject', partition: `P#${instance.projectId}#host` })) {
+    for await (const page of this.store.scanIndex({ index: 'byProject', partition: partitions.byProject(instance.projectId, 'host') })) {
       hosts.push(...page);
     }
     let offline = 0;

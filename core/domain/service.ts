@@ -4,7 +4,7 @@
  * project scoping and validation. Knows nothing of HTTP; the Hono routes translate requests into these calls.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { ApiError, ConflictError, statusError, ValidationError } from '../errors.js';
+import { ApiError, ConflictError, NotFoundError, statusError, ValidationError } from '../errors.js';
 import { formatId, parseId, type BaseType } from '../ids.js';
 import { isAvailable } from '../process/actions.js';
 import { deleteVia, isGone, onItsWayOut, processOf } from '../process/table.js';
@@ -90,7 +90,7 @@ export class DroverService {
    */
   async load(scope: Scope, s: ResourceSchema, id: string): Promise<Resource> {
     const res = s.baseType && parseId(s.baseType, id) !== null ? await this.store.get(id) : undefined;
-    if (!res || !this.inFamily(s, res) || !this.visible(scope, res)) throw statusError(404);
+    if (!res || !this.inFamily(s, res) || !this.visible(scope, res)) throw new NotFoundError();
     return res;
   }
 
@@ -197,7 +197,7 @@ export class DroverService {
     if (name === 'setlabels') return { kind: 'handler', resource: await this.setLabels(res, args.labels) };
     // execute / logs / proxy / console reach the instance through its host (cattle answers 404 without one).
     const host = typeof res.fields.hostId === 'string' ? await this.store.get(res.fields.hostId) : undefined;
-    if (!host) throw statusError(404, `${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
+    if (!host) throw new NotFoundError(`${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
     const grant = hostAccess(this.hostAccessSecret, name as 'execute' | 'logs' | 'proxy' | 'console', res, host, args);
     return { kind: 'handler', access: grant };
   }

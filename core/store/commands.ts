@@ -2,11 +2,13 @@
  * @module
  * Host commands in the stage's table: one item per command (`pk = cmd#<hostId>`, `sk = <commandId>`, ids sort by
  * creation time) and one dedupe key per (host, step) (`pk = cmdkey#<hostId>#<dedupeKey>`) naming the command that
- * holds it. The outbox (`core/agent/outbox.ts`) decides what to write; this module alone knows the items.
+ * holds it (keys from `core/store/keys.ts`). The outbox (`core/agent/outbox.ts`) decides what to write; this module
+ * alone knows the items, and writes them through `Store.write`.
  */
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AgentCommand, CommandOutcome } from '../agent/protocol.js';
-import { isConditionFailure, isExpired, type Store } from './store.js';
+import { cond, type Condition, type Update } from './expression.js';
+import { commandPartition, keys } from './keys.js';
+import { isExpired, type Store } from './store.js';
 
 /** A stored command: what the agent sees, plus what stays on the server. */
 export interface Command extends Omit<AgentCommand, 'secondsRemaining'> {
@@ -30,10 +32,9 @@ export interface Command extends Omit<AgentCommand, 'secondsRemaining'> {
 /** What a re-enqueued command gets afresh: the new task's token, bounds and snapshot. */
 export type CommandRefresh = Pick<Command, 'token' | 'heartbeatSeconds' | 'timeoutSeconds' | 'deadline' | 'expiresAt' | 'data' | 'processData'>;
 
-const commandKey = (hostId: string, id: string) => ({ pk: `cmd#${hostId}`, sk: id });
-const dedupeItemKey = (hostId: string, dedupeKey: string) => ({ pk: `cmdkey#${hostId}#${dedupeKey}`, sk: 'K' });
 
-const KEY_ONLY = new Set(['pk', 'sk']);
+/** Item attributes that are not the command's: its key, and the item version the store keeps on every entity. */
+const KEY_ONLY = new Set(['pk', 'sk', 'version']);
 function toCommand(item: Record<string, unknown>): Command {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(item)) if (!KEY_ONLY.has(k)) out[k] = v;
@@ -59,7 +60,8 @@ export class CommandRecords {
    * await commands.put(cmd);
    */
   async put(cmd: Command): Promise<void> {
-    await this.store.doc.send(new PutCommand({ TableName: this.store.tableName, Item: { ...commandKey(cmd.hostId, cmd.id), ...cmd } }));
+    // A new command (its id is new): written as an update, so its item version starts like every entity's.
+    await this.store.write({ key: keys.command(cmd.hostId, cmd.id), update: { set: { ...cmd } } });
   }
 
   /**
@@ -69,10 +71,8 @@ export class CommandRecords {
    * const cmd = await commands.get('1h1', id, Date.now());
    */
   async get(hostId: string, id: string, now: number): Promise<Command | undefined> {
-    const out = await this.store.doc.send(
-      new GetCommand({ TableName: this.store.tableName, Key: commandKey(hostId, id), ConsistentRead: true }),
-    );
-    return out.Item && !isExpired(out.Item, now) ? toCommand(out.Item) : undefined;
+    const item = await this.store.readItem(keys.command(hostId, id));
+    return item && !isExpired(item, now) ? toCommand(item) : undefined;
   }
 
   /**
@@ -90,7 +90,7 @@ export class CommandRecords {
       FilterExpression: '#st = :pending AND #dl > :now AND (attribute_not_exists(#ex) OR #ex > :nowSec)',
       ExpressionAttributeNames: { '#st': 'status', '#dl': 'deadline', '#ex': 'expiresAt' },
       ExpressionAttributeValues: {
-        ':pk': commandKey(hostId, '').pk,
+        ':pk': commandPartition(hostId),
         ':from': q.fromId,
         ':pending': 'pending',
         ':now': q.now,
@@ -109,18 +109,31 @@ export class CommandRecords {
   }
 
   /**
+   * Every stored command of a host, any status (expired ones too), oldest first: for inspection and tests.
+   *
+   * @example
+   * const removes = (await commands.list('1h1')).filter((c) => c.name === 'compute.instance.remove');
+   */
+  async list(hostId: string): Promise<Command[]> {
+    const out: Command[] = [];
+    const pages = this.store.queryItems({
+      TableName: this.store.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': commandPartition(hostId) },
+      ConsistentRead: true,
+    });
+    for await (const items of pages) out.push(...items.map(toCommand));
+    return out;
+  }
+
+  /**
    * Marks a pending command acked; `undefined` when it is not pending (or missing).
    *
    * @example
    * const acked = await commands.ack('1h1', id, Date.now());
    */
   ack(hostId: string, id: string, now: number): Promise<Command | undefined> {
-    return this.update(hostId, id, {
-      set: 'SET #st = :acked, ackedAt = :now',
-      condition: '#st = :pending',
-      names: { '#st': 'status' },
-      values: { ':acked': 'acked', ':pending': 'pending', ':now': now },
-    });
+    return this.update(hostId, id, { set: { status: 'acked', ackedAt: now } }, cond.eq('status', 'pending'));
   }
 
   /**
@@ -130,12 +143,12 @@ export class CommandRecords {
    * const done = await commands.finish('1h1', id, { error: 'disk full' }, { now, expiresAt });
    */
   finish(hostId: string, id: string, outcome: CommandOutcome, at: { now: number; expiresAt: number }): Promise<Command | undefined> {
-    return this.update(hostId, id, {
-      set: 'SET #st = :done, doneAt = :now, #res = :res, #ex = :ex, ackedAt = if_not_exists(ackedAt, :now)',
-      condition: '#st <> :done',
-      names: { '#st': 'status', '#res': 'result', '#ex': 'expiresAt' },
-      values: { ':done': 'done', ':now': at.now, ':res': outcome, ':ex': at.expiresAt },
-    });
+    return this.update(
+      hostId,
+      id,
+      { set: { status: 'done', doneAt: at.now, result: outcome, expiresAt: at.expiresAt }, setIfAbsent: { ackedAt: at.now } },
+      cond.ne('status', 'done'),
+    );
   }
 
   /**
@@ -145,21 +158,16 @@ export class CommandRecords {
    * const refreshed = await commands.refresh('1h1', id, { token, heartbeatSeconds, timeoutSeconds, deadline, expiresAt, data, processData });
    */
   refresh(hostId: string, id: string, r: CommandRefresh): Promise<Command | undefined> {
-    return this.update(hostId, id, {
-      set: 'SET #tok = :tok, heartbeatSeconds = :hb, timeoutSeconds = :to, #dl = :dl, #ex = :ex, #data = :data, processData = :pd',
-      condition: '#st <> :done',
-      names: { '#tok': 'token', '#dl': 'deadline', '#ex': 'expiresAt', '#data': 'data', '#st': 'status' },
-      values: {
-        ':tok': r.token,
-        ':hb': r.heartbeatSeconds,
-        ':to': r.timeoutSeconds,
-        ':dl': r.deadline,
-        ':ex': r.expiresAt,
-        ':data': r.data,
-        ':pd': r.processData,
-        ':done': 'done',
-      },
-    });
+    const set: Pick<Command, keyof CommandRefresh> = {
+      token: r.token,
+      heartbeatSeconds: r.heartbeatSeconds,
+      timeoutSeconds: r.timeoutSeconds,
+      deadline: r.deadline,
+      expiresAt: r.expiresAt,
+      data: r.data,
+      processData: r.processData,
+    };
+    return this.update(hostId, id, { set }, cond.ne('status', 'done'));
   }
 
   /**
@@ -169,7 +177,7 @@ export class CommandRecords {
    * await commands.markRelayed('1h1', id, true, Date.now());
    */
   async markRelayed(hostId: string, id: string, ok: boolean, now: number): Promise<void> {
-    await this.update(hostId, id, { set: ok ? 'SET relayedAt = :now' : 'SET relayFailedAt = :now', values: { ':now': now } });
+    await this.update(hostId, id, { set: ok ? { relayedAt: now } : { relayFailedAt: now } });
   }
 
   /**
@@ -180,23 +188,15 @@ export class CommandRecords {
    * const claimed = await commands.claimKey(cmd, false); if (claimed !== true) refresh(claimed);
    */
   async claimKey(cmd: Pick<Command, 'hostId' | 'dedupeKey' | 'id' | 'createdAt' | 'expiresAt'>, force: boolean): Promise<true | string> {
-    const key = dedupeItemKey(cmd.hostId, cmd.dedupeKey);
-    try {
-      await this.store.doc.send(
-        new PutCommand({
-          TableName: this.store.tableName,
-          Item: { ...key, commandId: cmd.id, expiresAt: cmd.expiresAt },
-          ConditionExpression: force ? undefined : 'attribute_not_exists(pk) OR #ex <= :nowSec',
-          ExpressionAttributeNames: force ? undefined : { '#ex': 'expiresAt' },
-          ExpressionAttributeValues: force ? undefined : { ':nowSec': Math.floor(cmd.createdAt / 1000) },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      const out = await this.store.doc.send(new GetCommand({ TableName: this.store.tableName, Key: key, ConsistentRead: true }));
-      return typeof out.Item?.commandId === 'string' ? out.Item.commandId : '';
-    }
+    const key = keys.commandKey(cmd.hostId, cmd.dedupeKey);
+    const claimed = await this.store.write({
+      key,
+      update: { set: { commandId: cmd.id, expiresAt: cmd.expiresAt } },
+      condition: force ? undefined : cond.or(cond.notExists('pk'), cond.le('expiresAt', Math.floor(cmd.createdAt / 1000))),
+    });
+    if (claimed) return true;
+    const holder = await this.store.readItem(key);
+    return typeof holder?.commandId === 'string' ? holder.commandId : '';
   }
 
   /**
@@ -206,44 +206,13 @@ export class CommandRecords {
    * await commands.releaseKey('1h1', dedupeKey, doneId);
    */
   async releaseKey(hostId: string, dedupeKey: string, commandId: string): Promise<void> {
-    try {
-      await this.store.doc.send(
-        new UpdateCommand({
-          TableName: this.store.tableName,
-          Key: dedupeItemKey(hostId, dedupeKey),
-          UpdateExpression: 'SET #ex = :gone',
-          ConditionExpression: 'commandId = :id',
-          ExpressionAttributeNames: { '#ex': 'expiresAt' },
-          ExpressionAttributeValues: { ':gone': 0, ':id': commandId },
-        }),
-      );
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-    }
+    await this.store.write({ key: keys.commandKey(hostId, dedupeKey), update: { set: { expiresAt: 0 } }, condition: cond.eq('commandId', commandId) });
   }
 
   /** One conditional UpdateItem of an existing command; `undefined` when the condition (or existence) fails. */
-  private async update(
-    hostId: string,
-    id: string,
-    u: { set: string; condition?: string; names?: Record<string, string>; values: Record<string, unknown> },
-  ): Promise<Command | undefined> {
-    try {
-      const out = await this.store.doc.send(
-        new UpdateCommand({
-          TableName: this.store.tableName,
-          Key: commandKey(hostId, id),
-          UpdateExpression: u.set,
-          ConditionExpression: u.condition ? `attribute_exists(pk) AND ${u.condition}` : 'attribute_exists(pk)',
-          ExpressionAttributeNames: u.names,
-          ExpressionAttributeValues: u.values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return toCommand(out.Attributes!);
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      return undefined;
-    }
+  private async update(hostId: string, id: string, update: Update, condition?: Condition): Promise<Command | undefined> {
+    const exists = cond.exists('pk');
+    const out = await this.store.write({ key: keys.command(hostId, id), update, condition: condition ? cond.and(exists, condition) : exists });
+    return out ? toCommand(out.newImage!) : undefined;
   }
 }

@@ -1,12 +1,11 @@
 /**
  * @module
  * Which host a machine is, per project: one claim item per (project, agent uuid) (`pk = hostuuid#<project>#<uuid>`)
- * naming the host, so concurrent first registrations of one machine agree on one host.
+ * naming the host, so concurrent first registrations of one machine agree on one host. Written through `Store.write`.
  */
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, type Store } from './store.js';
-
-const claimKey = (projectId: string, uuid: string) => ({ pk: `hostuuid#${projectId}#${uuid}`, sk: 'K' });
+import { cond } from './expression.js';
+import { keys } from './keys.js';
+import type { Store } from './store.js';
 
 /**
  * Reads and claims the host a machine's uuid names in a project.
@@ -26,10 +25,8 @@ export class HostClaims {
    * await claims.holder('1a1', 'b0c4…') // '1h2'
    */
   async holder(projectId: string, uuid: string): Promise<string | undefined> {
-    const out = await this.store.doc.send(
-      new GetCommand({ TableName: this.store.tableName, Key: claimKey(projectId, uuid), ConsistentRead: true }),
-    );
-    return typeof out.Item?.hostId === 'string' ? out.Item.hostId : undefined;
+    const item = await this.store.readItem(keys.hostClaim(projectId, uuid));
+    return typeof item?.hostId === 'string' ? item.hostId : undefined;
   }
 
   /**
@@ -40,19 +37,11 @@ export class HostClaims {
    * await claims.claim('1a1', uuid, '1h9', '1h2') // the old host is gone: the machine becomes 1h9
    */
   async claim(projectId: string, uuid: string, hostId: string, replacing?: string): Promise<boolean> {
-    try {
-      await this.store.doc.send(
-        new PutCommand({
-          TableName: this.store.tableName,
-          Item: { ...claimKey(projectId, uuid), hostId },
-          ConditionExpression: replacing ? 'hostId = :old' : 'attribute_not_exists(pk)',
-          ExpressionAttributeValues: replacing ? { ':old': replacing } : undefined,
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailure(e)) return false;
-      throw e;
-    }
+    const claimed = await this.store.write({
+      key: keys.hostClaim(projectId, uuid),
+      update: { set: { hostId } },
+      condition: replacing ? cond.eq('hostId', replacing) : cond.notExists('pk'),
+    });
+    return !!claimed;
   }
 }

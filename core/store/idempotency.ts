@@ -2,10 +2,12 @@
  * @module
  * Idempotency-key records in the stage's table: one head item per (caller, key) holding the claim and, once the
  * request is done, its response (gzip; split over extra items when it would not fit DynamoDB's 400 KB item limit).
+ * Keys from `core/store/keys.ts`; every write goes through `Store.write`.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, isExpired, type Store } from './store.js';
+import { cond, type Update } from './expression.js';
+import { idempotencyPartition, idempotencyPartPrefix, keys } from './keys.js';
+import { isExpired, type Store } from './store.js';
 
 /** A response kept for replay: opaque to the store. */
 export interface StoredResponse {
@@ -36,13 +38,8 @@ export interface IdempotencyRecordsOptions {
   now?: () => number;
 }
 
-/** The key format of the records, defined here only. */
-const headKey = (callerId: string, key: string) => ({ pk: `idem#${callerId}#${key}`, sk: 'K' });
-const partPrefix = (lease: string) => `B#${lease}#`;
-const partKey = (callerId: string, key: string, lease: string, i: number) => ({
-  pk: headKey(callerId, key).pk,
-  sk: `${partPrefix(lease)}${String(i).padStart(5, '0')}`,
-});
+/** What a done record holds beyond its claim; a new claim over an expired record drops it. */
+const RESPONSE_ATTRIBUTES = ['status', 'headers', 'body', 'parts'];
 
 
 /**
@@ -72,24 +69,16 @@ export class IdempotencyRecords {
    * const mine = await records.claim({ callerId: 'admin', key: 'k1', fingerprint, lease, leaseUntil, expiresAt });
    */
   async claim(rec: Omit<IdempotencyRecord, 'response'>, replacing?: IdempotencyRecord): Promise<boolean> {
-    const condition: Pick<PutCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> = replacing
-      ? {
-          ConditionExpression: '#lease = :prevLease AND #until = :prevUntil AND attribute_not_exists(#status)',
-          ExpressionAttributeNames: { '#lease': 'lease', '#until': 'leaseUntil', '#status': 'status' },
-          ExpressionAttributeValues: { ':prevLease': replacing.lease, ':prevUntil': replacing.leaseUntil },
-        }
-      : {
-          ConditionExpression: 'attribute_not_exists(pk) OR #exp <= :nowSec',
-          ExpressionAttributeNames: { '#exp': 'expiresAt' },
-          ExpressionAttributeValues: { ':nowSec': Math.floor(this.now() / 1000) },
-        };
-    return this.conditional(
-      new PutCommand({
-        TableName: this.store.tableName,
-        Item: { ...headKey(rec.callerId, rec.key), ...rec },
-        ...condition,
-      }),
-    );
+    const condition = replacing
+      ? cond.and(cond.eq('lease', replacing.lease), cond.eq('leaseUntil', replacing.leaseUntil), cond.notExists('status'))
+      : cond.or(cond.notExists('pk'), cond.le('expiresAt', Math.floor(this.now() / 1000)));
+    // The whole record is replaced: the claim's attributes set, a finished response's removed.
+    const written = await this.store.write({
+      key: keys.idempotency(rec.callerId, rec.key),
+      update: { set: { ...rec }, remove: RESPONSE_ATTRIBUTES },
+      condition,
+    });
+    return !!written;
   }
 
   /**
@@ -99,7 +88,7 @@ export class IdempotencyRecords {
    * await records.renew(rec, Date.now() + 30_000);
    */
   renew(rec: Pick<IdempotencyRecord, 'callerId' | 'key' | 'lease'>, leaseUntil: number): Promise<boolean> {
-    return this.update(rec, 'SET #until = :until', { '#until': 'leaseUntil' }, { ':until': leaseUntil });
+    return this.update(rec, { set: { leaseUntil } });
   }
 
   /**
@@ -109,22 +98,19 @@ export class IdempotencyRecords {
    * const rec = await records.get('admin', 'k1'); if (rec?.response) replay(rec.response);
    */
   async get(callerId: string, key: string): Promise<IdempotencyRecord | undefined> {
-    const out = await this.store.doc.send(
-      new GetCommand({ TableName: this.store.tableName, Key: headKey(callerId, key), ConsistentRead: true }),
-    );
-    const item = out.Item;
+    const item = await this.store.readItem(keys.idempotency(callerId, key));
     if (!item || isExpired(item, this.now())) return undefined;
     const rec: IdempotencyRecord = {
       callerId,
       key,
-      fingerprint: item.fingerprint,
-      lease: item.lease,
-      leaseUntil: item.leaseUntil,
-      expiresAt: item.expiresAt,
+      fingerprint: item.fingerprint as string,
+      lease: item.lease as string,
+      leaseUntil: item.leaseUntil as number,
+      expiresAt: item.expiresAt as number,
     };
     if (typeof item.status === 'number') {
       const packed = typeof item.parts === 'number' ? await this.readParts(rec, item.parts) : (item.body as Uint8Array);
-      rec.response = { status: item.status, headers: item.headers ?? {}, body: new Uint8Array(gunzipSync(packed)) };
+      rec.response = { status: item.status, headers: (item.headers as Record<string, string> | undefined) ?? {}, body: new Uint8Array(gunzipSync(packed)) };
     }
     return rec;
   }
@@ -143,34 +129,21 @@ export class IdempotencyRecords {
     expiresAt: number,
   ): Promise<boolean> {
     const packed = gzipSync(response.body);
-    const names: Record<string, string> = { '#status': 'status', '#headers': 'headers', '#exp': 'expiresAt' };
-    const values: Record<string, unknown> = { ':status': response.status, ':headers': response.headers, ':exp': expiresAt };
-    let set = 'SET #status = :status, #headers = :headers, #exp = :exp';
-    if (packed.length <= this.partBytes) {
-      Object.assign(names, { '#body': 'body' });
-      Object.assign(values, { ':body': packed });
-      set += ', #body = :body';
-    } else {
+    const set: Record<string, unknown> = { status: response.status, headers: response.headers, expiresAt };
+    if (packed.length <= this.partBytes) set.body = packed;
+    else {
       const parts = Math.ceil(packed.length / this.partBytes);
       await Promise.all(
         Array.from({ length: parts }, (_, i) =>
-          this.store.doc.send(
-            new PutCommand({
-              TableName: this.store.tableName,
-              Item: {
-                ...partKey(rec.callerId, rec.key, rec.lease, i),
-                data: packed.subarray(i * this.partBytes, (i + 1) * this.partBytes),
-                expiresAt,
-              },
-            }),
-          ),
+          this.store.write({
+            key: keys.idempotencyPart(rec.callerId, rec.key, rec.lease, i),
+            update: { set: { data: packed.subarray(i * this.partBytes, (i + 1) * this.partBytes), expiresAt } },
+          }),
         ),
       );
-      Object.assign(names, { '#parts': 'parts' });
-      Object.assign(values, { ':parts': parts });
-      set += ', #parts = :parts';
+      set.parts = parts;
     }
-    return this.update(rec, set, names, values);
+    return this.update(rec, { set });
   }
 
   /**
@@ -181,45 +154,29 @@ export class IdempotencyRecords {
    * await records.release(rec);
    */
   release(rec: Pick<IdempotencyRecord, 'callerId' | 'key' | 'lease'>): Promise<boolean> {
-    return this.conditional(
-      new DeleteCommand({
-        TableName: this.store.tableName,
-        Key: headKey(rec.callerId, rec.key),
-        ConditionExpression: '#lease = :lease AND attribute_not_exists(#status)',
-        ExpressionAttributeNames: { '#lease': 'lease', '#status': 'status' },
-        ExpressionAttributeValues: { ':lease': rec.lease },
+    return this.written(
+      this.store.write({
+        key: keys.idempotency(rec.callerId, rec.key),
+        delete: true,
+        condition: cond.and(cond.eq('lease', rec.lease), cond.notExists('status')),
       }),
     );
   }
 
-  /** An update of an unfinished claim, conditional on its lease. */
-  private update(
-    rec: Pick<IdempotencyRecord, 'callerId' | 'key' | 'lease'>,
-    set: string,
-    names: Record<string, string>,
-    values: Record<string, unknown>,
-  ): Promise<boolean> {
-    return this.conditional(
-      new UpdateCommand({
-        TableName: this.store.tableName,
-        Key: headKey(rec.callerId, rec.key),
-        UpdateExpression: set,
-        ConditionExpression: '#lease = :lease AND attribute_not_exists(#done)',
-        ExpressionAttributeNames: { ...names, '#lease': 'lease', '#done': 'status' },
-        ExpressionAttributeValues: { ...values, ':lease': rec.lease },
+  /** An update of an unfinished claim, conditional on its lease: `true` when it was applied. */
+  private update(rec: Pick<IdempotencyRecord, 'callerId' | 'key' | 'lease'>, update: Update): Promise<boolean> {
+    return this.written(
+      this.store.write({
+        key: keys.idempotency(rec.callerId, rec.key),
+        update,
+        condition: cond.and(cond.eq('lease', rec.lease), cond.notExists('status')),
       }),
     );
   }
 
-  /** Sends a conditional write: `true` when it was applied, `false` when its condition failed. */
-  private async conditional(command: PutCommand | UpdateCommand | DeleteCommand): Promise<boolean> {
-    try {
-      await this.store.doc.send(command as PutCommand);
-      return true;
-    } catch (e) {
-      if (isConditionFailure(e)) return false;
-      throw e;
-    }
+  /** Whether a conditional write was applied. */
+  private async written(write: Promise<unknown>): Promise<boolean> {
+    return (await write) !== undefined;
   }
 
   /** The compressed body of a done record, reassembled from its part items in order. */
@@ -228,7 +185,7 @@ export class IdempotencyRecords {
     const pages = this.store.queryItems({
       TableName: this.store.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': headKey(rec.callerId, rec.key).pk, ':prefix': partPrefix(rec.lease) },
+      ExpressionAttributeValues: { ':pk': idempotencyPartition(rec.callerId, rec.key), ':prefix': idempotencyPartPrefix(rec.lease) },
       ConsistentRead: true,
     });
     for await (const items of pages) for (const item of items) chunks.push(item.data as Uint8Array);

@@ -1,7 +1,9 @@
 /**
  * @module
  * Copies every item of the table to a journal file and loads a journal back into a new table, so index entries
- * can be rebuilt from the items alone (the embedded store's recovery after an unclean stop).
+ * can be rebuilt from the items alone (the embedded store's recovery after an unclean stop). Its writes are a
+ * restore of items already reported when they were first written, not changes: they bypass `Store.write` and
+ * report nothing on the change feed (`store.changes`), as a DynamoDB table restore adds nothing to a stream.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -106,7 +108,10 @@ export async function replayJournal(opts: JournalOptions & { journal?: Journal }
   return items.length;
 }
 
-/** One BatchWriteItem, resending what the server left unprocessed (with a short backoff) until all is written. */
+/**
+ * One BatchWriteItem, resending what the server left unprocessed (with a short backoff) until all is written.
+ * Not reported on the change feed: see the module note.
+ */
 async function writeBatch(opts: JournalOptions, items: Item[]): Promise<void> {
   let requests = items.map((Item) => ({ PutRequest: { Item } }));
   for (let attempt = 0; requests.length; attempt++) {

@@ -3,7 +3,10 @@
  * The stored form of every API resource (instance, link, host, project, API key) and its index keys.
  */
 import type { BaseType } from '../ids.js';
+import { deadlineSortKey, keys, padNum, partitions } from './keys.js';
 import { DEADLINE_SHARDS, INDEXES } from './table.js';
+
+export { padNum };
 
 /** The action a resource is currently transitioning under (the fencing token of later workflow writes). */
 export interface CurrentAction {
@@ -46,9 +49,6 @@ export interface Resource {
   expiresAt?: number | null;
 }
 
-/** Sort keys hold the numeric id zero-padded, so index order is id order. */
-export const padNum = (n: number) => String(n).padStart(15, '0');
-
 /**
  * Index attributes of a resource item, derived from its fields so they can never disagree.
  *
@@ -58,35 +58,24 @@ export const padNum = (n: number) => String(n).padStart(15, '0');
 export function indexKeys(r: Resource): Record<string, string> {
   const n = padNum(r.num);
   const k: Record<string, string> = {
-    [INDEXES.byProject.pk]: `P#${r.projectId}#${r.baseType}`,
+    [INDEXES.byProject.pk]: partitions.byProject(r.projectId, r.baseType),
     [INDEXES.byProject.sk]: n,
-    [INDEXES.byKind.pk]: `K#${r.baseType}`,
+    [INDEXES.byKind.pk]: partitions.byKind(r.baseType),
     [INDEXES.byKind.sk]: n,
-    [INDEXES.byState.pk]: `S#${r.projectId}#${r.baseType}#${r.state}`,
+    [INDEXES.byState.pk]: partitions.byState(r.projectId, r.baseType, r.state),
     [INDEXES.byState.sk]: n,
   };
   const hostId = r.fields.hostId;
   if (typeof hostId === 'string' && hostId) {
-    k[INDEXES.byHost.pk] = `H#${hostId}#${r.baseType}`;
+    k[INDEXES.byHost.pk] = partitions.byHost(hostId, r.baseType);
     k[INDEXES.byHost.sk] = n;
   }
   const due = r.action ? (r.action.deadline ?? r.action.at) : purgeDueAt(r);
   if (due !== undefined) {
-    k[INDEXES.byDeadline.pk] = `T#${r.num % DEADLINE_SHARDS}`;
-    k[INDEXES.byDeadline.sk] = `${padNum(due)}#${r.id}`;
+    k[INDEXES.byDeadline.pk] = partitions.byDeadline(r.num % DEADLINE_SHARDS);
+    k[INDEXES.byDeadline.sk] = deadlineSortKey(due, r.id);
   }
   return k;
-}
-
-/**
- * The key of the item that finds a credential by its access key (public value) with a consistent read. A GSI
- * would lag behind the create on DynamoDB, and a key must work the moment its secret is shown.
- *
- * @example
- * accessKeyItemKey('0123456789ABCDEF0123') // { pk: 'ak#0123456789ABCDEF0123', sk: 'A' }
- */
-export function accessKeyItemKey(publicValue: string): { pk: string; sk: string } {
-  return { pk: `ak#${publicValue}`, sk: 'A' };
 }
 
 /**
@@ -125,5 +114,6 @@ export function fromItem(item: Record<string, unknown>): Resource {
 
 /** Resource → item, with its keys and index attributes. */
 export function toItem(r: Resource): Record<string, unknown> {
-  return { ...r, pk: r.id, sk: 'R', ...indexKeys(r) };
+  const { pk, sk } = keys.resource(r.id);
+  return { ...r, pk, sk, ...indexKeys(r) };
 }

@@ -4,10 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteConflictError } from '../errors.js';
-import { formatId } from '../ids.js';
 import type { Resource } from './resource.js';
 import type { Store } from './store.js';
-import { startTestStore, type TestStore } from '../../test/helpers/store.js';
+import { draftResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 
 let t: TestStore;
 let store: Store;
@@ -20,20 +19,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 async function newResource(fields: Record<string, unknown> = {}, extra: Partial<Resource> = {}): Promise<Resource> {
-  const num = await store.nextId('instance');
-  return {
-    id: formatId('instance', num),
-    num,
-    type: 'container',
-    baseType: 'instance',
-    projectId: '1a7',
-    state: 'stopped',
-    version: 0,
-    created: clock,
-    updated: clock,
-    fields,
-    ...extra,
-  };
+  return draftResource(store, { type: 'container', baseType: 'instance', projectId: '1a7', state: 'stopped', fields, ...extra }, clock);
 }
 
 async function listed(partition: string): Promise<string[]> {

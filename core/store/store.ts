@@ -2,11 +2,13 @@
  * @module
  * The repository over the stage's DynamoDB table. Every write is a single-item conditional write guarded
  * by the item's numeric `version` (optimistic locking); a lost race surfaces as `WriteConflictError`,
- * which `mutate` retries and finally turns into the API's 409 Conflict. No transactions are used, so the
- * same code runs on DynamoDB and on the embedded dynalite.
+ * which `mutate` retries and finally turns into a `ConflictError` (the API's 409). No transactions are used, so the
+ * same code runs on DynamoDB and on the embedded dynalite. Every write of every entity goes through `Store.write`,
+ * which reports it on the change feed (`store.changes`) once it has committed.
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -15,13 +17,23 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, NotFoundError, statusError, WriteConflictError } from '../errors.js';
+import { ConflictError, NotFoundError, TooLargeError, WriteConflictError } from '../errors.js';
 import type { BaseType } from '../ids.js';
-import { accessKeyItemKey, accessKeyOf, fromItem, padNum, toItem, type Resource } from './resource.js';
+import { ChangeFeed, type Change, type Item } from './changes.js';
+import { applyUpdate, buildExpression, cond, type Condition, type Update } from './expression.js';
+import { dynamoKey, keys, padNum, RESOURCE_SK, type ItemKey } from './keys.js';
+import { accessKeyOf, fromItem, toItem, type Resource } from './resource.js';
 import { INDEXES, type IndexName } from './table.js';
 
-/** A DynamoDB item (or key), in document form. */
-type Item = Record<string, unknown>;
+/**
+ * One write of one item, as data: a whole-item `put` (resources, whose `version` the caller sets), an `update`
+ * (every update also bumps the item's `version`, so each entity's changes are ordered alike) or a `delete`, each
+ * optionally conditional.
+ */
+export type Write = { key: ItemKey; condition?: Condition } & ({ put: Item } | { update: Update } | { delete: true });
+
+/** The images of a committed write. */
+export type Written = Pick<Change, 'oldImage' | 'newImage'>;
 
 export interface StoreOptions {
   client: DynamoDBClient;
@@ -30,6 +42,8 @@ export interface StoreOptions {
   idBlock?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /** Where a failing change-feed subscriber is reported (default: console.error). */
+  logChangeError?: (err: unknown) => void;
 }
 
 /** A state condition a write must meet in the stored item, from the process table. */
@@ -74,7 +88,8 @@ export function isExpired(item: Record<string, unknown>, now: number): boolean {
 
 /**
  * Whether a DynamoDB error is a failed condition (a lost race or a claim someone else holds). The SDK's class is
- * checked by name too, since a second copy of the SDK in a bundle makes `instanceof` miss.
+ * checked by name too, since a second copy of the SDK in a bundle makes `instanceof` miss. `Store.write` is its one
+ * caller: it answers a failed condition with `undefined`.
  *
  * @example
  * try { await doc.send(put) } catch (e) { if (!isConditionFailure(e)) throw e }
@@ -86,16 +101,16 @@ export function isConditionFailure(e: unknown): boolean {
 /**
  * Largest resource item written (JSON bytes). DynamoDB refuses items over 400 KB with a validation error; the
  * schemas' limits keep resources far below this, and this guard turns anything that still gets there into a
- * clear 413 instead of a failed write.
+ * clear `TooLargeError` (413) instead of a failed write.
  */
 export const MAX_ITEM_BYTES = 350 * 1024;
 
-/** The item of a resource, refused with 413 when it is larger than a resource may be. */
+/** The item of a resource, refused with `TooLargeError` when it is larger than a resource may be. */
 function sizedItem(res: Resource): Record<string, unknown> {
   const item = toItem(res);
   const bytes = Buffer.byteLength(JSON.stringify(item));
   if (bytes > MAX_ITEM_BYTES) {
-    throw statusError(413, `${res.type} ${res.id} would take ${Math.ceil(bytes / 1024)} KB; a resource may take at most ${MAX_ITEM_BYTES / 1024} KB`);
+    throw new TooLargeError(`${res.type} ${res.id} would take ${Math.ceil(bytes / 1024)} KB; a resource may take at most ${MAX_ITEM_BYTES / 1024} KB`);
   }
   return item;
 }
@@ -108,8 +123,11 @@ function sizedItem(res: Resource): Record<string, unknown> {
  * const res = await store.get('1i5');
  */
 export class Store {
+  /** The document client. Outside `Store.write` only reads use it (and tests that write around the store). */
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
+  /** Every committed write of this store, in version order per item (see `ChangeFeed`). */
+  readonly changes: ChangeFeed;
   private readonly idBlock: number;
   private readonly now: () => number;
   private readonly blocks = new Map<string, { next: number; last: number }>();
@@ -122,6 +140,53 @@ export class Store {
     this.tableName = opts.tableName;
     this.idBlock = opts.idBlock ?? 50;
     this.now = opts.now ?? Date.now;
+    this.changes = new ChangeFeed(opts.logChangeError);
+  }
+
+  /**
+   * Sends one write and, once it has committed, reports it on the change feed: the one function every write of
+   * the table goes through (`core/store/recovery.ts`'s index rebuild excepted: a restore, not a change). Returns the
+   * old and new images, or `undefined` when the condition failed (nothing changed, nothing is reported). A put and a
+   * delete return the old image (`ALL_OLD`); an update returns `ALL_OLD` too and its new image is the same change
+   * applied in memory (`applyUpdate`), since DynamoDB returns one image per write.
+   *
+   * @example
+   * const done = await store.write({ key: keys.config('x'), update: { set: { value: 1 } }, condition: cond.notExists('pk') });
+   * if (!done) ... // someone wrote it first
+   */
+  async write(w: Write): Promise<Written | undefined> {
+    const Key = dynamoKey(w.key);
+    let change: Change | undefined;
+    const ticket = this.changes.begin(Key);
+    try {
+      let oldImage: Item | undefined;
+      let newImage: Item | undefined;
+      if ('put' in w) {
+        const out = await this.doc.send(
+          new PutCommand({ TableName: this.tableName, Item: { ...w.put, ...Key }, ReturnValues: 'ALL_OLD', ...buildExpression(undefined, w.condition) }),
+        );
+        [oldImage, newImage] = [out.Attributes, { ...w.put, ...Key }];
+      } else if ('update' in w) {
+        const update: Update = { ...w.update, add: { ...w.update.add, version: 1 } };
+        const out = await this.doc.send(
+          new UpdateCommand({ TableName: this.tableName, Key, ReturnValues: 'ALL_OLD', ...buildExpression(update, w.condition) }),
+        );
+        [oldImage, newImage] = [out.Attributes, applyUpdate({ ...out.Attributes, ...Key }, update)];
+      } else {
+        const out = await this.doc.send(
+          new DeleteCommand({ TableName: this.tableName, Key, ReturnValues: 'ALL_OLD', ...buildExpression(undefined, w.condition) }),
+        );
+        oldImage = out.Attributes;
+        if (!oldImage) return { oldImage, newImage };
+      }
+      change = { key: Key, kind: w.key.kind, oldImage, newImage };
+      return { oldImage, newImage };
+    } catch (e) {
+      if (isConditionFailure(e)) return undefined;
+      throw e;
+    } finally {
+      this.changes.settle(Key, ticket, change);
+    }
   }
 
   /**
@@ -145,17 +210,8 @@ export class Store {
   }
 
   private async reserveBlock(baseType: string): Promise<void> {
-    const out = await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: `counter#${baseType}`, sk: 'C' },
-        UpdateExpression: 'ADD #n :b',
-        ExpressionAttributeNames: { '#n': 'n' },
-        ExpressionAttributeValues: { ':b': this.idBlock },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    const last = Number(out.Attributes?.n);
+    const out = await this.write({ key: keys.counter(baseType), update: { add: { n: this.idBlock } } });
+    const last = Number(out!.newImage!.n);
     this.blocks.set(baseType, { next: last - this.idBlock + 1, last });
   }
 
@@ -163,15 +219,13 @@ export class Store {
    * Reads a resource by id (strongly consistent). Expired items read as absent.
    *
    * @example
-   * const c = await store.get('1i5'); if (!c) throw statusError(404);
+   * const c = await store.get('1i5'); if (!c) throw new NotFoundError();
    */
   async get(id: string): Promise<Resource | undefined> {
     if (!keyFits(id)) return undefined;
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: id, sk: 'R' }, ConsistentRead: true }),
-    );
-    if (!out.Item || this.expired(out.Item)) return undefined;
-    return fromItem(out.Item);
+    const item = await this.readItem(keys.resource(id));
+    if (!item || this.expired(item)) return undefined;
+    return fromItem(item);
   }
 
   /**
@@ -186,16 +240,8 @@ export class Store {
     const item = sizedItem(res);
     const access = accessKeyOf(res);
     if (access) await this.putAccessKeyItem(access, res.id);
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (e) {
-      throw this.mapConflict(e, res.id);
+    if (!(await this.write({ key: keys.resource(res.id), put: item, condition: cond.notExists('pk') }))) {
+      throw new WriteConflictError(res.id);
     }
     return res;
   }
@@ -208,10 +254,7 @@ export class Store {
    */
   async findByAccessKey(publicValue: string): Promise<Resource | undefined> {
     if (!keyFits(publicValue)) return undefined;
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: accessKeyItemKey(publicValue), ConsistentRead: true }),
-    );
-    const id = out.Item?.id;
+    const id = (await this.readItem(keys.accessKey(publicValue)))?.id;
     const res = typeof id === 'string' ? await this.get(id) : undefined;
     return res && accessKeyOf(res) === publicValue ? res : undefined;
   }
@@ -235,17 +278,8 @@ export class Store {
 
   /** Claims an access key for a credential; a key already claimed is a `WriteConflictError`. */
   private async putAccessKeyItem(publicValue: string, id: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...accessKeyItemKey(publicValue), id },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (e) {
-      throw this.mapConflict(e, `access key ${publicValue}`);
-    }
+    const claimed = await this.write({ key: keys.accessKey(publicValue), update: { set: { id } }, condition: cond.notExists('pk') });
+    if (!claimed) throw new WriteConflictError(`access key ${publicValue}`);
   }
 
   /**
@@ -257,40 +291,17 @@ export class Store {
    */
   async put(res: Resource, expectVersion: number, state?: StateCondition): Promise<Resource> {
     const next: Resource = { ...res, version: expectVersion + 1, updated: this.now() };
-    const names: Record<string, string> = { '#v': 'version' };
-    const values: Record<string, unknown> = { ':v': expectVersion };
-    let cond = '#v = :v';
-    if (state) {
-      const path = state.field === 'state' ? '#st' : '#fl.#st';
-      names['#st'] = state.field;
-      if (state.field !== 'state') names['#fl'] = 'fields';
-      const keys = state.in.map((s, i) => {
-        values[`:s${i}`] = s;
-        return `:s${i}`;
-      });
-      cond += ` AND ${path} IN (${keys.join(', ')})`;
-    }
-    const item = sizedItem(next);
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: cond,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-    } catch (e) {
-      throw this.mapConflict(e, res.id);
-    }
+    const version = cond.eq('version', expectVersion);
+    const condition = state ? cond.and(version, cond.in(state.field === 'state' ? 'state' : `fields.${state.field}`, state.in)) : version;
+    if (!(await this.write({ key: keys.resource(res.id), put: sizedItem(next), condition }))) throw new WriteConflictError(res.id);
     return next;
   }
 
   /**
    * Read-modify-write with retries: `fn` gets the current resource and returns the next one (or throws an
-   * `ApiError` to refuse). A lost race re-reads and re-applies `fn` (up to `attempts` times, default 12, with
-   * jittered backoff); after that the caller gets 409 Conflict, never a silently lost update.
+   * error to refuse). A missing resource is a `NotFoundError`. A lost race re-reads and re-applies `fn` (up to
+   * `attempts` times, default 12, with jittered backoff); after that the caller gets a `ConflictError`, never a
+   * silently lost update.
    *
    * @example
    * await store.mutate('1i5', (cur) => ({ ...cur, fields: { ...cur.fields, name: 'web' } }));
@@ -317,7 +328,7 @@ export class Store {
       } catch (e) {
         if (!(e instanceof WriteConflictError) || i + 1 >= attempts) {
           if (e instanceof WriteConflictError) {
-            throw new ConflictError(`Resource ${id} is being changed by another request; try again`);
+            throw new ConflictError(`Resource ${id} is being changed by another request; try again`, e);
           }
           throw e;
         }
@@ -349,58 +360,23 @@ export class Store {
       expect?: Record<string, number | string | null>;
     },
   ): Promise<Resource | undefined> {
-    const names: Record<string, string> = { '#f': 'fields', '#v': 'version', '#u': 'updated' };
-    const values: Record<string, unknown> = { ':one': 1, ':now': this.now() };
-    // DynamoDB rejects unused placeholders, so :zero is there only when a counter needs it.
-    if (Object.keys(change.add ?? {}).length) values[':zero'] = 0;
-    const sets = ['#v = #v + :one', '#u = :now'];
-    const conds = ['attribute_exists(pk)'];
-    let i = 0;
-    for (const [k, v] of Object.entries(change.set ?? {})) {
-      names[`#s${i}`] = k;
-      values[`:s${i}`] = v;
-      sets.push(`#f.#s${i} = :s${i}`);
-      i++;
-    }
+    const update: Required<Pick<Update, 'set' | 'add'>> = { set: { updated: this.now() }, add: {} };
+    const conditions = [cond.exists('pk')];
+    for (const [k, v] of Object.entries(change.set ?? {})) update.set[`fields.${k}`] = v;
     for (const [k, v] of Object.entries(change.add ?? {})) {
-      names[`#a${i}`] = k;
-      values[`:a${i}`] = v;
-      sets.push(`#f.#a${i} = if_not_exists(#f.#a${i}, :zero) + :a${i}`);
+      update.add[`fields.${k}`] = v;
       const bound = change.max?.[k];
       if (bound !== undefined) {
         // counter + v <= bound, written as counter <= bound - v (a missing counter counts as 0).
-        values[`:m${i}`] = bound - v;
-        conds.push(`(attribute_not_exists(#f.#a${i}) OR #f.#a${i} <= :m${i})`);
         if (bound - v < 0) return undefined;
+        conditions.push(cond.or(cond.notExists(`fields.${k}`), cond.le(`fields.${k}`, bound - v)));
       }
-      i++;
     }
     for (const [k, v] of Object.entries(change.expect ?? {})) {
-      names[`#e${i}`] = k;
-      if (v === null) conds.push(`attribute_not_exists(#f.#e${i})`);
-      else {
-        values[`:e${i}`] = v;
-        conds.push(`#f.#e${i} = :e${i}`);
-      }
-      i++;
+      conditions.push(v === null ? cond.notExists(`fields.${k}`) : cond.eq(`fields.${k}`, v));
     }
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: id, sk: 'R' },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: conds.join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return out.Attributes ? fromItem(out.Attributes) : undefined;
-    } catch (e) {
-      if (this.mapConflict(e, id) instanceof WriteConflictError) return undefined;
-      throw e;
-    }
+    const out = await this.write({ key: keys.resource(id), update, condition: cond.and(...conditions) });
+    return out ? fromItem(out.newImage!) : undefined;
   }
 
   /**
@@ -465,7 +441,7 @@ export class Store {
           // Resources are the items whose sort key is `R`; counters, config and outbox items are not.
           FilterExpression: '#sk = :r',
           ExpressionAttributeNames: { '#sk': 'sk' },
-          ExpressionAttributeValues: { ':r': 'R' },
+          ExpressionAttributeValues: { ':r': RESOURCE_SK },
           Limit: opts.pageSize ?? 500,
           ExclusiveStartKey: start,
         }),
@@ -511,10 +487,7 @@ export class Store {
    * const admin = await store.getConfig<AdminKey>('adminKey');
    */
   async getConfig<T>(name: string): Promise<T | undefined> {
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: `config#${name}`, sk: 'C' }, ConsistentRead: true }),
-    );
-    return out.Item?.value as T | undefined;
+    return (await this.readItem(keys.config(name)))?.value as T | undefined;
   }
 
   /**
@@ -524,31 +497,27 @@ export class Store {
    * const secret = await store.putConfig('cursorSecret', randomSecret(), { onlyIfAbsent: true });
    */
   async putConfig<T>(name: string, value: T, opts: { onlyIfAbsent?: boolean } = {}): Promise<T> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: `config#${name}`, sk: 'C', value },
-          ConditionExpression: opts.onlyIfAbsent ? 'attribute_not_exists(pk)' : undefined,
-        }),
-      );
-      return value;
-    } catch (e) {
-      if (opts.onlyIfAbsent && isConditionFailure(e)) {
-        return (await this.getConfig<T>(name)) as T;
-      }
-      throw e;
-    }
+    const written = await this.write({
+      key: keys.config(name),
+      update: { set: { value } },
+      condition: opts.onlyIfAbsent ? cond.notExists('pk') : undefined,
+    });
+    return written ? value : ((await this.getConfig<T>(name)) as T);
+  }
+
+  /**
+   * Reads one item of any entity by its key (strongly consistent), or `undefined`; expired items too, since some
+   * callers need to see them (`isExpired` tells).
+   *
+   * @example
+   * const claim = await store.readItem(keys.hostClaim('1a1', uuid));
+   */
+  async readItem(key: ItemKey): Promise<Item | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: dynamoKey(key), ConsistentRead: true }));
+    return out.Item;
   }
 
   private expired(item: Record<string, unknown>): boolean {
     return isExpired(item, this.now());
-  }
-
-  private mapConflict(e: unknown, id: string): unknown {
-    if (isConditionFailure(e)) {
-      return new WriteConflictError(id, e);
-    }
-    return e;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * @module
  * The one DynamoDB table of a stage: key attributes and global secondary indexes, chosen from the access
- * patterns below. Both the SST stack and the embedded store create the table from this definition.
+ * patterns below. Both the SST stack and the embedded store create the table from this definition. The keys
+ * themselves (item keys of every entity, index partitions) are built in `core/store/keys.ts` alone.
  *
  * | index        | partition key                         | sort key   | serves                                   |
  * |--------------|---------------------------------------|------------|------------------------------------------|

@@ -10,7 +10,8 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import { SYSTEM_CALLER, type Ledger } from '../domain/ledger.js';
 import type { Runs } from '../domain/runs.js';
 import { workflowFor } from '../process/workflows.js';
-import { padNum, purgeDueAt, type Resource } from '../store/resource.js';
+import { deadlineSortKey, partitions } from '../store/keys.js';
+import { purgeDueAt, type Resource } from '../store/resource.js';
 import type { Store } from '../store/store.js';
 import { DEADLINE_SHARDS } from '../store/table.js';
 import { executionInput } from './runs.js';
@@ -72,7 +73,7 @@ export class Sweeper {
     const now = this.now();
     const store = this.opts.store;
     for (let shard = 0; shard < DEADLINE_SHARDS; shard++) {
-      for await (const page of store.scanIndexRange({ index: 'byDeadline', partition: `T#${shard}`, below: `${padNum(now + 1)}#` })) {
+      for await (const page of store.scanIndexRange({ index: 'byDeadline', partition: partitions.byDeadline(shard), below: deadlineSortKey(now + 1, '') })) {
         for (const res of page) {
           if (res.action) await this.resolve(res, report);
           else await this.purge(res, report);

@@ -42,6 +42,31 @@ export async function startTestStore(opts: Omit<StoreOptions, 'client' | 'tableN
 }
 
 /**
+ * A resource record with the next id of its base type (version 0), not yet written: for tests that create it
+ * themselves.
+ *
+ * @example
+ * const c = await draftResource(store, { type: 'container', baseType: 'instance', state: 'stopped', projectId: '1a7' }, clock);
+ */
+export async function draftResource(
+  store: Store,
+  r: { type: string; baseType: BaseType; state: string; projectId?: string; fields?: Record<string, unknown> } & Partial<Resource>,
+  now = Date.now(),
+): Promise<Resource> {
+  const num = await store.nextId(r.baseType);
+  return {
+    id: formatId(r.baseType, num),
+    num,
+    projectId: '1a1',
+    version: 0,
+    created: now,
+    updated: now,
+    ...r,
+    fields: r.fields ?? {},
+  };
+}
+
+/**
  * Creates a resource directly in the store (version 0), for tests that need one in a given state.
  *
  * @example
@@ -52,15 +77,5 @@ export async function putResource(
   r: { type: string; baseType: BaseType; state: string; projectId?: string; fields?: Record<string, unknown> } & Partial<Resource>,
   now = Date.now(),
 ): Promise<Resource> {
-  const num = await store.nextId(r.baseType);
-  return store.create({
-    id: formatId(r.baseType, num),
-    num,
-    projectId: '1a1',
-    version: 0,
-    created: now,
-    updated: now,
-    ...r,
-    fields: r.fields ?? {},
-  });
+  return store.create(await draftResource(store, r, now));
 }

@@ -1,0 +1,129 @@
+/**
+ * @module
+ * Every key of the stage's table, defined once: the item keys of each entity the store keeps (resources, id
+ * counters, config, access-key items, host commands and their dedupe keys, host uuid claims, idempotency
+ * records) and the partitions of the resource indexes. No other module writes a key prefix.
+ *
+ * | entity          | `pk`                              | `sk`                    |
+ * |-----------------|-----------------------------------|-------------------------|
+ * | resource        | resource id (`1i5`)               | `R`                     |
+ * | counter         | `counter#<baseType>`              | `C`                     |
+ * | config          | `config#<name>`                   | `C`                     |
+ * | accessKey       | `ak#<publicValue>`                | `A`                     |
+ * | command         | `cmd#<hostId>`                    | command id (time-ordered) |
+ * | commandKey      | `cmdkey#<hostId>#<dedupeKey>`     | `K`                     |
+ * | hostClaim       | `hostuuid#<projectId>#<uuid>`     | `K`                     |
+ * | idempotency     | `idem#<callerId>#<key>`           | `K`                     |
+ * | idempotencyPart | `idem#<callerId>#<key>`           | `B#<lease>#<nnnnn>`     |
+ */
+
+/** What an item of the table holds; the change feed reports it with every write. */
+export type EntityKind =
+  | 'resource'
+  | 'counter'
+  | 'config'
+  | 'accessKey'
+  | 'command'
+  | 'commandKey'
+  | 'hostClaim'
+  | 'idempotency'
+  | 'idempotencyPart';
+
+/** The key of one item, with the kind of entity it holds (only `pk` and `sk` go to DynamoDB). */
+export interface ItemKey {
+  kind: EntityKind;
+  pk: string;
+  sk: string;
+}
+
+const key = (kind: EntityKind, pk: string, sk: string): ItemKey => ({ kind, pk, sk });
+
+/** The sort key of a resource item: `Scan`s pick resources out of the table by it. */
+export const RESOURCE_SK = 'R';
+
+/**
+ * Item keys, one builder per entity.
+ *
+ * @example
+ * keys.resource('1i5') // { kind: 'resource', pk: '1i5', sk: 'R' }
+ * keys.command('1h1', id) // { kind: 'command', pk: 'cmd#1h1', sk: id }
+ */
+export const keys = {
+  resource: (id: string) => key('resource', id, RESOURCE_SK),
+  counter: (baseType: string) => key('counter', `counter#${baseType}`, 'C'),
+  config: (name: string) => key('config', `config#${name}`, 'C'),
+  accessKey: (publicValue: string) => key('accessKey', `ak#${publicValue}`, 'A'),
+  command: (hostId: string, id: string) => key('command', commandPartition(hostId), id),
+  commandKey: (hostId: string, dedupeKey: string) => key('commandKey', `cmdkey#${hostId}#${dedupeKey}`, 'K'),
+  hostClaim: (projectId: string, uuid: string) => key('hostClaim', `hostuuid#${projectId}#${uuid}`, 'K'),
+  idempotency: (callerId: string, k: string) => key('idempotency', idempotencyPartition(callerId, k), 'K'),
+  idempotencyPart: (callerId: string, k: string, lease: string, i: number) =>
+    key('idempotencyPart', idempotencyPartition(callerId, k), `${idempotencyPartPrefix(lease)}${String(i).padStart(5, '0')}`),
+} as const;
+
+/**
+ * The partition holding every command of a host (queried oldest first).
+ *
+ * @example
+ * commandPartition('1h1') // 'cmd#1h1'
+ */
+export function commandPartition(hostId: string): string {
+  return `cmd#${hostId}`;
+}
+
+/**
+ * The partition of an idempotency key: its head item and the part items of its response.
+ *
+ * @example
+ * idempotencyPartition('admin', 'k1') // 'idem#admin#k1'
+ */
+export function idempotencyPartition(callerId: string, k: string): string {
+  return `idem#${callerId}#${k}`;
+}
+
+/**
+ * The sort-key prefix of the part items a lease wrote (parts of other leases never match it).
+ *
+ * @example
+ * idempotencyPartPrefix('l1') // 'B#l1#'
+ */
+export function idempotencyPartPrefix(lease: string): string {
+  return `B#${lease}#`;
+}
+
+/** Sort keys of the resource indexes hold the numeric id zero-padded, so index order is id order. */
+export const padNum = (n: number) => String(n).padStart(15, '0');
+
+/**
+ * Partition keys of the resource indexes (`core/store/table.ts` names the indexes and their attributes).
+ *
+ * @example
+ * partitions.byState('1a1', 'instance', 'running') // 'S#1a1#instance#running'
+ */
+export const partitions = {
+  byProject: (projectId: string, baseType: string) => `P#${projectId}#${baseType}`,
+  byKind: (baseType: string) => `K#${baseType}`,
+  byState: (projectId: string, baseType: string, state: string) => `S#${projectId}#${baseType}#${state}`,
+  byHost: (hostId: string, baseType: string) => `H#${hostId}#${baseType}`,
+  byDeadline: (shard: number) => `T#${shard}`,
+} as const;
+
+/**
+ * The sort key of a resource in `byDeadline`: when it is due, then its id.
+ *
+ * @example
+ * deadlineSortKey(1767225660000, '1i5') // '000001767225660000#1i5'
+ */
+export function deadlineSortKey(due: number, id: string): string {
+  return `${padNum(due)}#${id}`;
+}
+
+/**
+ * The key as DynamoDB takes it (without the entity kind).
+ *
+ * @example
+ * new GetCommand({ TableName, Key: dynamoKey(keys.config('adminKey')) })
+ */
+export function dynamoKey(k: ItemKey): { pk: string; sk: string } {
+  return { pk: k.pk, sk: k.sk };
+}
