@@ -212,11 +212,33 @@ describe('Ledger: what the issue-7 structure promises', () => {
     await engine.begin(c, 'start', {}, 'admin');
     const ref = runner.take();
     const first = await ledger.report(ref, { message: 'Starting on host 1h1', progress: null });
-    const again = await ledger.report(ref, { message: 'Starting on host 1h1', progress: null });
+    const again = await ledger.report(ref, { message: 'Starting on host 1h1', progress: null }, first);
     expect(again?.version).toBe(first!.version);
     expect((await reload(c.id)).version).toBe(first!.version);
-    const moved = await ledger.report(ref, { progress: 40 });
+    const moved = await ledger.report(ref, { progress: 40 }, again);
     expect(moved?.version).toBe(first!.version + 1);
+  });
+
+  it('a report without a copy is one write fenced by the action id, and moves the host index with hostId', async () => {
+    const c = await instance('stopped');
+    await engine.begin(c, 'start', {}, 'admin');
+    const ref = runner.take();
+    const placed = await ledger.report(ref, { message: 'Starting on host 1h7', fields: { hostId: '1h7', allocationState: 'active' } });
+    expect(placed).toMatchObject({ transitioningMessage: 'Starting on host 1h7', fields: { hostId: '1h7', allocationState: 'active' } });
+    expect(await reload(c.id)).toEqual(placed);
+    const onHost = async (hostId: string) => {
+      const ids: string[] = [];
+      for await (const page of store.scanIndex({ index: 'byHost', partition: `H#${hostId}#instance` })) ids.push(...page.map((r) => r.id));
+      return ids;
+    };
+    expect(await onHost('1h7')).toContain(c.id);
+    await ledger.report(ref, { fields: { hostId: null } });
+    expect(await onHost('1h7')).not.toContain(c.id);
+    // A report for an action that is no longer current writes nothing.
+    const stale = { ...ref, actionId: 'not-the-action' };
+    const before = await reload(c.id);
+    expect(await ledger.report(stale, { message: 'late' })).toBeUndefined();
+    expect(await reload(c.id)).toEqual(before);
   });
 
   it.each(Object.entries(PROCESSES).flatMap(([baseType, table]) => Object.keys(table).map((action) => [baseType, action])))(

@@ -236,9 +236,9 @@ export class Ledger {
 
   /**
    * Records progress of the running action: `transitioningMessage`, `transitioningProgress` and fields the work
-   * produced (`hostId`, `allocationState`, ...). Writes only when something changes (an unchanged heartbeat costs a
-   * read, not a write). `undefined` when the action has finished or been superseded. `current` is a copy the caller
-   * just read, saving a read; a stale one costs a retry.
+   * produced (`hostId`, `allocationState`, ...). `undefined` when the action has finished or been superseded. With
+   * `current` (a copy the caller just read; a stale one costs a retry) it writes only when something a reader sees
+   * changes; without one it writes at once, fenced by the action id, with no read.
    *
    * @example
    * await ledger.report(ref, { message: 'Pulling image', progress: 40 });
@@ -248,6 +248,14 @@ export class Ledger {
     update: { message?: string | null; progress?: number | null; fields?: Record<string, unknown> },
     current?: Resource,
   ): Promise<Resource | undefined> {
+    // Without a copy to compare with, one conditional update is cheaper than reading first to skip a write.
+    if (!current) {
+      return this.store.updateUnderAction(ref.id, ref.actionId, {
+        transitioningMessage: update.message,
+        transitioningProgress: update.progress,
+        fields: update.fields,
+      });
+    }
     return this.fenced(
       ref,
       (cur) => {

@@ -18,10 +18,10 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, TooLargeError, WriteConflictError } from '../errors.js';
-import type { BaseType } from '../ids.js';
+import { baseTypeOfId, parseId, type BaseType } from '../ids.js';
 import { ChangeFeed, type Change, type Item } from './changes.js';
 import { applyUpdate, buildExpression, cond, type Condition, type Update } from './expression.js';
-import { dynamoKey, keys, padNum, RESOURCE_SK, type ItemKey } from './keys.js';
+import { dynamoKey, keys, padNum, partitions, RESOURCE_SK, type ItemKey } from './keys.js';
 import { accessKeyOf, fromItem, toItem, type Resource } from './resource.js';
 import { INDEXES, type IndexName } from './table.js';
 
@@ -336,6 +336,44 @@ export class Store {
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
       }
     }
+  }
+
+  /**
+   * Sets an open action's progress in one UpdateItem with no read first, conditional on `actionId` still being the
+   * resource's current action: top-level `transitioning*` attributes and `fields.*` (a `hostId` keeps its `byHost`
+   * index entry in step). `undefined` when the action is no longer current or the resource is gone. The lifecycle
+   * ledger's writer for reports that come without a fresh copy (an agent's progress).
+   *
+   * @example
+   * await store.updateUnderAction('1i5', actionId, { transitioningMessage: 'Pulling image', transitioningProgress: 40 });
+   */
+  async updateUnderAction(
+    id: string,
+    actionId: string,
+    change: { transitioningMessage?: string | null; transitioningProgress?: number | null; fields?: Record<string, unknown> },
+  ): Promise<Resource | undefined> {
+    const baseType = baseTypeOfId(id);
+    const num = baseType ? parseId(baseType, id) : null;
+    if (!baseType || num === null) return undefined;
+    const set: Record<string, unknown> = { updated: this.now() };
+    const remove: string[] = [];
+    if (change.transitioningMessage !== undefined) set.transitioningMessage = change.transitioningMessage;
+    if (change.transitioningProgress !== undefined) set.transitioningProgress = change.transitioningProgress;
+    for (const [k, v] of Object.entries(change.fields ?? {})) set[`fields.${k}`] = v;
+    const hostId = change.fields?.hostId;
+    if (hostId !== undefined) {
+      // The one indexed field a report may move: its index entry moves with it, as `indexKeys` would put it.
+      if (typeof hostId === 'string' && hostId) {
+        set[INDEXES.byHost.pk] = partitions.byHost(hostId, baseType);
+        set[INDEXES.byHost.sk] = padNum(num);
+      } else remove.push(INDEXES.byHost.pk, INDEXES.byHost.sk);
+    }
+    const out = await this.write({
+      key: keys.resource(id),
+      update: { set, remove },
+      condition: cond.and(cond.exists('pk'), cond.eq('action.id', actionId)),
+    });
+    return out?.newImage && !this.expired(out.newImage) ? fromItem(out.newImage) : undefined;
   }
 
   /**
