@@ -2,7 +2,7 @@
  * @module
  * Wires one Drover instance from its parts: store → scheduler, outbox, lifecycle ledger, runs (workflow engine) →
  * service → Hono app, plus the workflow tasks, the sweeper and the reconciler. Every host uses it: the Lambda
- * entry points (`functions/*.ts`) and the embedded local stack (`core/embedded/stack.ts`).
+ * entry points (`functions/*.ts`) and the embedded local stack (`core/embedded/local-server.ts`).
  */
 import type { StoreClient } from './store/connect.js';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -20,13 +20,13 @@ import { DroverService } from './domain/service.js';
 import { IdempotencyRecords } from './store/idempotency.js';
 import { Store } from './store/store.js';
 import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN } from './workflows/asl.js';
-import { LocalWorkflowEngine } from './workflows/local-engine.js';
+import { EmbeddedStepFunctions } from './workflows/embedded-step-functions.js';
 import { WorkflowRuns } from './workflows/runs.js';
-import { SfnWorkflowEngine } from './workflows/sfn-engine.js';
+import { AwsStepFunctions } from './workflows/aws-step-functions.js';
 import { Reconciler } from './workflows/reconciler.js';
 import { Sweeper } from './workflows/sweeper.js';
 import { createTaskHandler } from './workflows/tasks.js';
-import type { TaskPayload, WorkflowEngine } from './workflows/types.js';
+import type { TaskPayload, StepFunctions } from './workflows/types.js';
 
 export interface DroverOptions {
   config: DroverConfig;
@@ -37,7 +37,7 @@ export interface DroverOptions {
   /** Overrides where begun actions' runs go (tests that hold work back); gets the ledger to finish them with. */
   runs?: (ledger: Ledger) => Runs;
   /** Overrides the workflow engine the configuration picks (tests that stand in for Step Functions). */
-  workflows?: WorkflowEngine;
+  workflows?: StepFunctions;
   logError?: (err: unknown) => void;
   /** Longest agent long-poll in seconds. Default 0: on Lambda a held request is billed wall time. */
   agentPollWaitSeconds?: number;
@@ -55,7 +55,7 @@ export interface Drover {
   /** The host command outbox the agent routes deliver from; enqueue through this one (its doorbell is local). */
   outbox: Outbox;
   /** Step Functions in AWS (`DROVER_STATE_MACHINES` set), else the embedded interpreter. */
-  workflows: WorkflowEngine;
+  workflows: StepFunctions;
   /** The code behind every Task state. */
   runTask: (payload: TaskPayload) => Promise<unknown>;
   sweeper: Sweeper;
@@ -87,12 +87,12 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   });
 
   // The tasks function is made for the engine it runs under, as the tasks Lambda is made for Step Functions.
-  const tasksFor = (workflows: WorkflowEngine) => createTaskHandler({ ledger, store, scheduler, outbox, workflows, log: logCause });
-  const workflows: WorkflowEngine =
+  const tasksFor = (workflows: StepFunctions) => createTaskHandler({ ledger, store, scheduler, outbox, workflows, log: logCause });
+  const workflows: StepFunctions =
     opts.workflows ??
     (config.stateMachineArns
-      ? new SfnWorkflowEngine({ client: new SFNClient({ region: config.region }), stateMachineArns: config.stateMachineArns })
-      : new LocalWorkflowEngine({ definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, ...bounds }), tasks: tasksFor }));
+      ? new AwsStepFunctions({ client: new SFNClient({ region: config.region }), stateMachineArns: config.stateMachineArns })
+      : new EmbeddedStepFunctions({ definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, ...bounds }), tasks: tasksFor }));
   const runTask = tasksFor(workflows);
   const runs: Runs =
     opts.runs?.(ledger) ?? (config.runner === 'inline' ? new InlineRuns(ledger) : new WorkflowRuns(workflows, ledger, logCause));

@@ -4,7 +4,7 @@
  * program with the `sim` driver.
  *
  * The real workflow wiring (Step Functions / the embedded interpreter) is not connected to the agent routes
- * yet, so these tests inject a fake WorkflowEngine that records every SendTask* call, and enqueue commands
+ * yet, so these tests inject a fake StepFunctions that records every SendTask* call, and enqueue commands
  * directly with the stack's Outbox, as the workflow's hostCall task will.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,13 +16,13 @@ import { startAgent, type AgentLogger } from '../agent/agent.js';
 import { SimDriver } from '../agent/sim-driver.js';
 import { instanceSnapshot } from '../core/agent/outbox.js';
 import type { Command } from '../core/store/commands.js';
-import { TaskTokenError, type ExecutionStatus, type HostCommandName, type WorkflowEngine } from '../core/workflows/types.js';
+import { TaskTokenError, type ExecutionStatus, type HostCommandName, type StepFunctions } from '../core/workflows/types.js';
 import { Client } from './helpers/client.js';
 import { projectClient, startTestStack, type TestStack } from './helpers/stack.js';
 import { until } from './helpers/wait.js';
 
 /** Records SendTask* calls; a token accepts one outcome, then (like Step Functions) it is closed. */
-class FakeWorkflows implements WorkflowEngine {
+class FakeWorkflows implements StepFunctions {
   calls: { kind: 'success' | 'failure' | 'heartbeat'; token: string; output?: unknown; error?: string; cause?: string }[] = [];
   closed = new Set<string>();
   async start(): Promise<void> {}

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { CommandRecords, type Command } from '../store/commands.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 import type { AgentCommand, CommandOutcome } from './protocol.js';
 

@@ -6,7 +6,7 @@
  */
 import { ConflictError, NotFoundError, statusError } from '../errors.js';
 import { formatId } from '../ids.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import type { HostFacts } from './protocol.js';
 import { HostClaims } from '../store/host-claims.js';
 import type { Store } from '../store/store.js';

@@ -17,14 +17,14 @@ import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { Ledger } from '../domain/ledger.js';
 import type { Store } from '../store/store.js';
 import { validateLabels } from '../schema/validate.js';
-import { TaskTokenError, type WorkflowEngine } from '../workflows/types.js';
+import { TaskTokenError, type StepFunctions } from '../workflows/types.js';
 import type { Command } from '../store/commands.js';
 import { agentView, isCommandId, type Outbox } from './outbox.js';
 import { COMMAND_ERROR_MAX, PROGRESS_MESSAGE_MAX, type CommandOutcome } from './protocol.js';
 import { registerHost } from './registration.js';
 
 /** The workflow engine, or a getter for one wired after the app (absent: outcomes are only recorded). */
-export type WorkflowSource = WorkflowEngine | (() => WorkflowEngine | undefined);
+export type WorkflowSource = StepFunctions | (() => StepFunctions | undefined);
 
 export interface AgentRoutesOptions {
   store: Store;
@@ -97,7 +97,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
   const logError = opts.logError ?? ((e) => console.error(e));
   const lastSeen = new Map<string, number>();
   const lastHeartbeat = new Map<string, number>();
-  const workflows = (): WorkflowEngine | undefined =>
+  const workflows = (): StepFunctions | undefined =>
     typeof opts.workflows === 'function' ? opts.workflows() : opts.workflows;
 
   /**

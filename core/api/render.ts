@@ -8,10 +8,10 @@ import type { ApiError } from '../errors.js';
 import { fieldValue } from '../domain/fields.js';
 import { collectionFilters, type Condition } from '../domain/filters.js';
 import { availableActions } from '../process/actions.js';
-import { transitioningStatesOf, type ProcessBaseType } from '../process/table.js';
+import { transitioningStatesOf, type ProcessBaseType } from '../process/lifecycle.js';
 import { familyOf, schema, schemaFor, type Role } from '../schema/registry.js';
 import type { FieldDef, ResourceSchema } from '../schema/types.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import type { UrlBuilder } from './urls.js';
 
 type Json = Record<string, unknown>;

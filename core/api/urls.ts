@@ -5,7 +5,7 @@
  */
 import { schema } from '../schema/registry.js';
 import type { ResourceSchema } from '../schema/types.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 
 const PROTO = /^https?$/i;
 /** A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port. */

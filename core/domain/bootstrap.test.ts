@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { toItem } from '../store/resource.js';
+import { toItem } from '../store/item.js';
 import type { Store } from '../store/store.js';
 import { startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { bootstrap } from './bootstrap.js';
@@ -21,7 +21,7 @@ afterEach(() => t.close());
 
 async function projects(s: Store) {
   const out = [];
-  for await (const page of s.scanIndex({ index: 'byKind', partition: 'K#account' })) out.push(...page);
+  for await (const page of s.queryIndex({ index: 'byKind', partition: 'K#account' })) out.push(...page);
   return out;
 }
 

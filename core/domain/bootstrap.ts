@@ -78,7 +78,7 @@ export async function bootstrap(store: Store, opts: BootstrapOptions = {}): Prom
  */
 async function indexAccessKeys(store: Store): Promise<void> {
   if (await store.getConfig<number>('accessKeyItems')) return;
-  for await (const page of store.scanIndex({ index: 'byKind', partition: partitions.byKind('credential') })) {
+  for await (const page of store.queryIndex({ index: 'byKind', partition: partitions.byKind('credential') })) {
     for (const res of page) await store.ensureAccessKeyItem(res);
   }
   await store.putConfig('accessKeyItems', 1);

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { statusError } from '../errors.js';
-import { inService, isGone } from '../process/table.js';
+import { inService, isGone } from '../process/lifecycle.js';
 import type { Role } from '../schema/registry.js';
 import type { Store } from '../store/store.js';
 

@@ -2,8 +2,8 @@
  * @module
  * Reads a resource's field the way clients see it, so filters, sorting and rendering agree on every value.
  */
-import { SCHEMAS } from '../schema/resources.js';
-import type { Resource } from '../store/resource.js';
+import { SCHEMAS } from '../schema/schemas.js';
+import type { Resource } from '../store/item.js';
 import { isOnline } from './hosts.js';
 
 /** What a never-stored non-nullable field reads as: its schema default (`version: "0"`) or initial value. */

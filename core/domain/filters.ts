@@ -6,7 +6,7 @@
 import { ValidationError } from '../errors.js';
 import { parseId } from '../ids.js';
 import type { FieldDef, ResourceSchema } from '../schema/types.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import { fieldValue } from './fields.js';
 import { LikePattern } from './like.js';
 

@@ -1,6 +1,6 @@
 /** Host-access grants: cattle's payload shapes, HS256 signatures and expiry. */
 import { describe, expect, it } from 'vitest';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import { hostAccess, signToken, verifyToken } from './host-access.js';
 
 const instance = { id: '1i5', fields: { externalId: 'abc123', primaryIpAddress: '10.42.0.7' } } as unknown as Resource;

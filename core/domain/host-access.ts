@@ -4,7 +4,7 @@
  * payload says what to open on which host, plus the websocket or HTTP path the client connects to.
  */
 import { createHmac } from 'node:crypto';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 
 const b64 = (v: string | Buffer) => Buffer.from(v).toString('base64url');
 

@@ -7,7 +7,7 @@
  * (counters the scheduler moves atomically), `allocationVersion` (bumped by every charge and release; liveness
  * stamps leave it alone), `agentSeenAt` (epoch ms of the agent's last request).
  */
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 
 /** A host whose agent has not been heard from for this long is offline (agents poll at least every 10 s). */
 export const HOST_OFFLINE_AFTER_MS = 30_000;

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transitioningFields } from '../api/render.js';
 import { ApiError, ConflictError } from '../errors.js';
 import { checkLifecycle, machineTimeoutSeconds, WORKFLOWS, type WorkflowSpec } from '../process/workflows.js';
-import { PROCESSES, type ProcessDef } from '../process/table.js';
-import type { Resource } from '../store/resource.js';
+import { PROCESSES, type ProcessDef } from '../process/lifecycle.js';
+import type { Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { Ledger, type ActionRef, type NextRun } from './ledger.js';
@@ -33,7 +33,7 @@ let clock = 1_700_000_000_000;
 const BOUNDS = { heartbeatSeconds: 60, timeoutSeconds: 900 };
 
 /** The ledger's verbs as the service and the tasks use them: begin or complete, then dispatch the runs it returns. */
-const engine = {
+const lifecycle = {
   async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Resource> {
     const { resource, runs } = await ledger.begin(res, action, input, caller);
     await runner.dispatch(runs);
@@ -64,13 +64,13 @@ const reload = async (id: string) => (await store.get(id))!;
 describe('Ledger', () => {
   it('begin moves to the transitioning state and records the action; complete reaches the done state', async () => {
     const c = await instance('stopped');
-    const started = await engine.begin(c, 'start', {}, 'admin');
+    const started = await lifecycle.begin(c, 'start', {}, 'admin');
     expect(started.state).toBe('starting');
     expect(started.action).toMatchObject({ name: 'start', from: 'stopped', caller: 'admin' });
     expect(transitioningFields(started)).toEqual({ transitioning: 'yes', transitioningMessage: 'In Progress', transitioningProgress: null });
     const ref = runner.take();
     expect(ref).toEqual({ id: c.id, actionId: started.action!.id, baseType: 'instance', action: 'start', workflow: 'instance-start', current: started });
-    const done = await engine.complete(ref);
+    const done = await lifecycle.complete(ref);
     expect(done?.state).toBe('running');
     expect(done?.action).toBeNull();
     expect(done?.fields.startCount).toBe(1);
@@ -79,10 +79,10 @@ describe('Ledger', () => {
 
   it('a duplicate completion has no second effect', async () => {
     const c = await instance('stopped');
-    await engine.begin(c, 'start', {}, 'admin');
+    await lifecycle.begin(c, 'start', {}, 'admin');
     const ref = runner.take();
-    await engine.complete(ref);
-    expect(await engine.complete(ref)).toBeUndefined();
+    await lifecycle.complete(ref);
+    expect(await lifecycle.complete(ref)).toBeUndefined();
     const after = await reload(c.id);
     expect(after.fields.startCount).toBe(1);
     expect(after.state).toBe('running');
@@ -90,7 +90,7 @@ describe('Ledger', () => {
 
   it('begin from a state the process does not start from is 409, and writes nothing', async () => {
     const c = await instance('running');
-    await expect(engine.begin(c, 'start', {}, 'admin')).rejects.toBeInstanceOf(ConflictError); // the API's 409 Conflict (core/api/errors.ts)
+    await expect(lifecycle.begin(c, 'start', {}, 'admin')).rejects.toBeInstanceOf(ConflictError); // the API's 409 Conflict (core/api/errors.ts)
     const after = await reload(c.id);
     expect(after.version).toBe(c.version);
     expect(runner.refs).toHaveLength(0);
@@ -98,55 +98,55 @@ describe('Ledger', () => {
 
   it('an unknown process is 422 InvalidAction', async () => {
     const c = await instance('running');
-    const err = await engine.begin(c, 'fly', {}, 'admin').catch((e) => e);
+    const err = await lifecycle.begin(c, 'fly', {}, 'admin').catch((e) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ status: 422, code: 'InvalidAction', fieldName: 'action' });
   });
 
   it('begin re-checks the stored state, not the caller\'s stale copy', async () => {
     const c = await instance('running');
-    await engine.begin(c, 'stop', {}, 'admin');
+    await lifecycle.begin(c, 'stop', {}, 'admin');
     // `c` still says running; the stored item is stopping.
-    await expect(engine.begin(c, 'stop', {}, 'admin')).rejects.toBeInstanceOf(ConflictError);
-    await engine.complete(runner.take());
+    await expect(lifecycle.begin(c, 'stop', {}, 'admin')).rejects.toBeInstanceOf(ConflictError);
+    await lifecycle.complete(runner.take());
     expect((await reload(c.id)).state).toBe('stopped');
   });
 
   it('a later process supersedes the running one; the late completion is ignored', async () => {
     const c = await instance('stopped');
-    const starting = await engine.begin(c, 'start', {}, 'admin');
+    const starting = await lifecycle.begin(c, 'start', {}, 'admin');
     const startRef = runner.take();
-    const stopping = await engine.begin(starting, 'stop', {}, 'admin'); // stop is allowed from starting
+    const stopping = await lifecycle.begin(starting, 'stop', {}, 'admin'); // stop is allowed from starting
     expect(stopping.state).toBe('stopping');
     const stopRef = runner.take();
-    expect(await engine.complete(startRef)).toBeUndefined();
+    expect(await lifecycle.complete(startRef)).toBeUndefined();
     expect((await reload(c.id)).state).toBe('stopping');
-    expect((await engine.complete(stopRef))?.state).toBe('stopped');
+    expect((await lifecycle.complete(stopRef))?.state).toBe('stopped');
     expect((await reload(c.id)).fields.startCount).toBe(0);
   });
 
   it('create chains into start when startOnCreate, from the parent\'s transitioning state', async () => {
     const c = await instance('requested', { startOnCreate: true });
-    await engine.begin(c, 'create', {}, 'admin');
-    const afterCreate = await engine.complete(runner.take());
+    await lifecycle.begin(c, 'create', {}, 'admin');
+    const afterCreate = await lifecycle.complete(runner.take());
     expect(afterCreate?.state).toBe('starting');
     // from the parent's transitioning state (cattle), so a failed start can tell it came from create
     expect(afterCreate?.action).toMatchObject({ name: 'start', from: 'creating' });
     const ref = runner.take();
     expect(ref.actionId).toBe(afterCreate!.action!.id);
-    expect((await engine.complete(ref))?.state).toBe('running');
+    expect((await lifecycle.complete(ref))?.state).toBe('running');
 
     const off = await instance('requested', { startOnCreate: false });
-    await engine.begin(off, 'create', {}, 'admin');
-    expect((await engine.complete(runner.take()))?.state).toBe('stopped');
+    await lifecycle.begin(off, 'create', {}, 'admin');
+    expect((await lifecycle.complete(runner.take()))?.state).toBe('stopped');
     expect(runner.refs).toHaveLength(0);
   });
 
   it('stop with remove chains into remove, which sets removed and removeTime', async () => {
     const c = await instance('running');
-    await engine.begin(c, 'stop', { remove: true }, 'admin');
-    expect((await engine.complete(runner.take()))?.state).toBe('removing');
-    const removed = await engine.complete(runner.take());
+    await lifecycle.begin(c, 'stop', { remove: true }, 'admin');
+    expect((await lifecycle.complete(runner.take()))?.state).toBe('removing');
+    const removed = await lifecycle.complete(runner.take());
     expect(removed?.state).toBe('removed');
     expect(removed?.fields.removed).toBe(clock);
     expect(removed?.fields.removeTime).toBe(clock + 60_000);
@@ -154,8 +154,8 @@ describe('Ledger', () => {
 
   it('fail returns to the start state with transitioning "error"; the next process clears it', async () => {
     const c = await instance('stopped');
-    await engine.begin(c, 'start', {}, 'admin');
-    const failed = await engine.fail(runner.take(), 'Failing [compute.instance.activate]');
+    await lifecycle.begin(c, 'start', {}, 'admin');
+    const failed = await lifecycle.fail(runner.take(), 'Failing [compute.instance.activate]');
     expect(failed?.state).toBe('stopped');
     expect(failed?.action).toBeNull();
     expect(transitioningFields(failed!)).toEqual({
@@ -163,26 +163,26 @@ describe('Ledger', () => {
       transitioningMessage: 'Failing [compute.instance.activate]',
       transitioningProgress: null,
     });
-    const again = await engine.begin(failed!, 'start', {}, 'admin');
+    const again = await lifecycle.begin(failed!, 'start', {}, 'admin');
     expect(transitioningFields(again).transitioning).toBe('yes');
     expect(transitioningFields(again).transitioningMessage).toBe('In Progress');
-    const done = await engine.complete(runner.take());
+    const done = await lifecycle.complete(runner.take());
     expect(transitioningFields(done!)).toEqual({ transitioning: 'no', transitioningMessage: null, transitioningProgress: null });
   });
 
   it('fail can name the failure state, and a stale fail is ignored', async () => {
     const c = await instance('stopped');
-    await engine.begin(c, 'error', {}, 'admin');
+    await lifecycle.begin(c, 'error', {}, 'admin');
     const ref = runner.take();
-    expect((await engine.fail(ref, 'boom', 'error'))?.state).toBe('error');
-    expect(await engine.fail(ref, 'again')).toBeUndefined();
-    expect(await engine.complete(ref)).toBeUndefined();
+    expect((await lifecycle.fail(ref, 'boom', 'error'))?.state).toBe('error');
+    expect(await lifecycle.fail(ref, 'again')).toBeUndefined();
+    expect(await lifecycle.complete(ref)).toBeUndefined();
   });
 
   it('purge marks the record to expire; reads treat it as gone after that', async () => {
     const c = await instance('removed', { removed: clock, removeTime: clock });
-    await engine.begin(c, 'purge', {}, 'admin');
-    const purged = await engine.complete(runner.take());
+    await lifecycle.begin(c, 'purge', {}, 'admin');
+    const purged = await lifecycle.complete(runner.take());
     expect(purged?.state).toBe('purged');
     expect(purged?.expiresAt).toBe(Math.floor(clock / 1000) + 3600);
     expect(await store.get(c.id)).toBeDefined();
@@ -199,9 +199,9 @@ describe('Ledger', () => {
 describe('Ledger: what the issue-7 structure promises', () => {
   it('records the agent results with the done state in one write, and only the fields an agent may set', async () => {
     const c = await instance('stopped');
-    await engine.begin(c, 'start', {}, 'admin');
+    await lifecycle.begin(c, 'start', {}, 'admin');
     const before = await reload(c.id);
-    const done = await engine.complete(runner.take(), { externalId: 'c0ffee', primaryIpAddress: '10.0.0.9', state: 'hacked', name: 'x' });
+    const done = await lifecycle.complete(runner.take(), { externalId: 'c0ffee', primaryIpAddress: '10.0.0.9', state: 'hacked', name: 'x' });
     expect(done).toMatchObject({ state: 'running', fields: { externalId: 'c0ffee', primaryIpAddress: '10.0.0.9' } });
     expect(done?.fields.name).toBeUndefined();
     expect(done?.version).toBe(before.version + 1);
@@ -209,7 +209,7 @@ describe('Ledger: what the issue-7 structure promises', () => {
 
   it('a report that changes nothing a reader sees writes nothing', async () => {
     const c = await instance('stopped');
-    await engine.begin(c, 'start', {}, 'admin');
+    await lifecycle.begin(c, 'start', {}, 'admin');
     const ref = runner.take();
     const first = await ledger.report(ref, { message: 'Starting on host 1h1', progress: null });
     const again = await ledger.report(ref, { message: 'Starting on host 1h1', progress: null }, first);
@@ -221,14 +221,14 @@ describe('Ledger: what the issue-7 structure promises', () => {
 
   it('a report without a copy is one write fenced by the action id, and moves the host index with hostId', async () => {
     const c = await instance('stopped');
-    await engine.begin(c, 'start', {}, 'admin');
+    await lifecycle.begin(c, 'start', {}, 'admin');
     const ref = runner.take();
     const placed = await ledger.report(ref, { message: 'Starting on host 1h7', fields: { hostId: '1h7', allocationState: 'active' } });
     expect(placed).toMatchObject({ transitioningMessage: 'Starting on host 1h7', fields: { hostId: '1h7', allocationState: 'active' } });
     expect(await reload(c.id)).toEqual(placed);
     const onHost = async (hostId: string) => {
       const ids: string[] = [];
-      for await (const page of store.scanIndex({ index: 'byHost', partition: `H#${hostId}#instance` })) ids.push(...page.map((r) => r.id));
+      for await (const page of store.queryIndex({ index: 'byHost', partition: `H#${hostId}#instance` })) ids.push(...page.map((r) => r.id));
       return ids;
     };
     expect(await onHost('1h7')).toContain(c.id);

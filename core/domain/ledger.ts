@@ -12,9 +12,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApiError, ConflictError, NotFoundError } from '../errors.js';
-import { chainedAfter, EFFECTS, processOf, statesFor, type ProcessDef, type StateField } from '../process/table.js';
+import { chainedAfter, EFFECTS, processOf, statesFor, type ProcessDef, type StateField } from '../process/lifecycle.js';
 import { actionDeadlineMs, failStateOf, stepOf, workflowFor, type StepBounds, type WorkflowName } from '../process/workflows.js';
-import type { CurrentAction, Resource } from '../store/resource.js';
+import type { CurrentAction, Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 
 /** The resource and the action a write is fenced by. */

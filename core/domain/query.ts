@@ -6,7 +6,7 @@
  */
 import { familyOf } from '../schema/registry.js';
 import type { ResourceSchema } from '../schema/types.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import { partitions } from '../store/keys.js';
 import type { IndexQuery, Store } from '../store/store.js';
 import { decodeCursor, encodeCursor, queryHash, type CursorKey } from './cursor.js';
@@ -110,7 +110,7 @@ export async function listResources(store: Store, req: ListRequest): Promise<Lis
   if (!req.sort) {
     const pageSize = Number.isFinite(want) ? Math.min(Math.max(want, 25), 1000) : 1000;
     let examined = 0;
-    scan: for await (const page of store.scanIndex({ ...index, after: after?.[1], descending: req.descending, pageSize })) {
+    scan: for await (const page of store.queryIndex({ ...index, after: after?.[1], descending: req.descending, pageSize })) {
       for (const r of page) {
         examined++;
         if (accept(r)) {
@@ -128,7 +128,7 @@ export async function listResources(store: Store, req: ListRequest): Promise<Lis
   } else {
     // Sorting by a non-key field reads the whole partition; markers stay keyset (value, id).
     const all: Resource[] = [];
-    for await (const page of store.scanIndex({ ...index, pageSize: 1000 })) for (const r of page) if (accept(r)) all.push(r);
+    for await (const page of store.queryIndex({ ...index, pageSize: 1000 })) for (const r of page) if (accept(r)) all.push(r);
     const dir = req.descending ? -1 : 1;
     const key = (r: Resource): CursorKey => [listedValue(r, req.sort!), r.num];
     const cmp = (a: CursorKey, b: CursorKey) => dir * (compareValues(a[0], b[0]) || a[1] - b[1]);

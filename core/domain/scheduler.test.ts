@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatId } from '../ids.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { HOST_OFFLINE_AFTER_MS } from './hosts.js';
@@ -192,7 +192,7 @@ describe('Scheduler.allocate', () => {
     // Someone else released capacity after our index read: the conditional write, not the copy, decides.
     const stale = new Scheduler(
       Object.assign(Object.create(store) as Store, {
-        scanIndex: async function* () {
+        queryIndex: async function* () {
           yield [h];
         },
       }),

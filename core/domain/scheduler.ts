@@ -2,7 +2,7 @@
  * @module
  * Host scheduling: picks an active, online host of the instance's project with room and charges its capacity atomically.
  */
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { capacityOf, isOnline, requirementOf, type Capacity, type Requirement } from './hosts.js';
@@ -110,7 +110,7 @@ export class Scheduler {
 
     const now = this.now();
     const hosts: Resource[] = [];
-    for await (const page of this.store.scanIndex({ index: 'byProject', partition: partitions.byProject(instance.projectId, 'host') })) {
+    for await (const page of this.store.queryIndex({ index: 'byProject', partition: partitions.byProject(instance.projectId, 'host') })) {
       hosts.push(...page);
     }
     let offline = 0;

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { formatId } from '../ids.js';
 import { dynamoClient, ensureTable } from '../store/connect.js';
 import { journalTable } from '../store/recovery.js';
-import { toItem, type Resource } from '../store/resource.js';
+import { toItem, type Resource } from '../store/item.js';
 import { Store } from '../store/store.js';
 import { putResource } from '../../test/helpers/store.js';
 import { openDiskStore } from './disk-store.js';
@@ -78,7 +78,7 @@ function toAttr(v: unknown): unknown {
 /** Ids an index partition lists, read through the index itself. */
 async function listed(store: Store, index: 'byState' | 'byKind', partition: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of store.scanIndex({ index, partition })) ids.push(...page.map((r) => r.id));
+  for await (const page of store.queryIndex({ index, partition })) ids.push(...page.map((r) => r.id));
   return ids;
 }
 

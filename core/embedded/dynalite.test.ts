@@ -24,7 +24,7 @@ describe('startDynalite close', () => {
       const store = new Store({ client, tableName: 'drover' });
       // Answered, or refused because the server is gone; never left hanging.
       const queries = Array.from({ length: 30 }, async () => {
-        for await (const page of store.scanIndex({ index: 'byKind', partition: 'K#instance' })) void page;
+        for await (const page of store.queryIndex({ index: 'byKind', partition: 'K#instance' })) void page;
       }).map((q) => q.catch(() => 'refused'));
       // Close at a different point of the queries' progress each round.
       for (let i = round % 20; i > 0; i--) await new Promise((r) => setImmediate(r));

@@ -3,7 +3,7 @@
  * `npm start`: runs Drover locally with no AWS account and prints where to reach it.
  */
 import { loadConfig } from '../config.js';
-import { startStack } from './stack.js';
+import { startStack } from './local-server.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { schema } from '../schema/registry.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import { availableActions, isAvailable } from './actions.js';
-import { PROCESSES, statesOf } from './table.js';
+import { PROCESSES, statesOf } from './lifecycle.js';
 
 function resource(type: string, state: string, fields: Record<string, unknown> = {}): Resource {
   const baseType = type === 'instanceLink' ? 'instanceLink' : type === 'project' ? 'account' : type === 'apiKey' ? 'credential' : 'instance';

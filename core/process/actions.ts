@@ -4,8 +4,8 @@
  * a process action is offered iff `state` is one of its start states; a handler action iff its rule holds.
  */
 import type { ResourceSchema } from '../schema/types.js';
-import type { Resource } from '../store/resource.js';
-import { handlerActionOf, processOf } from './table.js';
+import type { Resource } from '../store/item.js';
+import { handlerActionOf, processOf } from './lifecycle.js';
 
 /**
  * Names of the actions available on `res`, in the schema's (alphabetical) order.

@@ -6,7 +6,7 @@
  * and one function here gives both the state machine's time limit and the action's deadline.
  */
 import type { HostCommandName } from '../agent/protocol.js';
-import { processOf, PROCESSES, type ProcessDef } from './table.js';
+import { processOf, PROCESSES, type ProcessDef } from './lifecycle.js';
 
 /** Local (non-host) steps a workflow can run, implemented in `core/workflows/tasks.ts`. */
 export type LocalStepName = 'allocate' | 'allocateTarget' | 'moveToTarget' | 'deallocate';

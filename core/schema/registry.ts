@@ -3,7 +3,7 @@
  * Looks schemas up the way Rancher's schema factory does: by id or plural name, case-insensitively,
  * limited to what the caller's role may see.
  */
-import { SCHEMAS } from './resources.js';
+import { SCHEMAS } from './schemas.js';
 import type { ResourceSchema } from './types.js';
 
 /** Who a credential speaks for: the admin, a project key, or a host agent (agent routes only, no `/v1`). */

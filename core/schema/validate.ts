@@ -4,7 +4,7 @@
  * operation may not set are dropped, defaults are filled on create, then each field is checked in name order.
  */
 import { ValidationError } from '../errors.js';
-import { SCHEMAS } from './resources.js';
+import { SCHEMAS } from './schemas.js';
 import type { FieldDef, ResourceSchema } from './types.js';
 
 /** Answers whether a reference target exists and is visible to the caller. */

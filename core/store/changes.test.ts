@@ -12,7 +12,7 @@ import { CommandRecords, type Command } from './commands.js';
 import { HostClaims } from './host-claims.js';
 import { IdempotencyRecords } from './idempotency.js';
 import { keys } from './keys.js';
-import type { Resource } from './resource.js';
+import type { Resource } from './item.js';
 import type { Store } from './store.js';
 
 let t: TestStore;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteConflictError } from '../errors.js';
-import type { Resource } from './resource.js';
+import type { Resource } from './item.js';
 import type { Store } from './store.js';
 import { draftResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 
@@ -24,7 +24,7 @@ async function newResource(fields: Record<string, unknown> = {}, extra: Partial<
 
 async function listed(partition: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of store.scanIndex({ index: 'byProject', partition })) ids.push(...page.map((r) => r.id));
+  for await (const page of store.queryIndex({ index: 'byProject', partition })) ids.push(...page.map((r) => r.id));
   return ids;
 }
 

@@ -22,7 +22,7 @@ import { baseTypeOfId, parseId, type BaseType } from '../ids.js';
 import { ChangeFeed, type Change, type Item } from './changes.js';
 import { applyUpdate, buildExpression, cond, type Condition, type Update } from './expression.js';
 import { dynamoKey, keys, padNum, partitions, RESOURCE_SK, type ItemKey } from './keys.js';
-import { accessKeyOf, fromItem, toItem, type Resource } from './resource.js';
+import { accessKeyOf, fromItem, toItem, type Resource } from './item.js';
 import { INDEXES, type IndexName } from './table.js';
 
 /**
@@ -421,9 +421,9 @@ export class Store {
    * Pages through one index partition in id order, yielding each DynamoDB page (expired items removed).
    *
    * @example
-   * for await (const page of store.scanIndex({ index: 'byProject', partition: 'P#1a1#instance' })) { ... }
+   * for await (const page of store.queryIndex({ index: 'byProject', partition: 'P#1a1#instance' })) { ... }
    */
-  async *scanIndex(q: IndexQuery): AsyncGenerator<Resource[]> {
+  async *queryIndex(q: IndexQuery): AsyncGenerator<Resource[]> {
     const idx = INDEXES[q.index];
     const input: QueryCommandInput = {
       TableName: this.tableName,
@@ -447,9 +447,9 @@ export class Store {
    * For indexes whose sort key is not a padded id, such as `byDeadline` (`<deadline>#<id>`).
    *
    * @example
-   * for await (const page of store.scanIndexRange({ index: 'byDeadline', partition: 'T#0', below: `${padNum(now)}#` })) { ... }
+   * for await (const page of store.queryIndexRange({ index: 'byDeadline', partition: 'T#0', below: `${padNum(now)}#` })) { ... }
    */
-  async *scanIndexRange(q: { index: IndexName; partition: string; below?: string; pageSize?: number }): AsyncGenerator<Resource[]> {
+  async *queryIndexRange(q: { index: IndexName; partition: string; below?: string; pageSize?: number }): AsyncGenerator<Resource[]> {
     const idx = INDEXES[q.index];
     const input: QueryCommandInput = {
       TableName: this.tableName,
@@ -494,7 +494,7 @@ export class Store {
 
   /**
    * Pages of the raw items a query returns, for the store's other entities (commands, idempotency records);
-   * resources are read through `scanIndex`. Stop early by leaving the loop.
+   * resources are read through `queryIndex`. Stop early by leaving the loop.
    *
    * @example
    * for await (const items of store.queryItems({ TableName, KeyConditionExpression: 'pk = :pk', ... })) ...

@@ -9,15 +9,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Ledger, SYSTEM_CALLER, type NextRun } from '../domain/ledger.js';
 import type { Runs } from '../domain/runs.js';
 import { Scheduler } from '../domain/scheduler.js';
-import { toItem, type Resource } from '../store/resource.js';
+import { toItem, type Resource } from '../store/item.js';
 import { INDEXES } from '../store/table.js';
 import type { Store } from '../store/store.js';
 import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { Reconciler } from './reconciler.js';
 import { Sweeper } from './sweeper.js';
-import type { ExecutionInput, ExecutionStatus, WorkflowEngine } from './types.js';
+import type { ExecutionInput, ExecutionStatus, StepFunctions } from './types.js';
 
-class ScriptedEngine implements WorkflowEngine {
+class ScriptedEngine implements StepFunctions {
   status = new Map<string, ExecutionStatus>();
   started: ExecutionInput[] = [];
   async start(_w: string, input: ExecutionInput) {

@@ -9,9 +9,9 @@ import { SYSTEM_CALLER, type Ledger } from '../domain/ledger.js';
 import type { Runs } from '../domain/runs.js';
 import type { Store } from '../store/store.js';
 import { capacityOf, chargedHostsOf, requirementOf, type Requirement } from '../domain/hosts.js';
-import { processOf } from '../process/table.js';
+import { processOf } from '../process/lifecycle.js';
 import { partitions } from '../store/keys.js';
-import { purgeDueAt, type Resource } from '../store/resource.js';
+import { purgeDueAt, type Resource } from '../store/item.js';
 import { emptySweepReport, type Sweeper, type SweepReport } from './sweeper.js';
 
 /*
@@ -140,7 +140,7 @@ export class Reconciler {
     const store = this.opts.store;
     // Periodic: host copies before the scan (an index read is fine: a stale copy only makes the write not land).
     const hosts: Resource[] = [];
-    if (!quiescent) for await (const page of store.scanIndex({ index: 'byKind', partition: partitions.byKind('host') })) hosts.push(...page);
+    if (!quiescent) for await (const page of store.queryIndex({ index: 'byKind', partition: partitions.byKind('host') })) hosts.push(...page);
     const at = this.now();
     // Periodic passes leave young work to whoever is driving it.
     const left = (t: number) => quiescent || t <= at - this.graceMs;

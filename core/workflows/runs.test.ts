@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Ledger, NextRun } from '../domain/ledger.js';
 import { WorkflowRuns } from './runs.js';
-import type { ExecutionInput, ExecutionStatus, WorkflowEngine } from './types.js';
+import type { ExecutionInput, ExecutionStatus, StepFunctions } from './types.js';
 
-class RecordingEngine implements WorkflowEngine {
+class RecordingEngine implements StepFunctions {
   started: [string, ExecutionInput][] = [];
   async start(workflow: string, input: ExecutionInput): Promise<void> {
     this.started.push([workflow, input]);

@@ -4,7 +4,7 @@
  */
 import type { Ledger, NextRun } from '../domain/ledger.js';
 import type { Runs } from '../domain/runs.js';
-import type { ExecutionInput, WorkflowEngine } from './types.js';
+import type { ExecutionInput, StepFunctions } from './types.js';
 
 /**
  * What an execution starts with: which action of which resource, and where the host steps leave their results.
@@ -26,7 +26,7 @@ export function executionInput(run: NextRun): ExecutionInput {
  */
 export class WorkflowRuns implements Runs {
   constructor(
-    private readonly workflows: WorkflowEngine,
+    private readonly workflows: StepFunctions,
     private readonly ledger: Ledger,
     private readonly log?: (msg: string, err: unknown) => void,
   ) {}

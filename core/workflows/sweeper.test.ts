@@ -1,19 +1,19 @@
 /**
  * The sweeper's decisions against a real store (dynalite): what it does with an open action depends on what the
  * workflow engine reports, so the engine here is a scripted stand-in whose answers each case sets (the real
- * engines' reporting is tested in local-engine.test.ts and sfn-engine.test.ts). Due purges of removed instances.
+ * engines' reporting is tested in embedded-step-functions.test.ts and aws-step-functions.test.ts). Due purges of removed instances.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, SYSTEM_CALLER, type ActionRef } from '../domain/ledger.js';
 import type { Runs } from '../domain/runs.js';
 import { failStateOf } from '../process/workflows.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
 import { emptySweepReport, Sweeper, type SweeperOptions } from './sweeper.js';
-import type { ExecutionInput, ExecutionStatus, WorkflowEngine } from './types.js';
+import type { ExecutionInput, ExecutionStatus, StepFunctions } from './types.js';
 
-class ScriptedEngine implements WorkflowEngine {
+class ScriptedEngine implements StepFunctions {
   status = new Map<string, ExecutionStatus>();
   started: ExecutionInput[] = [];
   stopped: string[] = [];
@@ -53,7 +53,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 /** The ledger's begin and complete, their runs held. */
-const engine = {
+const lifecycle = {
   begin: async (res: Resource, action: string, input: Record<string, unknown>, caller: string) => (await ledger.begin(res, action, input, caller)).resource,
   complete: async (ref: ActionRef) => (await ledger.complete(ref))?.resource,
 };
@@ -63,7 +63,7 @@ const sweeperWith = (o: Pick<SweeperOptions, 'workflows'> & Partial<SweeperOptio
 
 async function startingContainer(): Promise<Resource> {
   const res = await putResource(store, { type: 'container', baseType: 'instance', state: 'stopped' }, clock);
-  return engine.begin(res, 'start', {}, 'admin');
+  return lifecycle.begin(res, 'start', {}, 'admin');
 }
 
 describe('Sweeper', () => {
@@ -118,7 +118,7 @@ describe('Sweeper', () => {
   it('fails by the last step\'s rule (a stuck migrate may already have left its host), and gives back a reserved target', async () => {
     expect([failStateOf('instance-migrate', undefined, 'running'), failStateOf('instance-start', undefined, 'creating'), failStateOf('process', undefined, 'inactive')]).toEqual(['error', 'error', 'inactive']);
     const running = await putResource(store, { type: 'container', baseType: 'instance', state: 'running', fields: { hostId: '1h1' } }, clock);
-    const migrating = await engine.begin(running, 'migrate', {}, 'admin');
+    const migrating = await lifecycle.begin(running, 'migrate', {}, 'admin');
     const reserved = await ledger.report({ id: running.id, actionId: migrating.action!.id }, { fields: { migrationTargetHostId: '1h2' } });
     const wf = new ScriptedEngine();
     wf.status.set(migrating.action!.id, 'ABORTED');
@@ -142,8 +142,8 @@ describe('Sweeper', () => {
     const wf = new ScriptedEngine();
     const sweeper = sweeperWith({ workflows: wf });
     const stopped = await putResource(store, { type: 'container', baseType: 'instance', state: 'stopped' }, clock);
-    const removing = await engine.begin(stopped, 'remove', {}, 'admin');
-    const removed = (await engine.complete({ id: removing.id, actionId: removing.action!.id }))!;
+    const removing = await lifecycle.begin(stopped, 'remove', {}, 'admin');
+    const removed = (await lifecycle.complete({ id: removing.id, actionId: removing.action!.id }))!;
     expect([removed.state, removed.fields.removeTime]).toEqual(['removed', clock + 60_000]);
 
     clock += 59_000;
@@ -159,10 +159,10 @@ describe('Sweeper', () => {
   it('leaves alone a removed instance restored since the copy it was handed was read', async () => {
     const sweeper = sweeperWith({ workflows: new ScriptedEngine() });
     const stopped = await putResource(store, { type: 'container', baseType: 'instance', state: 'stopped' }, clock);
-    const removing = await engine.begin(stopped, 'remove', {}, 'admin');
-    const removed = (await engine.complete({ id: removing.id, actionId: removing.action!.id }))!;
-    const restoring = await engine.begin(removed, 'restore', {}, 'admin');
-    await engine.complete({ id: restoring.id, actionId: restoring.action!.id });
+    const removing = await lifecycle.begin(stopped, 'remove', {}, 'admin');
+    const removed = (await lifecycle.complete({ id: removing.id, actionId: removing.action!.id }))!;
+    const restoring = await lifecycle.begin(removed, 'restore', {}, 'admin');
+    await lifecycle.complete({ id: restoring.id, actionId: restoring.action!.id });
     clock += 61_000;
     const report = emptySweepReport();
     await sweeper.purge(removed, report);

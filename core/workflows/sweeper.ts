@@ -11,17 +11,17 @@ import { SYSTEM_CALLER, type Ledger } from '../domain/ledger.js';
 import type { Runs } from '../domain/runs.js';
 import { workflowFor } from '../process/workflows.js';
 import { deadlineSortKey, partitions } from '../store/keys.js';
-import { purgeDueAt, type Resource } from '../store/resource.js';
+import { purgeDueAt, type Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 import { DEADLINE_SHARDS } from '../store/table.js';
 import { executionInput } from './runs.js';
-import type { WorkflowEngine } from './types.js';
+import type { StepFunctions } from './types.js';
 
 export interface SweeperOptions {
   /** Where the sweeper reads what is due (it writes only through the ledger). */
   store: Store;
   ledger: Ledger;
-  workflows: WorkflowEngine;
+  workflows: StepFunctions;
   /** Where a due purge's run goes. */
   runs: Runs;
   /** Re-drives before giving up on an action whose execution keeps disappearing (default 3). */
@@ -73,7 +73,7 @@ export class Sweeper {
     const now = this.now();
     const store = this.opts.store;
     for (let shard = 0; shard < DEADLINE_SHARDS; shard++) {
-      for await (const page of store.scanIndexRange({ index: 'byDeadline', partition: partitions.byDeadline(shard), below: deadlineSortKey(now + 1, '') })) {
+      for await (const page of store.queryIndexRange({ index: 'byDeadline', partition: partitions.byDeadline(shard), below: deadlineSortKey(now + 1, '') })) {
         for (const res of page) {
           if (res.action) await this.resolve(res, report);
           else await this.purge(res, report);

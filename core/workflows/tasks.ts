@@ -9,11 +9,11 @@ import { holdsAllocation } from '../domain/hosts.js';
 import type { Failure, Ledger } from '../domain/ledger.js';
 import { SchedulingError, type Scheduler } from '../domain/scheduler.js';
 import { stepAfter, stepMessage, stepOf, WORKFLOWS, type WorkflowSpec } from '../process/workflows.js';
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 import { hostResultPath } from './asl.js';
 import { WorkflowRuns } from './runs.js';
-import type { HostCommandName, TaskPayload, WorkflowEngine } from './types.js';
+import type { HostCommandName, TaskPayload, StepFunctions } from './types.js';
 
 export interface TaskDeps {
   ledger: Ledger;
@@ -22,7 +22,7 @@ export interface TaskDeps {
   outbox: Outbox;
   /** The workflow engine the tasks run under: callback tasks with nothing to wait for resolve their own token,
    *  and a completion starts the runs it calls for. */
-  workflows: WorkflowEngine;
+  workflows: StepFunctions;
   log?: (msg: string, err: unknown) => void;
 }
 

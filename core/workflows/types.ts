@@ -61,13 +61,13 @@ export type TaskPayload =
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'NOT_FOUND';
 
 /**
- * A Step Functions service: AWS (`SfnWorkflowEngine`) or the embedded interpreter (`LocalWorkflowEngine`).
+ * A Step Functions service: AWS (`AwsStepFunctions`) or the embedded interpreter (`EmbeddedStepFunctions`).
  *
  * @example
  * await wf.start('instance-start', { id: '1i5', actionId, workflow: 'instance-start' });
  * await wf.sendTaskSuccess(token, { externalId: 'abc' });
  */
-export interface WorkflowEngine {
+export interface StepFunctions {
   /** Starts an execution named `input.actionId`; starting one that exists already is a no-op (idempotent). */
   start(workflow: string, input: ExecutionInput): Promise<void>;
   /** Status of the execution of `actionId` in `workflow`. */

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../core/config.js';
-import { startStack, type RunningStack, type StackOptions } from '../../core/embedded/stack.js';
+import { startStack, type RunningStack, type StackOptions } from '../../core/embedded/local-server.js';
 import { Client } from './client.js';
 
 export interface TestStack {

@@ -7,7 +7,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { connectEmbedded } from '../../core/embedded/dynalite.js';
 import { formatId, type BaseType } from '../../core/ids.js';
 import { ensureTable } from '../../core/store/connect.js';
-import type { Resource } from '../../core/store/resource.js';
+import type { Resource } from '../../core/store/item.js';
 import { Store, type StoreOptions } from '../../core/store/store.js';
 
 export interface TestStore {

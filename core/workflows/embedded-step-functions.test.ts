@@ -5,12 +5,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN, toAsl, type AslDefinition, type AslOptions } from './asl.js';
 import { WORKFLOWS, type StepSpec, type WorkflowSpec } from '../process/workflows.js';
-import { LocalWorkflowEngine, type LocalWorkflowEngineOptions } from './local-engine.js';
+import { EmbeddedStepFunctions, type EmbeddedStepFunctionsOptions } from './embedded-step-functions.js';
 import { TaskTokenError, type TaskPayload } from './types.js';
 
 type HostCall = Extract<TaskPayload, { task: 'hostCall' }>;
 type FailTask = Extract<TaskPayload, { task: 'fail' }>;
-type Agent = (p: TaskPayload, wf: LocalWorkflowEngine) => unknown;
+type Agent = (p: TaskPayload, wf: EmbeddedStepFunctions) => unknown;
 
 const ALLOCATE: StepSpec = { kind: 'local', name: 'Allocate', step: 'allocate', message: 'Scheduling' };
 const ACTIVATE: StepSpec = { kind: 'host', name: 'Activate', command: 'compute.instance.activate', message: 'Starting' };
@@ -22,7 +22,7 @@ const happyAgent: Agent = (p, wf) => {
 };
 
 // Closed after all tests, not after each: the timing tests run concurrently.
-const engines: LocalWorkflowEngine[] = [];
+const engines: EmbeddedStepFunctions[] = [];
 afterAll(async () => {
   await Promise.all(engines.splice(0).map((e) => e.close()));
 });
@@ -31,7 +31,7 @@ function setup(
   steps: StepSpec[],
   agent: Agent = happyAgent,
   asl: Partial<AslOptions> = {},
-  extra: Partial<LocalWorkflowEngineOptions> & { tweak?: (d: AslDefinition) => void } = {},
+  extra: Partial<EmbeddedStepFunctionsOptions> & { tweak?: (d: AslDefinition) => void } = {},
 ) {
   const calls: TaskPayload[] = [];
   const def = toAsl(
@@ -39,7 +39,7 @@ function setup(
     { tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, heartbeatSeconds: 1, timeoutSeconds: 5, ...asl },
   );
   extra.tweak?.(def);
-  const wf: LocalWorkflowEngine = new LocalWorkflowEngine({
+  const wf: EmbeddedStepFunctions = new EmbeddedStepFunctions({
     definitions: { t: def },
     tasks: () => async (p) => {
       calls.push(p);
@@ -62,7 +62,7 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
-describe('LocalWorkflowEngine', () => {
+describe('EmbeddedStepFunctions', () => {
   it('runs a local step and a host call to completion, passing the ASL payloads', async () => {
     const { wf, calls, start } = setup([ALLOCATE, ACTIVATE]);
     await start();
@@ -104,7 +104,7 @@ describe('LocalWorkflowEngine', () => {
 
   it('runs every real workflow end to end with an agent that always succeeds', async () => {
     const calls: TaskPayload[] = [];
-    const wf: LocalWorkflowEngine = new LocalWorkflowEngine({
+    const wf: EmbeddedStepFunctions = new EmbeddedStepFunctions({
       definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, heartbeatSeconds: 60, timeoutSeconds: 900 }),
       tasks: () => async (p) => {
         calls.push(p);

@@ -16,11 +16,11 @@
 import './polyfill.js';
 import { ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { LAMBDA_INVOKE, LAMBDA_INVOKE_WAIT, type AslDefinition, type AslTaskState } from './asl.js';
-import { TaskTokenError, type ExecutionInput, type ExecutionStatus, type TaskPayload, type WorkflowEngine } from './types.js';
+import { TaskTokenError, type ExecutionInput, type ExecutionStatus, type TaskPayload, type StepFunctions } from './types.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-export interface LocalWorkflowEngineOptions {
+export interface EmbeddedStepFunctionsOptions {
   /** State machines by workflow name, as `allDefinitions()` makes them. */
   definitions: Record<string, AslDefinition>;
   /**
@@ -28,7 +28,7 @@ export interface LocalWorkflowEngineOptions {
    * their own tokens and start executions through it). The function gets each Task's `Payload`; its result is the
    * Task's `Payload` output.
    */
-  tasks: (engine: WorkflowEngine) => (payload: TaskPayload) => Promise<unknown>;
+  tasks: (engine: StepFunctions) => (payload: TaskPayload) => Promise<unknown>;
   /** Receives execution outcomes and state failures/retries (diagnostics only). */
   log?: (e: unknown) => void;
   /**
@@ -91,12 +91,12 @@ const INVALID_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
  * Step Functions in-process.
  *
  * @example
- * const wf = new LocalWorkflowEngine({ definitions: allDefinitions(opts), tasks: (self) => createTaskHandler({ ...deps, workflows: self }) });
+ * const wf = new EmbeddedStepFunctions({ definitions: allDefinitions(opts), tasks: (self) => createTaskHandler({ ...deps, workflows: self }) });
  * await wf.start('instance-stop', { id: '1i5', actionId, workflow: 'instance-stop' });
  * await wf.sendTaskSuccess(token, { ok: true }); // from the agent's completion
  * await wf.idle(); // every execution settled
  */
-export class LocalWorkflowEngine implements WorkflowEngine {
+export class EmbeddedStepFunctions implements StepFunctions {
   private readonly machines = new Map<string, { machine: StateMachine; def: AslDefinition }>();
   private readonly executions = new Map<string, Execution>();
   private readonly waiting = new Map<string, Waiting>();
@@ -109,7 +109,7 @@ export class LocalWorkflowEngine implements WorkflowEngine {
 
   private readonly invokeTask: (payload: TaskPayload) => Promise<unknown>;
 
-  constructor(private readonly opts: LocalWorkflowEngineOptions) {
+  constructor(private readonly opts: EmbeddedStepFunctionsOptions) {
     this.now = opts.now ?? Date.now;
     this.invokeTask = opts.tasks(this);
     for (const [name, asl] of Object.entries(opts.definitions)) {
@@ -126,7 +126,7 @@ export class LocalWorkflowEngine implements WorkflowEngine {
   }
 
   async start(workflow: string, input: ExecutionInput): Promise<void> {
-    if (this.closed) throw new Error('LocalWorkflowEngine is closed');
+    if (this.closed) throw new Error('EmbeddedStepFunctions is closed');
     const m = this.machines.get(workflow);
     if (!m) throw sfnError('StateMachineDoesNotExist', `no state machine for workflow ${workflow}`);
     const name = input.actionId;

@@ -1,6 +1,6 @@
 /**
  * @module
- * Request mapping of SfnWorkflowEngine, checked against a stand-in Step Functions endpoint.
+ * Request mapping of AwsStepFunctions, checked against a stand-in Step Functions endpoint.
  *
  * The endpoint below is a stand-in: no local Step Functions engine speaks the service's wire protocol (the embedded
  * interpreter is a library), so this tiny HTTP server answers the six operations the engine uses in the AWS JSON 1.0
@@ -11,7 +11,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { executionArn, SfnWorkflowEngine } from './sfn-engine.js';
+import { executionArn, AwsStepFunctions } from './aws-step-functions.js';
 import { TaskTokenError } from './types.js';
 
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:drover-test-instance-start';
@@ -64,7 +64,7 @@ function answer(op: string, body: Record<string, unknown>): [number, unknown] {
 }
 
 let server: Server;
-let wf: SfnWorkflowEngine;
+let wf: AwsStepFunctions;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -88,7 +88,7 @@ beforeAll(async () => {
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     maxAttempts: 1,
   });
-  wf = new SfnWorkflowEngine({ client, stateMachineArns: { 'instance-start': MACHINE } });
+  wf = new AwsStepFunctions({ client, stateMachineArns: { 'instance-start': MACHINE } });
 });
 
 afterAll(async () => {
@@ -107,7 +107,7 @@ describe('executionArn', () => {
   });
 });
 
-describe('SfnWorkflowEngine', () => {
+describe('AwsStepFunctions', () => {
   const input = { id: '1i5', actionId: 'act-1', workflow: 'instance-start' };
 
   it('starts an execution named by the action id, and treats ExecutionAlreadyExists as started', async () => {

@@ -6,7 +6,7 @@
  * `actions` maps, the state errors, the conditional writes, the `state` enum of each schema, workflow choice, and
  * everything the lifecycle ledger does when an action completes. `core/process/workflows.ts` checks it on load.
  */
-import type { Resource } from '../store/resource.js';
+import type { Resource } from '../store/item.js';
 
 /** The state field a process moves. Only `state` decides whether an action is shown (cattle rule). */
 export type StateField = 'state' | 'allocationState' | 'healthState';

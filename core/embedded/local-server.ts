@@ -16,8 +16,8 @@ import type { Outbox } from '../agent/outbox.js';
 import { startAgent, type RunningAgent } from '../../agent/agent.js';
 import { SimDriver } from '../../agent/sim-driver.js';
 import { schema } from '../schema/registry.js';
-import { LocalWorkflowEngine } from '../workflows/local-engine.js';
-import type { WorkflowEngine } from '../workflows/types.js';
+import { EmbeddedStepFunctions } from '../workflows/embedded-step-functions.js';
+import type { StepFunctions } from '../workflows/types.js';
 import type { DroverService } from '../domain/service.js';
 import { createDrover, type Drover } from '../runtime.js';
 import { dynamoClient, ensureTable, type StoreClient } from '../store/connect.js';
@@ -55,7 +55,7 @@ export interface StackOptions {
   /** Overrides where begun actions' runs go (tests that hold work back). */
   runs?: (ledger: Ledger) => Runs;
   /** Overrides the workflow engine (tests that stand in for Step Functions). */
-  workflows?: WorkflowEngine;
+  workflows?: StepFunctions;
   logError?: (err: unknown) => void;
   /** Longest agent long-poll in seconds (default 20: locally a held request costs nothing). */
   agentPollWaitSeconds?: number;
@@ -223,7 +223,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       // Executions first: their actions stay open in the store, as after a crash, and the next start's
       // reconciliation re-drives them. Stopping the sim hosts first would have them report every command they were running
       // as failed ("Agent stopped before the command finished"), failing the user's actions for a restart.
-      if (drover.workflows instanceof LocalWorkflowEngine) await drover.workflows.close();
+      if (drover.workflows instanceof EmbeddedStepFunctions) await drover.workflows.close();
       await Promise.all(simHosts.map((h) => h.stop({ graceMs: 0 })));
       outbox.close(); // answers waiting agent long-polls now rather than after the server is gone
       await new Promise<void>((ok) => {

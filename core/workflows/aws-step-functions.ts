@@ -1,6 +1,6 @@
 /**
  * @module
- * The WorkflowEngine over AWS Step Functions (`@aws-sdk/client-sfn`): executions named by action id, task tokens via SendTask*.
+ * The StepFunctions over AWS Step Functions (`@aws-sdk/client-sfn`): executions named by action id, task tokens via SendTask*.
  */
 import {
   DescribeExecutionCommand,
@@ -11,9 +11,9 @@ import {
   StopExecutionCommand,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { TaskTokenError, type ExecutionInput, type ExecutionStatus, type WorkflowEngine } from './types.js';
+import { TaskTokenError, type ExecutionInput, type ExecutionStatus, type StepFunctions } from './types.js';
 
-export interface SfnWorkflowEngineOptions {
+export interface AwsStepFunctionsOptions {
   client: SFNClient;
   /** Unqualified state machine ARN of each workflow (no version or alias suffix). */
   stateMachineArns: Record<string, string>;
@@ -48,11 +48,11 @@ export function executionArn(stateMachineArn: string, name: string): string {
  * Step Functions in AWS.
  *
  * @example
- * const wf = new SfnWorkflowEngine({ client: new SFNClient({}), stateMachineArns: { 'instance-start': arn } });
+ * const wf = new AwsStepFunctions({ client: new SFNClient({}), stateMachineArns: { 'instance-start': arn } });
  * await wf.start('instance-start', { id: '1i5', actionId, workflow: 'instance-start' });
  */
-export class SfnWorkflowEngine implements WorkflowEngine {
-  constructor(private readonly opts: SfnWorkflowEngineOptions) {}
+export class AwsStepFunctions implements StepFunctions {
+  constructor(private readonly opts: AwsStepFunctionsOptions) {}
 
   async start(workflow: string, input: ExecutionInput): Promise<void> {
     try {

@@ -10,18 +10,19 @@ import {
   statesOf,
   type ProcessBaseType,
   type ProcessDef,
-} from '../process/table.js';
+} from '../process/lifecycle.js';
 import type { BaseType } from '../ids.js';
 
-// ---- field helpers: short names keep the tables below readable ----
+// ---- field helpers: what a client may do with a field ----
 type Opts = Omit<FieldDef, 'type'>;
-const f = (type: string, o: Opts = {}): FieldDef => ({ type, nullable: true, ...o });
-/** create-only field */
-const c = (type: string, o: Opts = {}): FieldDef => f(type, { create: true, ...o });
-/** create+update field */
-const cu = (type: string, o: Opts = {}): FieldDef => f(type, { create: true, update: true, ...o });
-/** read-only field */
-const r = (type: string, o: Opts = {}): FieldDef => f(type, o);
+/** A nullable field, with whatever else `o` says. */
+const field = (type: string, o: Opts = {}): FieldDef => ({ type, nullable: true, ...o });
+/** A field set on create only. */
+const createOnly = (type: string, o: Opts = {}): FieldDef => field(type, { create: true, ...o });
+/** A field set on create and changed by update. */
+const writable = (type: string, o: Opts = {}): FieldDef => field(type, { create: true, update: true, ...o });
+/** A field only Drover sets. */
+const readOnly = (type: string, o: Opts = {}): FieldDef => field(type, o);
 
 const CAPABILITIES = [
   'ALL', 'AUDIT_CONTROL', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER',
@@ -55,88 +56,88 @@ const LONG_LIST = 256;
 /** Fields every stateful resource has (spec §2.2). `state` options come from the process table. */
 function commonFields(baseType: ProcessBaseType): Record<string, FieldDef> {
   return {
-    accountId: r('reference[account]', { filter: true }),
-    created: r('date', { filter: true }),
+    accountId: readOnly('reference[account]', { filter: true }),
+    created: readOnly('date', { filter: true }),
     // The schema declares the id an int although values are formatted strings (spec §1.4, DUMP).
-    id: r('int', { nullable: false }),
-    description: cu('string', { maxLength: 1024, filter: true }),
-    kind: r('string', { filter: true }),
-    name: cu('string', { maxLength: 255, filter: true }),
-    removeTime: r('date', { filter: true }),
-    removed: r('date', { filter: true }),
-    state: r('enum', { nullable: false, maxLength: 128, options: statesOf(baseType), filter: true }),
-    transitioning: r('enum', { options: ['error', 'no', 'yes'] }),
-    transitioningMessage: r('string'),
-    transitioningProgress: r('int'),
-    uuid: r('string', { filter: true }),
+    id: readOnly('int', { nullable: false }),
+    description: writable('string', { maxLength: 1024, filter: true }),
+    kind: readOnly('string', { filter: true }),
+    name: writable('string', { maxLength: 255, filter: true }),
+    removeTime: readOnly('date', { filter: true }),
+    removed: readOnly('date', { filter: true }),
+    state: readOnly('enum', { nullable: false, maxLength: 128, options: statesOf(baseType), filter: true }),
+    transitioning: readOnly('enum', { options: ['error', 'no', 'yes'] }),
+    transitioningMessage: readOnly('string'),
+    transitioningProgress: readOnly('int'),
+    uuid: readOnly('string', { filter: true }),
   };
 }
 
 /** Fields of the base `instance` type (spec §2.5). */
 const INSTANCE_FIELDS: Record<string, FieldDef> = {
   ...commonFields('instance'),
-  externalId: r('string', { filter: true }),
-  hostId: r('reference[host]', { filter: true }),
+  externalId: readOnly('string', { filter: true }),
+  hostId: readOnly('reference[host]', { filter: true }),
 };
 
 /** `container` fields, project-role view (spec §2.3). */
 const CONTAINER_FIELDS: Record<string, FieldDef> = {
   ...INSTANCE_FIELDS,
-  build: c('dockerBuild'),
-  capAdd: c('array[enum]', { options: CAPABILITIES, maxItems: LIST }),
-  capDrop: c('array[enum]', { options: CAPABILITIES, maxItems: LIST }),
-  command: c('array[string]', { maxLength: ARG, maxItems: LONG_LIST }),
-  count: c('int', { output: false, min: 1, max: 1000 }),
-  cpuSet: c('string', { maxLength: NAME }),
-  cpuShares: c('int'),
-  createIndex: r('int', { filter: true }),
-  dataVolumeMounts: c('map[reference[volume]]', { maxItems: LIST }),
-  dataVolumes: c('array[string]', { maxLength: ARG, maxItems: LONG_LIST }),
-  dataVolumesFrom: c('array[reference[container]]', { maxItems: LIST }),
-  deploymentUnitUuid: r('string', { filter: true }),
-  devices: c('array[string]', { maxLength: TEXT, maxItems: LONG_LIST }),
-  dns: c('array[string]', { maxLength: NAME, maxItems: LIST }),
-  dnsSearch: c('array[string]', { maxLength: NAME, maxItems: LIST }),
-  domainName: c('string', { maxLength: NAME }),
-  entryPoint: c('array[string]', { maxLength: ARG, maxItems: LIST }),
-  environment: c('map[string]', { nullable: false, initialValue: {}, maxLength: ARG, maxItems: LONG_LIST }),
-  expose: c('array[string]', { maxLength: NAME, maxItems: LONG_LIST }),
-  extraHosts: c('array[string]', { maxLength: TEXT, maxItems: LONG_LIST }),
-  firstRunning: r('date', { filter: true }),
-  healthCheck: c('instanceHealthCheck'),
-  healthState: r('enum', { options: HEALTH_STATES, filter: true }),
-  hostname: c('string', { minLength: 1, maxLength: 255, filter: true }),
+  build: createOnly('dockerBuild'),
+  capAdd: createOnly('array[enum]', { options: CAPABILITIES, maxItems: LIST }),
+  capDrop: createOnly('array[enum]', { options: CAPABILITIES, maxItems: LIST }),
+  command: createOnly('array[string]', { maxLength: ARG, maxItems: LONG_LIST }),
+  count: createOnly('int', { output: false, min: 1, max: 1000 }),
+  cpuSet: createOnly('string', { maxLength: NAME }),
+  cpuShares: createOnly('int'),
+  createIndex: readOnly('int', { filter: true }),
+  dataVolumeMounts: createOnly('map[reference[volume]]', { maxItems: LIST }),
+  dataVolumes: createOnly('array[string]', { maxLength: ARG, maxItems: LONG_LIST }),
+  dataVolumesFrom: createOnly('array[reference[container]]', { maxItems: LIST }),
+  deploymentUnitUuid: readOnly('string', { filter: true }),
+  devices: createOnly('array[string]', { maxLength: TEXT, maxItems: LONG_LIST }),
+  dns: createOnly('array[string]', { maxLength: NAME, maxItems: LIST }),
+  dnsSearch: createOnly('array[string]', { maxLength: NAME, maxItems: LIST }),
+  domainName: createOnly('string', { maxLength: NAME }),
+  entryPoint: createOnly('array[string]', { maxLength: ARG, maxItems: LIST }),
+  environment: createOnly('map[string]', { nullable: false, initialValue: {}, maxLength: ARG, maxItems: LONG_LIST }),
+  expose: createOnly('array[string]', { maxLength: NAME, maxItems: LONG_LIST }),
+  extraHosts: createOnly('array[string]', { maxLength: TEXT, maxItems: LONG_LIST }),
+  firstRunning: readOnly('date', { filter: true }),
+  healthCheck: createOnly('instanceHealthCheck'),
+  healthState: readOnly('enum', { options: HEALTH_STATES, filter: true }),
+  hostname: createOnly('string', { minLength: 1, maxLength: 255, filter: true }),
   // Optional in the schema (DUMP, seeds) but enforced on create, as cattle's InstanceImageValidationFilter does.
-  imageUuid: c('string', { requiredOnCreate: true, maxLength: TEXT, filter: true }),
-  instanceLinks: c('map[reference[instance]]', { output: false, maxItems: LIST }),
-  labels: c('map[string]', { nullable: false, initialValue: {}, maxLength: ARG, maxItems: LONG_LIST }),
-  logConfig: c('logConfig'),
-  lxcConf: c('map[string]', { maxLength: TEXT, maxItems: LIST }),
-  memory: c('int'),
-  memorySwap: c('int'),
-  nativeContainer: r('boolean', { nullable: false, initialValue: false, filter: true }),
-  networkContainerId: c('reference[container]', { filter: true }),
-  networkIds: c('array[reference[network]]', { output: false, maxItems: LIST }),
-  networkMode: c('enum', { options: ['none', 'bridge', 'host', 'managed', 'container'], default: 'managed' }),
-  pidMode: c('enum', { options: ['host'] }),
-  ports: c('array[string]', { maxLength: NAME, maxItems: LONG_LIST }),
-  primaryIpAddress: r('string', { nullable: false }),
-  privileged: c('boolean', { nullable: false, default: false }),
-  publishAllPorts: c('boolean', { nullable: false, default: false }),
-  readOnly: c('boolean', { nullable: false, default: false }),
-  registryCredentialId: c('reference[registryCredential]', { filter: true }),
-  requestedHostId: c('reference[host]'),
-  restartPolicy: c('restartPolicy'),
-  securityOpt: c('array[string]', { maxLength: TEXT, maxItems: LIST }),
-  startCount: r('int', { filter: true }),
-  startOnCreate: c('boolean', { nullable: false, default: true }),
-  stdinOpen: c('boolean', { nullable: false, default: false }),
-  systemContainer: r('enum', { options: ['NetworkAgent', 'LoadBalancerAgent'], filter: true }),
-  tty: c('boolean', { nullable: false, default: false }),
-  user: c('string', { minLength: 1, maxLength: NAME }),
-  version: r('string', { nullable: false, default: '0', filter: true }),
-  volumeDriver: c('string', { maxLength: NAME }),
-  workingDir: c('string', { minLength: 1, maxLength: ARG }),
+  imageUuid: createOnly('string', { requiredOnCreate: true, maxLength: TEXT, filter: true }),
+  instanceLinks: createOnly('map[reference[instance]]', { output: false, maxItems: LIST }),
+  labels: createOnly('map[string]', { nullable: false, initialValue: {}, maxLength: ARG, maxItems: LONG_LIST }),
+  logConfig: createOnly('logConfig'),
+  lxcConf: createOnly('map[string]', { maxLength: TEXT, maxItems: LIST }),
+  memory: createOnly('int'),
+  memorySwap: createOnly('int'),
+  nativeContainer: readOnly('boolean', { nullable: false, initialValue: false, filter: true }),
+  networkContainerId: createOnly('reference[container]', { filter: true }),
+  networkIds: createOnly('array[reference[network]]', { output: false, maxItems: LIST }),
+  networkMode: createOnly('enum', { options: ['none', 'bridge', 'host', 'managed', 'container'], default: 'managed' }),
+  pidMode: createOnly('enum', { options: ['host'] }),
+  ports: createOnly('array[string]', { maxLength: NAME, maxItems: LONG_LIST }),
+  primaryIpAddress: readOnly('string', { nullable: false }),
+  privileged: createOnly('boolean', { nullable: false, default: false }),
+  publishAllPorts: createOnly('boolean', { nullable: false, default: false }),
+  readOnly: createOnly('boolean', { nullable: false, default: false }),
+  registryCredentialId: createOnly('reference[registryCredential]', { filter: true }),
+  requestedHostId: createOnly('reference[host]'),
+  restartPolicy: createOnly('restartPolicy'),
+  securityOpt: createOnly('array[string]', { maxLength: TEXT, maxItems: LIST }),
+  startCount: readOnly('int', { filter: true }),
+  startOnCreate: createOnly('boolean', { nullable: false, default: true }),
+  stdinOpen: createOnly('boolean', { nullable: false, default: false }),
+  systemContainer: readOnly('enum', { options: ['NetworkAgent', 'LoadBalancerAgent'], filter: true }),
+  tty: createOnly('boolean', { nullable: false, default: false }),
+  user: createOnly('string', { minLength: 1, maxLength: NAME }),
+  version: readOnly('string', { nullable: false, default: '0', filter: true }),
+  volumeDriver: createOnly('string', { maxLength: NAME }),
+  workingDir: createOnly('string', { minLength: 1, maxLength: ARG }),
 };
 
 /** Docker-only container fields a virtual machine does not have (spec §2.4). */
@@ -148,17 +149,17 @@ const DOCKER_ONLY = [
 
 const VM_FIELDS: Record<string, FieldDef> = {
   ...Object.fromEntries(Object.entries(CONTAINER_FIELDS).filter(([k]) => !DOCKER_ONLY.includes(k))),
-  disks: c('array[virtualMachineDisk]', { maxItems: LIST }),
-  memoryMb: c('int', { default: 512, min: 1, filter: true }),
-  userdata: c('string', { maxLength: 65535 }),
-  vcpu: c('int', { default: 1, min: 1 }),
+  disks: createOnly('array[virtualMachineDisk]', { maxItems: LIST }),
+  memoryMb: createOnly('int', { default: 512, min: 1, filter: true }),
+  userdata: createOnly('string', { maxLength: 65535 }),
+  vcpu: createOnly('int', { default: 1, min: 1 }),
 };
 
 const INSTANCE_LINK_FIELDS: Record<string, FieldDef> = {
   ...commonFields('instanceLink'),
-  instanceId: r('reference[instance]', { filter: true }),
-  linkName: r('string', { filter: true }),
-  targetInstanceId: f('reference[instance]', { update: true, scheduleUpdate: true, filter: true }),
+  instanceId: readOnly('reference[instance]', { filter: true }),
+  linkName: readOnly('string', { filter: true }),
+  targetInstanceId: field('reference[instance]', { update: true, scheduleUpdate: true, filter: true }),
 };
 
 /**
@@ -167,14 +168,14 @@ const INSTANCE_LINK_FIELDS: Record<string, FieldDef> = {
  */
 const HOST_FIELDS: Record<string, FieldDef> = {
   ...commonFields('host'),
-  agentSeenAt: r('date'),
-  agentState: r('enum', { options: ['online', 'offline'], filter: true }),
-  allocatedMemoryMb: r('int', { nullable: false, initialValue: 0 }),
-  allocatedVcpu: r('int', { nullable: false, initialValue: 0 }),
-  hostname: r('string', { filter: true }),
-  labels: r('map[string]', { nullable: false, initialValue: {} }),
-  memoryMb: r('int', { filter: true }),
-  vcpu: r('int', { filter: true }),
+  agentSeenAt: readOnly('date'),
+  agentState: readOnly('enum', { options: ['online', 'offline'], filter: true }),
+  allocatedMemoryMb: readOnly('int', { nullable: false, initialValue: 0 }),
+  allocatedVcpu: readOnly('int', { nullable: false, initialValue: 0 }),
+  hostname: readOnly('string', { filter: true }),
+  labels: readOnly('map[string]', { nullable: false, initialValue: {} }),
+  memoryMb: readOnly('int', { filter: true }),
+  vcpu: readOnly('int', { filter: true }),
 };
 
 // A project is its own account, so it has no accountId.
@@ -182,9 +183,9 @@ const { accountId: _ownAccount, ...PROJECT_FIELDS } = commonFields('account');
 
 const API_KEY_FIELDS: Record<string, FieldDef> = {
   ...commonFields('credential'),
-  accountId: c('reference[account]', { required: true, filter: true }),
-  publicValue: r('string', { filter: true }),
-  secretValue: r('password', { readOnCreateOnly: true }),
+  accountId: createOnly('reference[account]', { required: true, filter: true }),
+  publicValue: readOnly('string', { filter: true }),
+  secretValue: readOnly('password', { readOnCreateOnly: true }),
 };
 
 /**
@@ -193,8 +194,8 @@ const API_KEY_FIELDS: Record<string, FieldDef> = {
  */
 const REGISTRATION_TOKEN_FIELDS: Record<string, FieldDef> = {
   ...commonFields('credential'),
-  registrationUrl: r('string'),
-  token: r('string', { readOnCreateOnly: true }),
+  registrationUrl: readOnly('string'),
+  token: readOnly('string', { readOnCreateOnly: true }),
 };
 
 /** Rancher's process actions take no input and return the resource, unless the process says otherwise. */
@@ -256,7 +257,8 @@ function embedded(id: string, fields: Record<string, FieldDef>, collectionMethod
   };
 }
 
-const e = (type: string, o: Opts = {}): FieldDef => ({ type, create: true, nullable: true, ...o });
+/** A field of an action's input. */
+const inputField = (type: string, o: Opts = {}): FieldDef => ({ type, create: true, nullable: true, ...o });
 
 /** Every schema, keyed by id. Order is the order of `/v1/schemas`. */
 export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
@@ -316,61 +318,61 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
       links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
     }),
     // embedded types (spec §2.6)
-    embedded('restartPolicy', { maximumRetryCount: e('int'), name: e('string', { update: true, maxLength: NAME }) }),
-    embedded('logConfig', { config: e('map[string]', { maxLength: TEXT, maxItems: LIST }), driver: e('string', { maxLength: NAME }) }),
+    embedded('restartPolicy', { maximumRetryCount: inputField('int'), name: inputField('string', { update: true, maxLength: NAME }) }),
+    embedded('logConfig', { config: inputField('map[string]', { maxLength: TEXT, maxItems: LIST }), driver: inputField('string', { maxLength: NAME }) }),
     embedded('instanceHealthCheck', {
-      healthyThreshold: e('int'),
-      initializingTimeout: e('int'),
-      interval: e('int'),
-      name: e('string', { maxLength: NAME }),
-      port: e('int', { required: true, min: 1, max: 65535 }),
-      recreateOnQuorumStrategyConfig: e('recreateOnQuorumStrategyConfig'),
-      reinitializingTimeout: e('int'),
-      requestLine: e('string', { maxLength: TEXT }),
-      responseTimeout: e('int'),
-      strategy: e('enum', { options: ['none', 'recreate', 'recreateOnQuorum'], default: 'recreate' }),
-      unhealthyThreshold: e('int'),
+      healthyThreshold: inputField('int'),
+      initializingTimeout: inputField('int'),
+      interval: inputField('int'),
+      name: inputField('string', { maxLength: NAME }),
+      port: inputField('int', { required: true, min: 1, max: 65535 }),
+      recreateOnQuorumStrategyConfig: inputField('recreateOnQuorumStrategyConfig'),
+      reinitializingTimeout: inputField('int'),
+      requestLine: inputField('string', { maxLength: TEXT }),
+      responseTimeout: inputField('int'),
+      strategy: inputField('enum', { options: ['none', 'recreate', 'recreateOnQuorum'], default: 'recreate' }),
+      unhealthyThreshold: inputField('int'),
     }),
-    embedded('recreateOnQuorumStrategyConfig', { quorum: e('int') }),
+    embedded('recreateOnQuorumStrategyConfig', { quorum: inputField('int') }),
     embedded('dockerBuild', {
-      context: e('string', { maxLength: ARG }),
-      dockerfile: e('string', { maxLength: ARG }),
-      forcerm: e('boolean', { nullable: false, default: false }),
-      nocache: e('boolean', { nullable: false, default: false }),
-      remote: e('string', { maxLength: ARG }),
-      rm: e('boolean', { nullable: false, default: false }),
+      context: inputField('string', { maxLength: ARG }),
+      dockerfile: inputField('string', { maxLength: ARG }),
+      forcerm: inputField('boolean', { nullable: false, default: false }),
+      nocache: inputField('boolean', { nullable: false, default: false }),
+      remote: inputField('string', { maxLength: ARG }),
+      rm: inputField('boolean', { nullable: false, default: false }),
     }),
     embedded('virtualMachineDisk', {
-      driver: e('string', { maxLength: NAME }),
-      name: e('string', { validChars: 'a-z0-9_.-', minLength: 2, maxLength: NAME }),
-      opts: e('map[string]', { maxLength: TEXT, maxItems: LIST }),
-      root: e('boolean', { nullable: false, default: false }),
-      size: e('string', { default: '40g', maxLength: 64 }),
+      driver: inputField('string', { maxLength: NAME }),
+      name: inputField('string', { validChars: 'a-z0-9_.-', minLength: 2, maxLength: NAME }),
+      opts: inputField('map[string]', { maxLength: TEXT, maxItems: LIST }),
+      root: inputField('boolean', { nullable: false, default: false }),
+      size: inputField('string', { default: '40g', maxLength: 64 }),
     }),
     // action inputs and outputs (spec §2.7)
     // Exactly as served by cattle (spec §1.10): neither field nullable, no limits.
-    embedded('instanceStop', { remove: e('boolean', { nullable: false }), timeout: e('int', { nullable: false }) }, ['POST']),
+    embedded('instanceStop', { remove: inputField('boolean', { nullable: false }), timeout: inputField('int', { nullable: false }) }, ['POST']),
     embedded(
       'containerExec',
       {
-        attachStdin: e('boolean', { default: true }),
-        attachStdout: e('boolean', { default: true }),
-        command: e('array[string]', { required: true, maxLength: ARG, maxItems: LONG_LIST }),
-        tty: e('boolean', { default: true }),
+        attachStdin: inputField('boolean', { default: true }),
+        attachStdout: inputField('boolean', { default: true }),
+        command: inputField('array[string]', { required: true, maxLength: ARG, maxItems: LONG_LIST }),
+        tty: inputField('boolean', { default: true }),
       },
       ['POST'],
     ),
-    embedded('containerLogs', { follow: e('boolean', { default: true }), lines: e('int', { min: 0, default: 100 }) }, ['POST']),
+    embedded('containerLogs', { follow: inputField('boolean', { default: true }), lines: inputField('int', { min: 0, default: 100 }) }, ['POST']),
     embedded(
       'containerProxy',
-      { port: e('int', { min: 0, default: 80 }), scheme: e('enum', { options: ['http', 'https'], default: 'http' }) },
+      { port: inputField('int', { min: 0, default: 80 }), scheme: inputField('enum', { options: ['http', 'https'], default: 'http' }) },
       ['POST'],
     ),
     embedded('instanceConsoleInput', {}, ['POST']),
     // `labels` is not required (seed 002: Required "No").
-    embedded('setLabelsInput', { labels: e('json') }, ['POST']),
-    embedded('hostAccess', { token: r('string'), url: r('string') }),
-    embedded('instanceConsole', { kind: r('string'), password: r('string'), url: r('string') }),
+    embedded('setLabelsInput', { labels: inputField('json') }, ['POST']),
+    embedded('hostAccess', { token: readOnly('string'), url: readOnly('string') }),
+    embedded('instanceConsole', { kind: readOnly('string'), password: readOnly('string'), url: readOnly('string') }),
   ].map((s) => [s.id, s]),
 );
 
