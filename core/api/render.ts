@@ -8,7 +8,7 @@ import type { ApiError } from '../errors.js';
 import { fieldValue } from '../domain/fields.js';
 import { collectionFilters, type Condition } from '../domain/filters.js';
 import { availableActions } from '../process/actions.js';
-import { transitioningStatesOf, type ProcessBaseType } from '../process/lifecycle.js';
+import { transitioningFields } from '../process/lifecycle.js';
 import { familyOf, schema, schemaFor, type Role } from '../schema/registry.js';
 import type { FieldDef, ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/item.js';
@@ -19,21 +19,6 @@ type Json = Record<string, unknown>;
 /** `yyyy-MM-dd'T'HH:mm:ss'Z'`, as cattle writes dates. */
 export function formatDate(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** The computed `transitioning*` fields (cattle `getTransitionFields`). */
-export function transitioningFields(res: Resource): { transitioning: string; transitioningMessage: string | null; transitioningProgress: number | null } {
-  if (transitioningStatesOf(res.baseType as ProcessBaseType).has(res.state)) {
-    return {
-      transitioning: 'yes',
-      transitioningMessage: res.transitioningMessage ?? 'In Progress',
-      transitioningProgress: res.transitioningProgress ?? null,
-    };
-  }
-  if (res.transitioningError === 'error') {
-    return { transitioning: 'error', transitioningMessage: res.transitioningMessage ?? null, transitioningProgress: null };
-  }
-  return { transitioning: 'no', transitioningMessage: null, transitioningProgress: null };
 }
 
 /**

@@ -3,7 +3,7 @@
  * life (begin → complete / fail, chaining, fencing) is observable (spec §3.1, D6).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { transitioningFields } from '../api/render.js';
+import { transitioningFields } from '../process/lifecycle.js';
 import { ApiError, ConflictError } from '../errors.js';
 import { checkLifecycle, machineTimeoutSeconds, WORKFLOWS, type WorkflowSpec } from '../process/workflows.js';
 import { PROCESSES, type ProcessDef } from '../process/lifecycle.js';

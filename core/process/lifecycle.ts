@@ -390,3 +390,24 @@ export function onItsWayOut(res: { baseType: string; state: string; fields: Reco
   const next = p && res.action ? chainedAfter(p, res.fields, res.action.input) : undefined;
   return next !== undefined && !!processOf(res.baseType, next)?.wayOut;
 }
+
+/**
+ * The computed `transitioning*` fields of a resource (cattle `getTransitionFields`): `yes` in a transitioning
+ * state of the table (with `In Progress` when no message is set), `error` after a failed process, else `no`.
+ *
+ * @example
+ * transitioningFields(stopping) // { transitioning: 'yes', transitioningMessage: 'In Progress', transitioningProgress: null }
+ */
+export function transitioningFields(res: Resource): { transitioning: string; transitioningMessage: string | null; transitioningProgress: number | null } {
+  if (transitioningStatesOf(res.baseType as ProcessBaseType).has(res.state)) {
+    return {
+      transitioning: 'yes',
+      transitioningMessage: res.transitioningMessage ?? 'In Progress',
+      transitioningProgress: res.transitioningProgress ?? null,
+    };
+  }
+  if (res.transitioningError === 'error') {
+    return { transitioning: 'error', transitioningMessage: res.transitioningMessage ?? null, transitioningProgress: null };
+  }
+  return { transitioning: 'no', transitioningMessage: null, transitioningProgress: null };
+}
