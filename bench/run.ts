@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { createBench } from './create.bench.js';
 import { listBench } from './list.bench.js';
+import { readBench } from './read.bench.js';
 import { recoveryBench } from './recovery.bench.js';
 import { workflowBench } from './workflow.bench.js';
 
@@ -15,10 +16,11 @@ const only = process.argv[2];
 const rows = [
   ...(!only || only === 'create' ? await createBench() : []),
   ...(!only || only === 'list' ? await listBench() : []),
+  ...(!only || only === 'read' ? await readBench() : []),
   ...(!only || only === 'workflow' ? await workflowBench() : []),
   ...(!only || only === 'recovery' ? await recoveryBench() : []),
 ];
 console.log(`Measured ${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
-console.log('| benchmark | rate | ratio to floor | notes |');
+console.log('| benchmark | result | ratio to floor | notes |');
 console.log('| --- | --- | --- | --- |');
 for (const r of rows) console.log(r);
