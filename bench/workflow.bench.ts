@@ -156,7 +156,13 @@ export async function workflowBench(): Promise<string[]> {
       running = r.body.data.length;
       const settled = await watcher.get('/v1/containers?name_prefix=bulk&state_ne=running&limit=0');
       const stuckOrFailed = settled.body.data.filter((c: any) => c.transitioning !== 'yes');
-      if (stuckOrFailed.length) throw new Error(`${stuckOrFailed.length} containers ended in ${stuckOrFailed[0].state}`);
+      if (stuckOrFailed.length) {
+        const first = stuckOrFailed[0];
+        throw new Error(
+          `${stuckOrFailed.length} containers ended in ${first.state} (first: ${first.id}, ${JSON.stringify(first.transitioningMessage)}) ` +
+            `after ${fmt((performance.now() - t0) / 1000, 1)} s, with ${running} running`,
+        );
+      }
       if (running === N) break;
       if (performance.now() - t0 > 600_000) throw new Error(`only ${running} of ${N} running after 10 min`);
       await new Promise((r) => setTimeout(r, 500));
