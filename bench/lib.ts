@@ -1,6 +1,7 @@
 /**
  * @module
- * Small benchmark helpers: run N operations at a fixed concurrency and report rate and latency percentiles.
+ * Small benchmark helpers: run N operations at a fixed concurrency and report rate and latency percentiles, or
+ * run a floor and what is compared with it in alternating rounds, so both see the same machine.
  */
 
 export interface Measure {
@@ -11,13 +12,8 @@ export interface Measure {
   p99: number;
 }
 
-/**
- * Runs `op(i)` for i in [0, n) with `concurrency` in flight; latencies in ms.
- *
- * @example
- * const m = await measure(1000, 16, (i) => store.get(`1i${i}`));
- */
-export async function measure(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<Measure> {
+/** Latencies (ms) of `op(i)` for i in [0, n) with `concurrency` in flight, and the wall time in seconds. */
+async function run(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<{ lat: number[]; seconds: number }> {
   const lat: number[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -30,10 +26,52 @@ export async function measure(n: number, concurrency: number, op: (i: number) =>
       }
     }),
   );
-  const seconds = (performance.now() - t0) / 1000;
+  return { lat, seconds: (performance.now() - t0) / 1000 };
+}
+
+function summarize(lat: number[], seconds: number): Measure {
   lat.sort((a, b) => a - b);
   const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
-  return { ops: n, seconds, perSecond: n / seconds, p50: pct(50), p99: pct(99) };
+  return { ops: lat.length, seconds, perSecond: lat.length / seconds, p50: pct(50), p99: pct(99) };
+}
+
+/**
+ * Runs `op(i)` for i in [0, n) with `concurrency` in flight; latencies in ms.
+ *
+ * @example
+ * const m = await measure(1000, 16, (i) => store.get(`1i${i}`));
+ */
+export async function measure(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<Measure> {
+  const { lat, seconds } = await run(n, concurrency, op);
+  return summarize(lat, seconds);
+}
+
+/**
+ * Measures a floor and a subject in `rounds` alternating rounds of `n` operations each (floor first), and
+ * sums them up per side: a machine shared with other work slows both alike rather than one of them.
+ *
+ * @example
+ * const { floor, subject } = await versus(3, 500, 8, (i) => bare(i), (i) => api(i));
+ */
+export async function versus(
+  rounds: number,
+  n: number,
+  concurrency: number,
+  floorOp: (i: number) => Promise<unknown>,
+  subjectOp: (i: number) => Promise<unknown>,
+): Promise<{ floor: Measure; subject: Measure }> {
+  const sides = [
+    { op: floorOp, lat: [] as number[], seconds: 0 },
+    { op: subjectOp, lat: [] as number[], seconds: 0 },
+  ];
+  for (let r = 0; r < rounds; r++) {
+    for (const side of sides) {
+      const m = await run(n, concurrency, (i) => side.op(r * n + i));
+      side.lat.push(...m.lat);
+      side.seconds += m.seconds;
+    }
+  }
+  return { floor: summarize(sides[0].lat, sides[0].seconds), subject: summarize(sides[1].lat, sides[1].seconds) };
 }
 
 export const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { initProject } from 'sst/project.js';
 import { App, getStack } from 'sst/constructs';
+import { loadConfig } from '../core/config.js';
 import { INDEXES } from '../core/store/table.js';
 import { WORKFLOWS } from '../core/process/workflows.js';
 import { DroverStack } from './DroverStack.js';
@@ -39,10 +40,21 @@ describe('DroverStack', () => {
     // One Standard state machine per workflow; every host call waits for a task token with both timeouts.
     const machines = Object.values(t.findResources('AWS::StepFunctions::StateMachine')) as { Properties: any }[];
     expect(machines.length).toBe(Object.keys(WORKFLOWS).length);
-    const body = JSON.stringify(machines.map((m) => m.Properties.DefinitionString));
-    expect(body).toContain('lambda:invoke.waitForTaskToken');
-    expect(body).toContain('HeartbeatSeconds');
-    expect(body).toContain('States.HeartbeatTimeout');
+    const config = loadConfig(process.env);
+    for (const [workflow, spec] of Object.entries(WORKFLOWS)) {
+      const m = machines.find((x) => x.Properties.StateMachineName === `test-drover-${workflow}`);
+      expect(m, workflow).toBeDefined();
+      const tasks = callbackTasks(definitionOf(m!.Properties.DefinitionString));
+      // One callback task per host step of the workflow, each with its own heartbeat and timeout.
+      expect(tasks.map(([name]) => name), workflow).toEqual(spec.steps.filter((s) => s.kind === 'host').map((s) => s.name));
+      for (const [name, task] of tasks) {
+        const where = `${workflow}.${name}`;
+        expect(task.HeartbeatSeconds, where).toBe(config.heartbeatSeconds);
+        expect(task.TimeoutSeconds, where).toBe(config.actionTimeoutSeconds);
+        expect(task.HeartbeatSeconds, where).toBeLessThan(task.TimeoutSeconds);
+        expect(task.Catch?.flatMap((c: { ErrorEquals: string[] }) => c.ErrorEquals), where).toContain('States.HeartbeatTimeout');
+      }
+    }
     // The sweeper every minute, the reconciler (a consistent Scan of the table) every 10 minutes by default.
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
@@ -56,3 +68,22 @@ describe('DroverStack', () => {
     expect(targetOf('rate(10 minutes)')).toMatch(/reconciler\.handler$/);
   }, 120_000);
 });
+
+/**
+ * A state machine's definition as deployed: the JSON text, with each CloudFormation reference (`Ref`,
+ * `Fn::GetAtt`: the tasks function's ARN) standing in as a placeholder string.
+ */
+function definitionOf(value: unknown): any {
+  if (typeof value === 'string') return JSON.parse(value);
+  const parts = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'cfn-reference')).join(''));
+}
+
+/** Every `lambda:invoke.waitForTaskToken` task of a definition (branches and map iterators included), by state name. */
+function callbackTasks(def: { States: Record<string, any> }): [string, any][] {
+  return Object.entries(def.States).flatMap(([name, state]): [string, any][] => [
+    ...(state.Type === 'Task' && String(state.Resource).endsWith(':lambda:invoke.waitForTaskToken') ? [[name, state] as [string, any]] : []),
+    ...((state.Branches ?? []) as { States: Record<string, any> }[]).flatMap(callbackTasks),
+    ...[state.Iterator, state.ItemProcessor].filter(Boolean).flatMap(callbackTasks),
+  ]);
+}

@@ -475,8 +475,11 @@ describe('races and repeats', () => {
     const both = await Promise.all([1, 2, 3].map(() => agent.post(`/agent/commands/${activate.id}/complete`, { result: {} })));
     expect(both.map((r) => r.body.duplicate)).toEqual([true, true, true]);
 
-    // Give a wrongly relayed outcome time to show, then check nothing moved.
-    await new Promise((r) => setTimeout(r, 300));
+    // Each answer came after its relay (if any) was handed to the workflow engine; once the engine is idle (no
+    // execution running, no task handler in flight), whatever a wrongly relayed outcome would set off has run.
+    const engine = t.stack.drover.workflows as unknown as { idle?: () => Promise<void> };
+    expect(typeof engine.idle, 'the embedded engine reports when it is idle').toBe('function');
+    await engine.idle!();
     const after = await get(c.id);
     expectSettled(after, 'running');
     expect(after).toMatchObject({ startCount: 1, externalId: c.externalId, hostId: c.hostId, firstRunning: c.firstRunning });
