@@ -15,7 +15,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { BatchWriteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Hono } from 'hono';
 import { formatId } from '../core/ids.js';
-import { toItem, type Resource } from '../core/store/resource.js';
+import { toItem, type Resource } from '../core/store/item.js';
 import { INDEXES } from '../core/store/table.js';
 import type { Store } from '../core/store/store.js';
 import { Client } from '../test/helpers/client.js';
