@@ -154,4 +154,28 @@ describe('the agent', () => {
     }
     expect(await agent.done).toBe('stopped');
   });
+
+  it('polls again only once the commands it was handed are acked, so it is not handed them twice', async () => {
+    // The server answers the ack late; every poll records whether the ack had been answered by then.
+    let ackAnswered = false;
+    const pollSawAck: boolean[] = [];
+    const polls = once([command('c1')]);
+    const s = server(async (method, path) => {
+      if (path.endsWith('/ack')) {
+        await new Promise((r) => setTimeout(r, 50));
+        ackAnswered = true;
+        return json(200, { data: { ...command('c1'), status: 'acked' } });
+      }
+      if (method === 'GET') {
+        pollSawAck.push(ackAnswered);
+        return polls();
+      }
+      return json(200, { ok: true, duplicate: false });
+    });
+    const agent = await startAgent({ url: 'http://x', credentials, driver: new SimDriver({ workMs: 0 }), fetch: s.fetch, logger: logger(), retry: fast, pollWaitSeconds: 0, idlePollMs: 1 });
+    await until(() => pollSawAck.length >= 2);
+    // The first poll handed out c1; the next one came only after c1's ack was answered.
+    expect(pollSawAck.slice(0, 2)).toEqual([false, true]);
+    await agent.stop({ graceMs: 100 });
+  });
 });

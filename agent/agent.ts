@@ -216,7 +216,15 @@ export class Agent implements RunningAgent {
       try {
         const { commands, delivered } = await this.authed(() => this.client.poll(wait, this.opts.pollLimit ?? 20, signal));
         backoff.reset();
-        for (const cmd of commands) this.schedule(cmd);
+        const acks = commands.map((cmd) => this.schedule(cmd));
+        // Poll again once the server knows these are taken: an earlier poll would be handed them again (and then
+        // pause). A slow ack holds the next poll back by a second at most.
+        if (acks.length) {
+          const acked = new AbortController();
+          const waited = pause(1000, AbortSignal.any([signal, acked.signal]));
+          await Promise.race([Promise.allSettled(acks), waited]);
+          acked.abort(); // ends the pause, its timer and its listener
+        }
         if (!commands.length) {
           // Only repeats: their acks are on the way. Nothing at once: the server does not hold polls (Lambda).
           if (delivered) await pause(100, signal);
@@ -277,7 +285,8 @@ export class Agent implements RunningAgent {
    * Acks a new command at once (so the server stops handing it out), then runs it after the earlier commands
    * of the same instance (cattle serialized compute handlers per instance); other instances run in parallel.
    */
-  private schedule(cmd: AgentCommand): void {
+  /** Acks the command, then runs it after the earlier commands of its instance; resolves once the ack is settled. */
+  private schedule(cmd: AgentCommand): Promise<boolean> {
     const acked = this.ack(cmd);
     const prev = this.chains.get(cmd.resourceId) ?? Promise.resolve();
     const p: Promise<void> = prev
@@ -291,6 +300,7 @@ export class Agent implements RunningAgent {
       });
     this.chains.set(cmd.resourceId, p);
     this.inflight.add(p);
+    return acked;
   }
 
   /**
