@@ -28,30 +28,87 @@ export function formatDate(ms: number): string {
  * c.json(renderResource(res, urls, 'project'))
  */
 export function renderResource(res: Resource, urls: UrlBuilder, role: Role = 'admin'): Json {
-  const s = schema(res.type);
+  const plan = renderPlan(res.type, role);
   const links: Json = { self: urls.resource(res) };
-  for (const [name, l] of Object.entries(s.links)) {
-    // A reference link appears only when its field is set (cattle), and no link leads where the role cannot go.
-    if (l.kind === 'reference' && fieldValue(res, l.field) === null) continue;
-    if (!schemaFor(l.type, role)) continue;
-    links[name] = urls.link(res, name);
+  for (const l of plan.links) {
+    // A reference link appears only when its field is set (cattle).
+    if (l.field !== undefined && fieldValue(res, l.field) === null) continue;
+    links[l.name] = urls.link(res, l.name);
   }
   const actions: Json = {};
-  for (const name of availableActions(res, s)) actions[name] = urls.action(res, name);
+  for (const name of availableActions(res, plan.schema)) actions[name] = urls.action(res, name);
 
-  // baseType is the schema parent (container → instance, virtualMachine → container), as in Rancher 1.2+.
-  const fields: Json = { baseType: s.parent ?? s.id, ...transitioningFields(res) };
-  for (const [name, def] of Object.entries(s.resourceFields)) {
-    if (def.output === false || name in fields) continue;
-    const v = fieldValue(res, name);
-    if (def.type === 'date') {
-      fields[name] = typeof v === 'number' ? formatDate(v) : null;
-      if (typeof v === 'number') fields[`${name}TS`] = v;
-    } else fields[name] = v;
-  }
   const out: Json = { id: res.id, type: res.type, links, actions };
-  for (const k of Object.keys(fields).sort()) out[k] = fields[k];
+  const transitioning = transitioningFields(res);
+  // Keys in sorted order, worked out once per schema; a date's `TS` key only when the date is set.
+  for (const key of plan.order) {
+    switch (key.kind) {
+      case 'baseType':
+        out.baseType = plan.baseType;
+        break;
+      case 'transitioning':
+        out[key.name] = transitioning[key.name as keyof typeof transitioning];
+        break;
+      case 'field':
+        out[key.name] = fieldValue(res, key.name);
+        break;
+      case 'date': {
+        const v = fieldValue(res, key.name);
+        out[key.name] = typeof v === 'number' ? formatDate(v) : null;
+        break;
+      }
+      case 'dateTS': {
+        const v = fieldValue(res, key.of);
+        if (typeof v === 'number') out[key.name] = v;
+        break;
+      }
+    }
+  }
   return out;
+}
+
+/** One key of a rendered resource, and where its value comes from. */
+type RenderKey =
+  | { name: 'baseType'; kind: 'baseType' }
+  | { name: string; kind: 'transitioning' | 'field' | 'date' }
+  | { name: string; kind: 'dateTS'; of: string };
+
+/** What rendering a type for a role needs, worked out once: rendering a page of 100 repeats it 100 times. */
+interface RenderPlan {
+  schema: ResourceSchema;
+  /** The schema parent (container → instance, virtualMachine → container), as in Rancher 1.2+. */
+  baseType: string;
+  /** Links the role may follow; `field`: shown only when that reference field is set. */
+  links: { name: string; field?: string }[];
+  /** Every key the fields may produce, sorted by name. */
+  order: RenderKey[];
+}
+
+const plans = new Map<string, RenderPlan>();
+
+function renderPlan(type: string, role: Role): RenderPlan {
+  const cacheKey = `${role}/${type}`;
+  let plan = plans.get(cacheKey);
+  if (plan) return plan;
+  const s = schema(type);
+  const keys: RenderKey[] = [
+    { name: 'baseType', kind: 'baseType' },
+    ...['transitioning', 'transitioningMessage', 'transitioningProgress'].map((name) => ({ name, kind: 'transitioning' as const })),
+  ];
+  const taken = new Set(keys.map((k) => k.name));
+  for (const [name, def] of Object.entries(s.resourceFields)) {
+    if (def.output === false || taken.has(name)) continue;
+    taken.add(name);
+    if (def.type !== 'date') keys.push({ name, kind: 'field' });
+    else keys.push({ name, kind: 'date' }, { name: `${name}TS`, kind: 'dateTS', of: name });
+  }
+  const links = Object.entries(s.links)
+    // No link leads where the role cannot go.
+    .filter(([, l]) => schemaFor(l.type, role))
+    .map(([name, l]) => (l.kind === 'reference' ? { name, field: l.field } : { name }));
+  plan = { schema: s, baseType: s.parent ?? s.id, links, order: keys.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+  plans.set(cacheKey, plan);
+  return plan;
 }
 
 export interface CollectionView {
