@@ -63,6 +63,16 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
 }
 
 describe('EmbeddedStepFunctions', () => {
+  it('validates each definition (once per process): a broken one is refused every time, a good one twice is fine', () => {
+    const good = toAsl({ name: 't', description: 'test', steps: [ALLOCATE] }, { tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, heartbeatSeconds: 1, timeoutSeconds: 5 });
+    const broken = structuredClone(good);
+    (broken.States.Allocate as { Next?: string }).Next = 'Nowhere';
+    const make = (d: AslDefinition) => new EmbeddedStepFunctions({ definitions: { t: d }, tasks: () => async () => ({}) });
+    expect(() => make(broken)).toThrow();
+    engines.push(make(good), make(good));
+    expect(() => make(broken)).toThrow();
+  });
+
   it('runs a local step and a host call to completion, passing the ASL payloads', async () => {
     const { wf, calls, start } = setup([ALLOCATE, ACTIVATE]);
     await start();

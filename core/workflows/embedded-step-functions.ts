@@ -18,6 +18,9 @@ import { ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from
 import { LAMBDA_INVOKE, LAMBDA_INVOKE_WAIT, type AslDefinition, type AslTaskState } from './asl.js';
 import { TaskTokenError, type ExecutionInput, type ExecutionStatus, type TaskPayload, type StepFunctions } from './types.js';
 
+/** Definitions this process has validated already (as JSON). */
+const validatedDefinitions = new Set<string>();
+
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 export interface EmbeddedStepFunctionsOptions {
@@ -119,8 +122,13 @@ export class EmbeddedStepFunctions implements StepFunctions {
           throw new Error(`workflow ${name}: Task ${stateName} uses ${state.Resource}, which the local engine cannot run`);
         }
       }
-      // Validates the definition (throws on an invalid one).
-      const machine = new StateMachine(structuredClone(def) as unknown as StateMachineDefinition);
+      // Validates the definition (throws on an invalid one), once per process: validating the seven machines
+      // takes about a second, which every local start and every test stack would pay again.
+      const text = JSON.stringify(def);
+      const machine = new StateMachine(structuredClone(def) as unknown as StateMachineDefinition, {
+        validationOptions: { noValidate: validatedDefinitions.has(text) },
+      });
+      validatedDefinitions.add(text);
       this.machines.set(name, { machine, def });
     }
   }
