@@ -71,6 +71,20 @@ describe('change feed: resources, access keys, counters, config', () => {
     expect(stamped!.version).toBe(3);
   });
 
+  it('a report under an action (updateUnderAction) reports once, with the host index moved in the new image; a stale one nothing', async () => {
+    const r = await resource({ action: { id: 'act-1', name: 'start', input: {}, caller: 'admin', at: clock, from: 'stopped', deadline: clock + 1 } });
+    await store.create(r);
+    reported();
+    await store.updateUnderAction(r.id, 'act-1', { transitioningMessage: 'Starting on host 1h3', fields: { hostId: '1h3' } });
+    const upd = seen[0];
+    expect(reported()).toEqual([`resource ${r.id} 0→1`]);
+    expect(upd.newImage).toMatchObject({ transitioningMessage: 'Starting on host 1h3', gsi4pk: 'H#1h3#instance' });
+    const { pk: _pk, sk: _sk, ...stored } = (await store.readItem(keys.resource(r.id)))!;
+    expect(upd.newImage).toMatchObject(stored);
+    expect(await store.updateUnderAction(r.id, 'act-0', { transitioningMessage: 'late' })).toBeUndefined();
+    expect(reported()).toEqual([]);
+  });
+
   it('failed conditional writes report nothing', async () => {
     const r = await store.create(await resource());
     reported();
