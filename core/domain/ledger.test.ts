@@ -292,3 +292,19 @@ describe('Ledger.create', () => {
     await expect(ledger.create(fresh, 'admin')).rejects.toThrow();
   });
 });
+
+describe('Ledger: deadlines', () => {
+  it('markDue makes the action due now; redrive counts and extends it afresh; neither touches another action', async () => {
+    const c = await instance('stopped');
+    await lifecycle.begin(c, 'start', {}, 'admin');
+    const ref = runner.take();
+    expect((await ledger.markDue(ref))?.action?.deadline).toBe(clock);
+    const run = await ledger.redrive(ref);
+    expect(run).toMatchObject({ id: c.id, actionId: ref.actionId, workflow: 'instance-start' });
+    expect((await reload(c.id)).action).toMatchObject({ redrives: 1, deadline: clock + ledger.deadlineMs('instance', 'start') });
+    const stale = { ...ref, actionId: 'another' };
+    expect(await ledger.markDue(stale)).toBeUndefined();
+    expect(await ledger.redrive(stale)).toBeUndefined();
+    expect((await reload(c.id)).action?.redrives).toBe(1);
+  });
+});

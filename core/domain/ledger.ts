@@ -6,7 +6,7 @@
  * them (the API service, a workflow task, the sweeper) hands those to its `Runs`.
  *
  *   begin ──▶ state := transitioning, action := {id, deadline}        → runs: [this action's workflow]
- *   report (progress, heartbeat message), amend (input), markDue, extend, redrive        (fenced by action id)
+ *   report (progress, heartbeat message), amend (input), markDue, redrive (extends)      (fenced by action id)
  *   complete(results) ──▶ done state, effects, agent results, chained action             → runs: [chain, links]
  *   fail(failure) ──▶ failure state, transitioning: error, held capacity given back
  */
@@ -289,18 +289,8 @@ export class Ledger {
   }
 
   /**
-   * Moves the action's deadline `ms` from now.
-   *
-   * @example
-   * await ledger.extend(ref, 60_000);
-   */
-  extend(ref: ActionRef, ms: number): Promise<Resource | undefined> {
-    return this.fenced(ref, (cur, act) => ({ ...cur, action: { ...act, deadline: this.now() + ms } }));
-  }
-
-  /**
-   * Counts a re-drive of an action whose execution was lost and gives it a fresh deadline; returns the run to start
-   * again (under the same name), or `undefined` if the action is no longer open.
+   * Counts a re-drive of an action whose execution was lost and extends its deadline afresh; returns the run to
+   * start again (under the same name), or `undefined` if the action is no longer open.
    *
    * @example
    * const run = await ledger.redrive(ref); if (run) await workflows.start(run.workflow, executionInput(run));
