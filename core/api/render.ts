@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ApiError } from '../errors.js';
-import { fieldValue } from '../domain/fields.js';
+import { fieldValue, isStoredField, unsetValue } from '../domain/fields.js';
 import { collectionFilters, type Condition } from '../domain/filters.js';
 import { availableActions } from '../process/actions.js';
 import { transitioningFields } from '../process/lifecycle.js';
@@ -52,6 +52,11 @@ export function renderResource(res: Resource, urls: UrlBuilder, role: Role = 'ad
       case 'field':
         out[key.name] = fieldValue(res, key.name);
         break;
+      case 'stored': {
+        const v = res.fields[key.name];
+        out[key.name] = v === undefined || v === null ? key.unset : v;
+        break;
+      }
       case 'date': {
         const v = fieldValue(res, key.name);
         out[key.name] = typeof v === 'number' ? formatDate(v) : null;
@@ -71,6 +76,8 @@ export function renderResource(res: Resource, urls: UrlBuilder, role: Role = 'ad
 type RenderKey =
   | { name: 'baseType'; kind: 'baseType' }
   | { name: string; kind: 'transitioning' | 'field' | 'date' }
+  /** A field read as stored, `unset` when it never was (what `fieldValue` does, without its lookups per row). */
+  | { name: string; kind: 'stored'; unset: unknown }
   | { name: string; kind: 'dateTS'; of: string };
 
 /** What rendering a type for a role needs, worked out once: rendering a page of 100 repeats it 100 times. */
@@ -99,7 +106,7 @@ function renderPlan(type: string, role: Role): RenderPlan {
   for (const [name, def] of Object.entries(s.resourceFields)) {
     if (def.output === false || taken.has(name)) continue;
     taken.add(name);
-    if (def.type !== 'date') keys.push({ name, kind: 'field' });
+    if (def.type !== 'date') keys.push(isStoredField(name) ? { name, kind: 'stored', unset: unsetValue(type, name) } : { name, kind: 'field' });
     else keys.push({ name, kind: 'date' }, { name: `${name}TS`, kind: 'dateTS', of: name });
   }
   const links = Object.entries(s.links)

@@ -6,8 +6,13 @@ import { SCHEMAS } from '../schema/schemas.js';
 import type { Resource } from '../store/item.js';
 import { isOnline } from './hosts.js';
 
-/** What a never-stored non-nullable field reads as: its schema default (`version: "0"`) or initial value. */
-function unsetValue(type: string, name: string): unknown {
+/**
+ * What a never-stored non-nullable field reads as: its schema default (`version: "0"`) or initial value.
+ *
+ * @example
+ * unsetValue('container', 'version') // '0'
+ */
+export function unsetValue(type: string, name: string): unknown {
   const s = Object.hasOwn(SCHEMAS, type) ? SCHEMAS[type] : undefined;
   const def = s && Object.hasOwn(s.resourceFields, name) ? s.resourceFields[name] : undefined;
   return def?.nullable === false ? (def.default ?? def.initialValue ?? null) : null;
@@ -21,24 +26,29 @@ function unsetValue(type: string, name: string): unknown {
  * fieldValue(res, 'accountId') // '1a1'
  */
 export function fieldValue(res: Resource, name: string): unknown {
-  switch (name) {
-    case 'id':
-      return res.id;
-    case 'state':
-      return res.state;
-    case 'kind':
-      return res.type;
-    case 'created':
-      return res.created;
-    case 'accountId':
-      return res.baseType === 'account' ? null : res.projectId;
-    case 'agentState':
-      // Computed on every read from the agent's last request, so it turns `offline` without any write.
-      if (res.baseType === 'host') return isOnline(res, Date.now()) ? 'online' : 'offline';
-      return res.fields.agentState ?? null;
-    default: {
-      const v = res.fields[name];
-      return v === undefined || v === null ? unsetValue(res.type, name) : v;
-    }
-  }
+  if (Object.hasOwn(COMPUTED, name)) return COMPUTED[name](res);
+  const v = res.fields[name];
+  return v === undefined || v === null ? unsetValue(res.type, name) : v;
+}
+
+/** Fields that are not read from `res.fields` as stored, and how each is read. */
+const COMPUTED: Record<string, (res: Resource) => unknown> = {
+  id: (res) => res.id,
+  state: (res) => res.state,
+  kind: (res) => res.type,
+  created: (res) => res.created,
+  accountId: (res) => (res.baseType === 'account' ? null : res.projectId),
+  // Computed on every read from the agent's last request, so it turns `offline` without any write.
+  agentState: (res) => (res.baseType === 'host' ? (isOnline(res, Date.now()) ? 'online' : 'offline') : (res.fields.agentState ?? null)),
+};
+
+/**
+ * Whether a field is read as stored (`res.fields`, or its unset value), so a caller may read it without `fieldValue`.
+ *
+ * @example
+ * isStoredField('imageUuid') // true
+ * isStoredField('accountId') // false
+ */
+export function isStoredField(name: string): boolean {
+  return !Object.hasOwn(COMPUTED, name);
 }
