@@ -32,8 +32,8 @@ export interface NextRun extends ActionRef {
   current?: Resource;
 }
 
-/** A committed write and the runs it calls for. */
-export interface Written {
+/** A committed write of an action's life, and the runs it calls for. */
+export interface Committed {
   resource: Resource;
   runs: NextRun[];
 }
@@ -136,7 +136,7 @@ export class Ledger {
    * @example
    * const { resource, runs } = await ledger.begin(c, 'start', {}, 'admin'); // runs: [{ workflow: 'instance-start', ... }]
    */
-  async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Written> {
+  async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Committed> {
     const p = this.process(res, action);
     const field = p.field ?? 'state';
     const actionId = randomUUID();
@@ -159,7 +159,7 @@ export class Ledger {
    * @example
    * const { resource, runs } = await ledger.create(newContainer, 'admin'); // resource.state === 'creating'
    */
-  async create(res: Resource, caller: string): Promise<Written> {
+  async create(res: Resource, caller: string): Promise<Committed> {
     const p = this.process(res, 'create');
     const from = stateOf(res, p.field ?? 'state');
     if (!p.from.includes(from)) throw new ConflictError(stateConflictMessage(res, 'create', from));
@@ -175,7 +175,7 @@ export class Ledger {
    * @example
    * const done = await ledger.complete(ref, { externalId: 'c0ffee' }); // done?.resource.state === 'running'
    */
-  async complete(ref: ActionRef, results: Record<string, unknown> = {}, current?: Resource): Promise<Written | undefined> {
+  async complete(ref: ActionRef, results: Record<string, unknown> = {}, current?: Resource): Promise<Committed | undefined> {
     let finished: CurrentAction | undefined;
     const written = await this.fenced(ref, (cur, act) => {
       finished = act;
