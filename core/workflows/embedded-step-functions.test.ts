@@ -216,8 +216,11 @@ describe('EmbeddedStepFunctions', () => {
     await start();
     await until(() => of('hostCall').length === 1);
     const token = of('hostCall')[0].token;
-    for (let i = 0; i < 4; i++) {
-      await new Promise((r) => setTimeout(r, 400));
+    // Heartbeats every 100 ms for 1.6 s (past the 1 s HeartbeatSeconds): a busy machine would have to stall the
+    // event loop for most of a second to miss one, where 400 ms apart it had only 600 ms of slack.
+    const began = Date.now();
+    while (Date.now() - began < 1600) {
+      await new Promise((r) => setTimeout(r, 100));
       await wf.sendTaskHeartbeat(token);
     }
     await wf.sendTaskSuccess(token, { done: true });
