@@ -259,6 +259,7 @@ export class Ledger {
     return this.fenced(
       ref,
       (cur) => {
+        if (reportsNothingNew(cur, update)) return UNCHANGED;
         const next = { ...cur, fields: { ...cur.fields, ...(update.fields ?? {}) } };
         if (update.message !== undefined) next.transitioningMessage = update.message;
         if (update.progress !== undefined) next.transitioningProgress = update.progress;
@@ -332,12 +333,13 @@ export class Ledger {
   }
 
   /**
-   * One write fenced by the action id: `undefined` when the resource is under another action or gone. Fenced
-   * writes retry longer than ordinary ones (40 attempts), because giving up would leave the resource stuck.
+   * One write fenced by the action id: `undefined` when the resource is under another action or gone. `fn` may
+   * answer `UNCHANGED` to write nothing (the resource is returned as read). Fenced writes retry longer than
+   * ordinary ones (40 attempts), because giving up would leave the resource stuck.
    */
   private async fenced(
     ref: ActionRef,
-    fn: (cur: Resource, act: CurrentAction) => Resource,
+    fn: (cur: Resource, act: CurrentAction) => Resource | typeof UNCHANGED,
     current?: Resource,
   ): Promise<Resource | undefined> {
     let unchanged: Resource | undefined;
@@ -347,9 +349,9 @@ export class Ledger {
         (cur) => {
           if (!cur.action || cur.action.id !== ref.actionId) throw new SupersededError(ref);
           const next = fn(cur, cur.action);
-          unchanged = sameVisible(cur, next) ? cur : undefined;
-          if (unchanged) throw new Unchanged();
-          return next;
+          if (next !== UNCHANGED) return next;
+          unchanged = cur;
+          throw new Unchanged();
         },
         { attempts: 40, current },
       );
@@ -392,13 +394,17 @@ export class Ledger {
   }
 }
 
-/** Thrown inside a write that would change nothing a reader can see, to skip it. */
+/** What a fenced write's function answers when there is nothing to write. */
+const UNCHANGED = Symbol('unchanged');
+
+/** Thrown out of `Store.mutate` to skip a write that would change nothing. */
 class Unchanged extends Error {}
 
-/** Whether a write would leave the item as it is (same fields, state, action and transitioning fields). */
-function sameVisible(cur: Resource, next: Resource): boolean {
-  if (cur === next) return true;
-  return JSON.stringify(next) === JSON.stringify(cur);
+/** Whether a report would leave what a reader sees as it is: every value it sets is already there. */
+function reportsNothingNew(cur: Resource, u: { message?: string | null; progress?: number | null; fields?: Record<string, unknown> }): boolean {
+  if (u.message !== undefined && u.message !== (cur.transitioningMessage ?? null)) return false;
+  if (u.progress !== undefined && u.progress !== (cur.transitioningProgress ?? null)) return false;
+  return Object.entries(u.fields ?? {}).every(([k, v]) => Object.hasOwn(cur.fields, k) && Object.is(cur.fields[k], v));
 }
 
 function agentResults(results: Record<string, unknown>): Record<string, unknown> {
