@@ -65,17 +65,25 @@ export function indexKeys(r: Resource): Record<string, string> {
     [INDEXES.byState.pk]: partitions.byState(r.projectId, r.baseType, r.state),
     [INDEXES.byState.sk]: n,
   };
-  const hostId = r.fields.hostId;
-  if (typeof hostId === 'string' && hostId) {
-    k[INDEXES.byHost.pk] = partitions.byHost(hostId, r.baseType);
-    k[INDEXES.byHost.sk] = n;
-  }
+  Object.assign(k, hostIndexEntry(r.fields.hostId, r.baseType, r.num));
   const due = r.action ? (r.action.deadline ?? r.action.at) : purgeDueAt(r);
   if (due !== undefined) {
     k[INDEXES.byDeadline.pk] = partitions.byDeadline(r.num % DEADLINE_SHARDS);
     k[INDEXES.byDeadline.sk] = deadlineSortKey(due, r.id);
   }
   return k;
+}
+
+/**
+ * A resource's `byHost` index attributes for a `hostId` value: none when it is on no host. `indexKeys` and the
+ * store's partial writes (which move `hostId` without rewriting the item) both place it through here.
+ *
+ * @example
+ * hostIndexEntry('1h2', 'instance', 5) // { gsi4pk: 'H#1h2#instance', gsi4sk: '000000000000005' }
+ */
+export function hostIndexEntry(hostId: unknown, baseType: string, num: number): Record<string, string> {
+  if (typeof hostId !== 'string' || !hostId) return {};
+  return { [INDEXES.byHost.pk]: partitions.byHost(hostId, baseType), [INDEXES.byHost.sk]: padNum(num) };
 }
 
 /**

@@ -21,8 +21,8 @@ import { ConflictError, NotFoundError, TooLargeError, WriteConflictError } from 
 import { baseTypeOfId, parseId, type BaseType } from '../ids.js';
 import { ChangeFeed, type Change, type Item } from './changes.js';
 import { applyUpdate, buildExpression, cond, type Condition, type Update } from './expression.js';
-import { dynamoKey, keys, padNum, partitions, RESOURCE_SK, type ItemKey } from './keys.js';
-import { accessKeyOf, fromItem, toItem, type Resource } from './item.js';
+import { dynamoKey, keys, padNum, RESOURCE_SK, type ItemKey } from './keys.js';
+import { accessKeyOf, fromItem, hostIndexEntry, toItem, type Resource } from './item.js';
 import { INDEXES, type IndexName } from './table.js';
 
 /**
@@ -340,9 +340,9 @@ export class Store {
 
   /**
    * Sets an open action's progress in one UpdateItem with no read first, conditional on `actionId` still being the
-   * resource's current action: top-level `transitioning*` attributes and `fields.*` (a `hostId` keeps its `byHost`
-   * index entry in step). `undefined` when the action is no longer current or the resource is gone. The lifecycle
-   * ledger's writer for reports that come without a fresh copy (an agent's progress).
+   * resource's current action: top-level `transitioning*` attributes and `fields.*`. `undefined` when the action is
+   * no longer current or the resource is gone. The lifecycle ledger's writer for reports that come without a fresh
+   * copy (an agent's progress).
    *
    * @example
    * await store.updateUnderAction('1i5', actionId, { transitioningMessage: 'Pulling image', transitioningProgress: 40 });
@@ -352,28 +352,11 @@ export class Store {
     actionId: string,
     change: { transitioningMessage?: string | null; transitioningProgress?: number | null; fields?: Record<string, unknown> },
   ): Promise<Resource | undefined> {
-    const baseType = baseTypeOfId(id);
-    const num = baseType ? parseId(baseType, id) : null;
-    if (!baseType || num === null) return undefined;
-    const set: Record<string, unknown> = { updated: this.now() };
-    const remove: string[] = [];
-    if (change.transitioningMessage !== undefined) set.transitioningMessage = change.transitioningMessage;
-    if (change.transitioningProgress !== undefined) set.transitioningProgress = change.transitioningProgress;
-    for (const [k, v] of Object.entries(change.fields ?? {})) set[`fields.${k}`] = v;
-    const hostId = change.fields?.hostId;
-    if (hostId !== undefined) {
-      // The one indexed field a report may move: its index entry moves with it, as `indexKeys` would put it.
-      if (typeof hostId === 'string' && hostId) {
-        set[INDEXES.byHost.pk] = partitions.byHost(hostId, baseType);
-        set[INDEXES.byHost.sk] = padNum(num);
-      } else remove.push(INDEXES.byHost.pk, INDEXES.byHost.sk);
-    }
-    const out = await this.write({
-      key: keys.resource(id),
-      update: { set, remove },
-      condition: cond.and(cond.exists('pk'), cond.eq('action.id', actionId)),
-    });
-    return out?.newImage && !this.expired(out.newImage) ? fromItem(out.newImage) : undefined;
+    const top: Record<string, unknown> = {};
+    if (change.transitioningMessage !== undefined) top.transitioningMessage = change.transitioningMessage;
+    if (change.transitioningProgress !== undefined) top.transitioningProgress = change.transitioningProgress;
+    const item = await this.updatePart(id, { top, set: change.fields }, [cond.eq('action.id', actionId)]);
+    return item && !this.expired(item) ? fromItem(item) : undefined;
   }
 
   /**
@@ -381,8 +364,8 @@ export class Store {
    * read first: for hot counters (a host's allocated capacity) and liveness stamps (`agentSeenAt`), where
    * read-modify-write would make concurrent writers collide. `max` makes the write conditional on each
    * counter staying at or below a bound after the addition; `expect` on fields still holding the values read
-   * earlier (`null`: absent). Must not touch fields that feed index keys (`state`, `hostId`, `publicValue`),
-   * since index attributes are not recomputed here.
+   * earlier (`null`: absent). Must not touch fields that feed other index keys than `byHost` (`state`,
+   * `publicValue`), since those are not recomputed here.
    * Returns the updated resource, or `undefined` when a bound would be exceeded or an expectation is not met.
    *
    * @example
@@ -398,23 +381,46 @@ export class Store {
       expect?: Record<string, number | string | null>;
     },
   ): Promise<Resource | undefined> {
-    const update: Required<Pick<Update, 'set' | 'add'>> = { set: { updated: this.now() }, add: {} };
-    const conditions = [cond.exists('pk')];
-    for (const [k, v] of Object.entries(change.set ?? {})) update.set[`fields.${k}`] = v;
+    const conditions: Condition[] = [];
     for (const [k, v] of Object.entries(change.add ?? {})) {
-      update.add[`fields.${k}`] = v;
       const bound = change.max?.[k];
-      if (bound !== undefined) {
-        // counter + v <= bound, written as counter <= bound - v (a missing counter counts as 0).
-        if (bound - v < 0) return undefined;
-        conditions.push(cond.or(cond.notExists(`fields.${k}`), cond.le(`fields.${k}`, bound - v)));
-      }
+      if (bound === undefined) continue;
+      // counter + v <= bound, written as counter <= bound - v (a missing counter counts as 0).
+      if (bound - v < 0) return undefined;
+      conditions.push(cond.or(cond.notExists(`fields.${k}`), cond.le(`fields.${k}`, bound - v)));
     }
     for (const [k, v] of Object.entries(change.expect ?? {})) {
       conditions.push(v === null ? cond.notExists(`fields.${k}`) : cond.eq(`fields.${k}`, v));
     }
-    const out = await this.write({ key: keys.resource(id), update, condition: cond.and(...conditions) });
-    return out ? fromItem(out.newImage!) : undefined;
+    const item = await this.updatePart(id, { set: change.set, add: change.add }, conditions);
+    return item ? fromItem(item) : undefined;
+  }
+
+  /**
+   * The one partial write of a resource (no read first), for `updateFields` and `updateUnderAction`: top-level
+   * attributes, `fields.*` sets and additions, `updated`, and the `byHost` entry when `hostId` moves (the one
+   * indexed field a partial write may change). The new item, or `undefined` when a condition or existence fails.
+   */
+  private async updatePart(
+    id: string,
+    change: { top?: Record<string, unknown>; set?: Record<string, unknown>; add?: Record<string, number> },
+    conditions: Condition[],
+  ): Promise<Item | undefined> {
+    const set: Record<string, unknown> = { updated: this.now(), ...change.top };
+    const add: Record<string, number> = {};
+    const remove: string[] = [];
+    for (const [k, v] of Object.entries(change.set ?? {})) set[`fields.${k}`] = v;
+    for (const [k, v] of Object.entries(change.add ?? {})) add[`fields.${k}`] = v;
+    if (change.set && Object.hasOwn(change.set, 'hostId')) {
+      const baseType = baseTypeOfId(id);
+      const num = baseType ? parseId(baseType, id) : null;
+      if (!baseType || num === null) return undefined;
+      const entry = hostIndexEntry(change.set.hostId, baseType, num);
+      if (Object.keys(entry).length) Object.assign(set, entry);
+      else remove.push(INDEXES.byHost.pk, INDEXES.byHost.sk);
+    }
+    const out = await this.write({ key: keys.resource(id), update: { set, add, remove }, condition: cond.and(cond.exists('pk'), ...conditions) });
+    return out?.newImage;
   }
 
   /**
