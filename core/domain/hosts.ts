@@ -58,6 +58,17 @@ export function holdsAllocation(instance: Resource): boolean {
 }
 
 /**
+ * The host an instance is placed on, or `null`.
+ *
+ * @example
+ * hostIdOf(runningContainer) // '1h2'
+ */
+export function hostIdOf(instance: Resource): string | null {
+  const hostId = instance.fields.hostId;
+  return typeof hostId === 'string' && hostId ? hostId : null;
+}
+
+/**
  * The hosts an instance holds a charge of `requirementOf(instance)` on, as the workflow tasks take and give back
  * charges: its host while it `holdsAllocation`, and the migration target a migrate has reserved.
  *
@@ -66,8 +77,9 @@ export function holdsAllocation(instance: Resource): boolean {
  */
 export function chargedHostsOf(instance: Resource): string[] {
   const out: string[] = [];
-  const { hostId, migrationTargetHostId } = instance.fields;
-  if (typeof hostId === 'string' && hostId && holdsAllocation(instance)) out.push(hostId);
+  const hostId = hostIdOf(instance);
+  const { migrationTargetHostId } = instance.fields;
+  if (hostId && holdsAllocation(instance)) out.push(hostId);
   if (typeof migrationTargetHostId === 'string' && migrationTargetHostId) out.push(migrationTargetHostId);
   return out;
 }

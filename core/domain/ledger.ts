@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApiError, ConflictError, NotFoundError } from '../errors.js';
+import { hostIdOf } from './hosts.js';
 import { chainedAfter, EFFECTS, processOf, statesFor, type ProcessDef, type StateField } from '../process/lifecycle.js';
 import { actionDeadlineMs, failStateOf, stepOf, workflowFor, type StepBounds, type WorkflowName } from '../process/workflows.js';
 import type { CurrentAction, Resource } from '../store/item.js';
@@ -416,7 +417,7 @@ function agentResults(results: Record<string, unknown>): Record<string, unknown>
 /** The message a failure leaves: a silent host is named, with the command it was running. */
 function failureMessage(cur: Resource, workflow: string, f: Failure): string {
   if (!f.hostSilent) return f.message;
-  const hostId = typeof cur.fields.hostId === 'string' ? cur.fields.hostId : 'unknown';
+  const hostId = hostIdOf(cur) ?? 'unknown';
   const step = f.step === undefined ? undefined : stepOf(workflow, f.step);
   const what = step?.kind === 'host' ? step.command : f.step;
   return f.hostSilent === 'heartbeat'

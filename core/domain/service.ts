@@ -17,6 +17,7 @@ import { hashSecret, newKeyPair, REGISTRATION_TOKEN_TYPE, type Authenticator, ty
 import { stateConflictMessage, stateOf, type Ledger } from './ledger.js';
 import type { Runs } from './runs.js';
 import { hostAccess, type HostAccessGrant } from './host-access.js';
+import { hostIdOf } from './hosts.js';
 import { listResources, type ListRequest, type ListResult } from './query.js';
 
 /** The caller and the project they are working in (`null`: the admin across all projects). */
@@ -196,7 +197,8 @@ export class DroverService {
     }
     if (name === 'setlabels') return { kind: 'handler', resource: await this.setLabels(res, args.labels) };
     // execute / logs / proxy / console reach the instance through its host (cattle answers 404 without one).
-    const host = typeof res.fields.hostId === 'string' ? await this.store.get(res.fields.hostId) : undefined;
+    const hostId = hostIdOf(res);
+    const host = hostId ? await this.store.get(hostId) : undefined;
     if (!host) throw new NotFoundError(`${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
     const grant = hostAccess(this.hostAccessSecret, name as 'execute' | 'logs' | 'proxy' | 'console', res, host, args);
     return { kind: 'handler', access: grant };

@@ -5,7 +5,7 @@
  * late task for a superseded action does nothing; the runs a completion calls for are started from here.
  */
 import { instanceSnapshot, type Outbox } from '../agent/outbox.js';
-import { holdsAllocation } from '../domain/hosts.js';
+import { holdsAllocation, hostIdOf } from '../domain/hosts.js';
 import type { Failure, Ledger } from '../domain/ledger.js';
 import { SchedulingError, type Scheduler } from '../domain/scheduler.js';
 import { stepAfter, stepMessage, stepOf, WORKFLOWS, type WorkflowSpec } from '../process/workflows.js';
@@ -124,7 +124,7 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
         const cur = await ledger.current(ref);
         const done = (output: unknown) => deps.workflows.sendTaskSuccess(p.token, output);
         if (!cur?.action) return done({ superseded: true });
-        const hostId = typeof cur.fields.hostId === 'string' ? cur.fields.hostId : null;
+        const hostId = hostIdOf(cur);
         const host = hostId ? await deps.store.get(hostId) : undefined;
         if (!host || host.state !== 'active') {
           if (SHORT_CIRCUIT_WITHOUT_HOST.has(p.command)) return done({ skipped: `no active host for ${cur.id}` });
@@ -157,7 +157,7 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
 
   async function runLocalStep(step: string, cur: Resource, message: string | null, workflow: string, stepName: string): Promise<void> {
     const ref = { id: cur.id, actionId: cur.action!.id };
-    const hostId = typeof cur.fields.hostId === 'string' ? cur.fields.hostId : null;
+    const hostId = hostIdOf(cur);
     switch (step) {
       case 'allocate': {
         // A start after a stop keeps its host (cattle keeps the allocation until purge).
