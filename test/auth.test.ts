@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ledger, NextRun } from '../core/domain/ledger.js';
 import type { Runs } from '../core/domain/runs.js';
 import { Client, type Reply } from './helpers/client.js';
+import { expectError } from './helpers/errors.js';
 import { projectClient, startTestStack, type TestStack } from './helpers/stack.js';
 
 let t: TestStack;
@@ -31,13 +32,6 @@ beforeAll(async () => {
   c2 = r2.body;
 });
 afterAll(() => t.close());
-
-function expectError(r: Reply, status: number, code: string) {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(r.body.type).toBe('error');
-  expect(r.body.status).toBe(status);
-  expect(r.body.code).toBe(code);
-}
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, type Reply } from './helpers/client.js';
+import { expectError } from './helpers/errors.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 
 let t: TestStack;
@@ -14,12 +15,6 @@ beforeAll(async () => {
   a = t.admin;
 });
 afterAll(() => t.close());
-
-function expectError(r: Reply, status: number, code: string, fieldName?: string) {
-  expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(status);
-  expect(r.body).toMatchObject({ type: 'error', status, code });
-  if (fieldName) expect(r.body.fieldName).toBe(fieldName);
-}
 
 const big = (n: number) => 'x'.repeat(n);
 

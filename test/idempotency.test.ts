@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, Reply } from './helpers/client.js';
+import { expectError } from './helpers/errors.js';
 import { projectClient, startTestStack, type TestStack } from './helpers/stack.js';
 
 let t: TestStack;
@@ -25,12 +26,6 @@ async function containersNamed(name: string, client = a): Promise<string[]> {
   const r = await client.get(`/v1/containers?name=${name}&limit=-1`);
   expect(r.status).toBe(200);
   return r.body.data.map((c: { id: string }) => c.id);
-}
-
-function expectError(r: Reply, status: number, code: string) {
-  expect(r.status, r.text).toBe(status);
-  expect(r.body.type).toBe('error');
-  expect(r.body.code).toBe(code);
 }
 
 describe('Idempotency-Key on creates', () => {

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, Reply } from './helpers/client.js';
+import { expectError } from './helpers/errors.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 
 let t: TestStack;
@@ -71,17 +72,6 @@ function expectSettled(body: any, state: string) {
   expect(body.transitioning).toBe('no');
   expect(body.transitioningMessage).toBeNull();
   expect(body.transitioningProgress).toBeNull();
-}
-
-function expectError(r: Reply, status: number, code: string, fieldName?: string) {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(r.body.type).toBe('error');
-  expect(r.body.status).toBe(status);
-  expect(r.body.code).toBe(code);
-  expect(r.body.links).toEqual({});
-  expect(r.body.actions).toEqual({});
-  expect(typeof r.body.id).toBe('string');
-  if (fieldName !== undefined) expect(r.body.fieldName).toBe(fieldName);
 }
 
 describe('create', () => {

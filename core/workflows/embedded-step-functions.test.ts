@@ -3,6 +3,7 @@
  * Behaviour of the embedded Step Functions service on generated definitions: callbacks, heartbeats, timeouts, retries, names.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../../test/helpers/wait.js';
 import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN, toAsl, type AslDefinition, type AslOptions } from './asl.js';
 import { WORKFLOWS, type StepSpec, type WorkflowSpec } from '../process/workflows.js';
 import { EmbeddedStepFunctions, type EmbeddedStepFunctionsOptions } from './embedded-step-functions.js';
@@ -52,14 +53,6 @@ function setup(
   const start = (actionId = 'act-1') => wf.start('t', { id: 'r1', actionId, workflow: 't' });
   const of = <K extends TaskPayload['task']>(task: K) => calls.filter((c): c is Extract<TaskPayload, { task: K }> => c.task === task);
   return { wf, calls, start, of };
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('EmbeddedStepFunctions', () => {
