@@ -12,7 +12,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { ApiError, statusError, ValidationError } from '../errors.js';
-import { parseJsonObject, sendJson as send } from '../http/json.js';
+import { isJsonObject, parseJsonObject, sendJson as send } from '../http/json.js';
 import type { Authenticator, Principal } from '../domain/credentials.js';
 import type { Ledger } from '../domain/ledger.js';
 import type { Store } from '../store/store.js';
@@ -242,14 +242,11 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
       outcome = { error: body.error || 'Agent error' };
     } else {
       const result = body.result ?? {};
-      if (typeof result !== 'object' || Array.isArray(result)) throw new ValidationError('InvalidFormat', 'result');
-      const fields = (result as Record<string, unknown>).fields;
-      if (fields !== undefined && fields !== null && (typeof fields !== 'object' || Array.isArray(fields))) {
-        throw new ValidationError('InvalidFormat', 'result');
-      }
+      if (!isJsonObject(result)) throw new ValidationError('InvalidFormat', 'result');
+      if (result.fields != null && !isJsonObject(result.fields)) throw new ValidationError('InvalidFormat', 'result');
       // Kept on the command item until it expires: it must fit there with room to spare.
       if (JSON.stringify(result).length > MAX_RESULT_CHARS) throw new ValidationError('MaxLengthExceeded', 'result');
-      outcome = { result: result as Record<string, unknown> };
+      outcome = { result };
     }
     const done = await outbox.finish(hostId, id, outcome);
     if (!done) throw statusError(404, `Command ${id} not found`);

@@ -4,7 +4,7 @@
  * its Content-Type (gdapi-python sends none), and query parameters merged under the body as cattle does.
  */
 import { ApiError } from '../errors.js';
-import { parseJsonObject } from '../http/json.js';
+import { isJsonObject, parseJsonObject } from '../http/json.js';
 
 export interface ParsedPath {
   /** Project named by a `/v1/projects/<id>/...` prefix. */
@@ -79,7 +79,7 @@ function jsonObjectIn(text: string): Record<string, unknown> | undefined {
   if (!text.trimStart().startsWith('{')) return undefined;
   try {
     const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return isJsonObject(v) ? v : undefined;
   } catch {
     return undefined;
   }

@@ -34,8 +34,16 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   } catch (e) {
     throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body is not valid JSON', cause: e });
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body must be a JSON object' });
-  }
-  return body as Record<string, unknown>;
+  if (!isJsonObject(body)) throw new ApiError(400, 'InvalidBodyContent', { message: 'Request body must be a JSON object' });
+  return body;
+}
+
+/**
+ * Whether a parsed JSON value is an object (not `null`, not an array).
+ *
+ * @example
+ * isJsonObject(JSON.parse('[1]')) // false
+ */
+export function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
