@@ -159,15 +159,8 @@ export class Outbox {
         return cmd;
       }
       if (!claimed) continue; // the key vanished between the put and the read: claim again
-      const refreshed = await this.commands.refresh(input.hostId, claimed, {
-        token: cmd.token,
-        heartbeatSeconds: cmd.heartbeatSeconds,
-        timeoutSeconds: cmd.timeoutSeconds,
-        deadline: cmd.deadline,
-        expiresAt: cmd.expiresAt,
-        data: cmd.data,
-        processData: cmd.processData,
-      });
+      // The command already waiting takes this one's token, bounds and snapshot.
+      const refreshed = await this.commands.refresh(input.hostId, claimed, cmd);
       if (refreshed) {
         if (refreshed.status === 'pending') this.ring(refreshed.hostId);
         return refreshed;

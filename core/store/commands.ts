@@ -152,20 +152,21 @@ export class CommandRecords {
   }
 
   /**
-   * Gives a command that is not done the new task's token, bounds and snapshot; `undefined` if done or missing.
+   * Gives a command that is not done what a newer enqueue of it brings (`CommandRefresh`: the new task's token,
+   * bounds and snapshot, taken from `fresh`); `undefined` if done or missing.
    *
    * @example
-   * const refreshed = await commands.refresh('1h1', id, { token, heartbeatSeconds, timeoutSeconds, deadline, expiresAt, data, processData });
+   * const refreshed = await commands.refresh('1h1', id, newerCommand);
    */
-  refresh(hostId: string, id: string, r: CommandRefresh): Promise<Command | undefined> {
-    const set: Pick<Command, keyof CommandRefresh> = {
-      token: r.token,
-      heartbeatSeconds: r.heartbeatSeconds,
-      timeoutSeconds: r.timeoutSeconds,
-      deadline: r.deadline,
-      expiresAt: r.expiresAt,
-      data: r.data,
-      processData: r.processData,
+  refresh(hostId: string, id: string, fresh: CommandRefresh): Promise<Command | undefined> {
+    const set: CommandRefresh = {
+      token: fresh.token,
+      heartbeatSeconds: fresh.heartbeatSeconds,
+      timeoutSeconds: fresh.timeoutSeconds,
+      deadline: fresh.deadline,
+      expiresAt: fresh.expiresAt,
+      data: fresh.data,
+      processData: fresh.processData,
     };
     return this.update(hostId, id, { set }, cond.ne('status', 'done'));
   }
