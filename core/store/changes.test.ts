@@ -57,8 +57,13 @@ describe('change feed: resources, access keys, counters, config', () => {
     expect(reported()).toEqual([`resource ${r.id} 0→1`]);
     expect([put.oldImage?.state, put.newImage?.state]).toEqual(['stopped', 'starting']);
 
+    const storedV1 = await store.readItem(keys.resource(r.id));
     await store.mutate(r.id, (cur) => ({ ...cur, state: 'running' }), { current: v1 });
+    const mutated = seen[0];
     expect(reported()).toEqual([`resource ${r.id} 1→2`]);
+    // The old image of a version-conditioned write is the copy it was made from, exactly as stored.
+    expect(mutated.oldImage).toEqual(storedV1);
+    expect(mutated.oldImage).toEqual(put.newImage);
 
     const stamped = await store.updateFields(r.id, { set: { agentSeenAt: 5 }, add: { allocatedVcpu: 2 } });
     const upd = seen[0];

@@ -30,7 +30,16 @@ import { INDEXES, type IndexName } from './table.js';
  * (every update also bumps the item's `version`, so each entity's changes are ordered alike) or a `delete`, each
  * optionally conditional.
  */
-export type Write = { key: ItemKey; condition?: Condition } & ({ put: Item } | { update: Update } | { delete: true });
+export type Write = { key: ItemKey; condition?: Condition } & (
+  | {
+      put: Item;
+      /** The stored item the condition proves is there (`null`: proves there is none), so DynamoDB need not send it
+       *  back for the change feed. */
+      provenOld?: Item | null;
+    }
+  | { update: Update }
+  | { delete: true }
+);
 
 /** The images of a committed write. */
 export type Written = Pick<Change, 'oldImage' | 'newImage'>;
@@ -162,10 +171,12 @@ export class Store {
       let oldImage: Item | undefined;
       let newImage: Item | undefined;
       if ('put' in w) {
+        const proven = w.provenOld !== undefined;
+        newImage = { ...w.put, ...Key };
         const out = await this.doc.send(
-          new PutCommand({ TableName: this.tableName, Item: { ...w.put, ...Key }, ReturnValues: 'ALL_OLD', ...buildExpression(undefined, w.condition) }),
+          new PutCommand({ TableName: this.tableName, Item: newImage, ReturnValues: proven ? 'NONE' : 'ALL_OLD', ...buildExpression(undefined, w.condition) }),
         );
-        [oldImage, newImage] = [out.Attributes, { ...w.put, ...Key }];
+        oldImage = proven ? (w.provenOld ?? undefined) : out.Attributes;
       } else if ('update' in w) {
         const update: Update = { ...w.update, add: { ...w.update.add, version: 1 } };
         const out = await this.doc.send(
@@ -240,7 +251,7 @@ export class Store {
     const item = sizedItem(res);
     const access = accessKeyOf(res);
     if (access) await this.putAccessKeyItem(access, res.id);
-    if (!(await this.write({ key: keys.resource(res.id), put: item, condition: cond.notExists('pk') }))) {
+    if (!(await this.write({ key: keys.resource(res.id), put: item, condition: cond.notExists('pk'), provenOld: null }))) {
       throw new WriteConflictError(res.id);
     }
     return res;
@@ -284,16 +295,19 @@ export class Store {
 
   /**
    * Replaces a resource if its stored version is still `expectVersion` (and, optionally, its state field is
-   * in `state.in`). Returns the written resource with `version + 1`.
+   * in `state.in`). Returns the written resource with `version + 1`. `before`, the resource as read at that version,
+   * spares DynamoDB sending the old item back for the change feed.
    *
    * @example
    * const next = await store.put({ ...cur, state: 'stopping' }, cur.version, { field: 'state', in: ['running'] });
    */
-  async put(res: Resource, expectVersion: number, state?: StateCondition): Promise<Resource> {
+  async put(res: Resource, expectVersion: number, state?: StateCondition, before?: Resource): Promise<Resource> {
     const next: Resource = { ...res, version: expectVersion + 1, updated: this.now() };
     const version = cond.eq('version', expectVersion);
     const condition = state ? cond.and(version, cond.in(state.field === 'state' ? 'state' : `fields.${state.field}`, state.in)) : version;
-    if (!(await this.write({ key: keys.resource(res.id), put: sizedItem(next), condition }))) throw new WriteConflictError(res.id);
+    // Every write bumps `version`, so the stored item at `expectVersion` is `before` itself: no need to send it back.
+    const provenOld = before && before.version === expectVersion ? toItem(before) : undefined;
+    if (!(await this.write({ key: keys.resource(res.id), put: sizedItem(next), condition, provenOld }))) throw new WriteConflictError(res.id);
     return next;
   }
 
@@ -323,7 +337,7 @@ export class Store {
       if (!cur) throw new NotFoundError();
       const next = await fn(cur);
       try {
-        const after = await this.put(next, cur.version, opts.state?.(next, cur));
+        const after = await this.put(next, cur.version, opts.state?.(next, cur), cur);
         return { before: cur, after };
       } catch (e) {
         if (!(e instanceof WriteConflictError) || i + 1 >= attempts) {
