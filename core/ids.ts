@@ -13,6 +13,12 @@ export const ID_PREFIX = {
   host: 'h',
   account: 'a',
   credential: 'c',
+  // Wakame-only resources are stored under their Wakame ids (`wmi-…`); these prefixes only name their counters.
+  image: 'im',
+  network: 'n',
+  securityGroup: 'sg',
+  sshKeyPair: 'skp',
+  instanceSpec: 'is',
 } as const;
 
 export type BaseType = keyof typeof ID_PREFIX;

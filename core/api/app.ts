@@ -1,8 +1,8 @@
 /**
  * @module
- * The Hono app serving the Rancher v1 API (`/v1`) and the host agent channel (`/agent`). The same app runs on
- * Lambda (`functions/api.ts`) and in the embedded local stack (`core/embedded`). Errors are rendered here, once,
- * as Rancher error resources.
+ * The Hono app serving the Rancher v1 API (`/v1`), the Wakame-VDC dcmgr API (`/api`) and the host agent channel
+ * (`/agent`). The same app runs on Lambda (`functions/api.ts`) and in the embedded local stack (`core/embedded`).
+ * Errors are rendered here, once: as Rancher error resources, and under `/api` as dcmgr's `{error, message, code}`.
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -24,6 +24,9 @@ import { createAgentRoutes, type WorkflowSource } from '../agent/routes.js';
 import type { Idempotency } from '../domain/idempotency.js';
 import { toApiError } from './errors.js';
 import { once } from './idempotency.js';
+import { createDcmgrHandler } from '../dcmgr/app.js';
+import { DcmgrError, toDcmgrError } from '../dcmgr/errors.js';
+import { DCMGR_ROUTES } from '../dcmgr/routes.js';
 
 export interface AppOptions {
   service: DroverService;
@@ -60,6 +63,13 @@ export function createApp(opts: AppOptions): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
+    if (isDcmgrPath(c.req.path)) {
+      const known = toDcmgrError(err);
+      if (!known) logError(err);
+      const e = known ?? new DcmgrError('InternalError', 'Internal Server Error');
+      if (e.status === 401) c.header('WWW-Authenticate', 'Basic realm="Drover"');
+      return send(c, e.toBody(), e.status);
+    }
     const known = toApiError(err);
     if (!known) logError(err);
     const e = known ?? statusError(500);
@@ -182,6 +192,10 @@ export function createApp(opts: AppOptions): Hono {
   app.all('/v1', v1);
   app.all('/v1/*', v1);
 
+  const dcmgr = createDcmgrHandler(service, DCMGR_ROUTES);
+  app.all('/api', dcmgr);
+  app.all('/api/*', dcmgr);
+
   app.route(
     '/agent',
     createAgentRoutes({
@@ -269,6 +283,11 @@ export function createApp(opts: AppOptions): Hono {
   }
 
   return app;
+}
+
+/** Whether a path is the Wakame API's, whose errors are dcmgr's `{error, message, code}`. */
+function isDcmgrPath(path: string): boolean {
+  return path === '/api' || path.startsWith('/api/');
 }
 
 /** The `/v1` root: one link per listable collection, keyed by plural name, plus `schemas` and `self`. */

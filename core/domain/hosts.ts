@@ -109,3 +109,30 @@ export function capacityOf(host: Resource): Capacity {
     allocatedMemoryMb: num(f.allocatedMemoryMb),
   };
 }
+
+/** The host label naming its hypervisor for the Wakame API (`kvm`, `lxc`, ...). */
+export const HYPERVISOR_LABEL = 'io.drover.hypervisor';
+
+/**
+ * The hypervisor a host offers: its `io.drover.hypervisor` label, else `dummy` (Wakame's name for a host that
+ * only pretends, as sim hosts do).
+ *
+ * @example
+ * hypervisorOf(simHost) // 'dummy'
+ */
+export function hypervisorOf(host: Resource): string {
+  const labels = host.fields.labels as Record<string, unknown> | undefined;
+  const v = labels?.[HYPERVISOR_LABEL];
+  return typeof v === 'string' && v ? v : 'dummy';
+}
+
+/**
+ * Whether a host can run an instance's hypervisor (an instance that names none runs anywhere).
+ *
+ * @example
+ * runsHypervisorOf(kvmHost, wakameVm) // true when the VM asked for kvm
+ */
+export function runsHypervisorOf(host: Resource, instance: Resource): boolean {
+  const wanted = instance.fields.hypervisor;
+  return typeof wanted !== 'string' || !wanted || hypervisorOf(host) === wanted;
+}

@@ -194,7 +194,7 @@ export class Ledger {
       const np = this.process(cur, chained);
       const childField = np.field ?? 'state';
       const childFrom = np.from.includes(stateOf(cur, childField)) ? stateOf(cur, childField) : done;
-      return this.started(next, np, chained, { id: randomUUID(), input: {}, caller: act.caller, from: childFrom });
+      return this.started(next, np, chained, { id: randomUUID(), input: { ...(p.chain?.input ?? {}) }, caller: act.caller, from: childFrom });
     }, current);
     if (!written || !finished) return undefined;
     const runs = written.action ? [this.runOf(written)] : [];

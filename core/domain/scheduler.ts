@@ -5,7 +5,7 @@
 import type { Resource } from '../store/item.js';
 import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { capacityOf, isOnline, requirementOf, type Capacity, type Requirement } from './hosts.js';
+import { capacityOf, hypervisorOf, isOnline, requirementOf, runsHypervisorOf, type Capacity, type Requirement } from './hosts.js';
 
 /*
  * How capacity is kept (spec §3.2 allocate/deallocate, §3.4 migrate):
@@ -52,6 +52,8 @@ export interface SchedulerOptions {
 export interface AllocateOptions {
   /** Hosts that must not be chosen (migration: the host the instance is leaving). */
   exclude?: string[];
+  /** The only host that may be chosen, instead of the instance's `requestedHostId` (Wakame's move). */
+  requestedHostId?: string;
 }
 
 const freeVcpu = (c: Capacity) => c.vcpu - c.allocatedVcpu;
@@ -105,7 +107,7 @@ export class Scheduler {
   async allocate(instance: Resource, opts: AllocateOptions = {}): Promise<string> {
     const need = this.requirement(instance);
     const exclude = new Set(opts.exclude ?? []);
-    const requested = instance.fields.requestedHostId;
+    const requested = opts.requestedHostId ?? instance.fields.requestedHostId;
     if (typeof requested === 'string' && requested) return this.allocateRequested(instance, requested, need, exclude);
 
     const now = this.now();
@@ -116,11 +118,13 @@ export class Scheduler {
     let offline = 0;
     let inactive = 0;
     let excluded = 0;
+    let otherHypervisor = 0;
     const candidates: { host: Resource; cap: Capacity }[] = [];
     for (const host of hosts) {
       if (host.state !== 'active') inactive++;
       else if (!isOnline(host, now)) offline++;
       else if (exclude.has(host.id)) excluded++;
+      else if (!runsHypervisorOf(host, instance)) otherHypervisor++;
       else candidates.push({ host, cap: capacityOf(host) });
     }
     if (candidates.length === 0) {
@@ -128,6 +132,7 @@ export class Scheduler {
       if (offline) why.push(`${offline} offline`);
       if (inactive) why.push(`${inactive} not active`);
       if (excluded) why.push(`${excluded} excluded`);
+      if (otherHypervisor) why.push(`${otherHypervisor} with another hypervisor than ${String(instance.fields.hypervisor)}`);
       const detail = hosts.length ? ` (${plural(hosts.length, 'host')}: ${why.join(', ')})` : '';
       throw new SchedulingError(`No active, online host in project ${instance.projectId}${detail}`);
     }
@@ -198,6 +203,9 @@ export class Scheduler {
     if (!isOnline(host, this.now())) throw new SchedulingError(`Requested host ${hostId} is offline`);
     if (exclude.has(hostId)) {
       throw new SchedulingError(`Requested host ${hostId} is excluded (the instance is moving off it)`);
+    }
+    if (!runsHypervisorOf(host, instance)) {
+      throw new SchedulingError(`Requested host ${hostId} runs ${hypervisorOf(host)}, not ${String(instance.fields.hypervisor)}`);
     }
     const cap = capacityOf(host);
     const full = (c: Capacity) =>

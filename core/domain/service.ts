@@ -7,7 +7,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { ApiError, ConflictError, NotFoundError, statusError, ValidationError } from '../errors.js';
 import { formatId, parseId, type BaseType } from '../ids.js';
 import { isAvailable } from '../process/actions.js';
-import { deleteVia, isGone, onItsWayOut, processOf } from '../process/lifecycle.js';
+import { deleteAmendment, deleteVia, isGone, onItsWayOut, processOf } from '../process/lifecycle.js';
 import { familyOf, schema as schemaById } from '../schema/registry.js';
 import type { ActionDef, ResourceSchema } from '../schema/types.js';
 import { validateActionInput, validateFields, validateLabels, type RefResolver } from '../schema/validate.js';
@@ -43,6 +43,14 @@ export interface ServiceDeps {
   /** Signs pagination markers. */
   cursorSecret: string;
   now?: () => number;
+}
+
+/** What another API adds to a create: fields no schema shows, and a last step once the new resource's id is known. */
+export interface CreateOptions {
+  /** Stored with the validated fields (the Wakame API's own: `hypervisor`, `vifs`, ...). */
+  internal?: Record<string, unknown>;
+  /** Runs on each new instance or project before it is stored: may set fields that depend on its id, or refuse. */
+  prepare?: (draft: Resource) => Promise<void>;
 }
 
 /** Types a `reference[...]` field may point to, mapped to the schema that holds them. */
@@ -109,14 +117,14 @@ export class DroverService {
    * Creates resources of a type (several for an instance `count`). Returns them as the create call shows
    * them; an API key's secret is returned once, in `secretValue`.
    */
-  async create(scope: Scope, s: ResourceSchema, input: Record<string, unknown>): Promise<Resource[]> {
+  async create(scope: Scope, s: ResourceSchema, input: Record<string, unknown>, opts: CreateOptions = {}): Promise<Resource[]> {
     if (!s.collectionMethods.includes('POST')) throw statusError(405);
     const projectId = scope.projectId ?? this.deps.defaultProjectId;
     switch (s.baseType) {
       case 'instance':
-        return this.createInstances(scope, s, projectId, input);
+        return this.createInstances(scope, s, projectId, input, opts);
       case 'account':
-        return [await this.createProject(scope, s, input)];
+        return [await this.createProject(scope, s, input, opts)];
       case 'credential':
         if (s.id === REGISTRATION_TOKEN_TYPE) return [await this.createRegistrationToken(scope, s, projectId, input)];
         return [await this.createApiKey(scope, s, input)];
@@ -160,9 +168,10 @@ export class DroverService {
         if (isAvailable(cur, 'remove')) out = await this.begin(cur, 'remove', {}, caller);
         else if (via && isAvailable(cur, via.action)) out = await this.begin(cur, via.action, via.input, caller);
         else if (onItsWayOut(cur)) out = cur;
-        else if (via && cur.action?.name === via.action) {
-          // A plain stop is under way (a DELETE pasted right after a stop): let it chain into remove when it ends.
-          const amended = await this.deps.ledger.amend({ id: cur.id, actionId: cur.action.id }, via.input, cur);
+        else if (cur.action && deleteAmendment(cur)) {
+          // A plain stop (a DELETE pasted right after a stop), a restart or a migration is under way: let it chain
+          // into removal when it ends.
+          const amended = await this.deps.ledger.amend({ id: cur.id, actionId: cur.action.id }, deleteAmendment(cur)!, cur);
           if (!amended) throw new ConflictError(stateConflictMessage(cur, 'remove'));
           out = amended;
         } else throw new ConflictError(stateConflictMessage(cur, 'remove'));
@@ -202,6 +211,18 @@ export class DroverService {
     if (!host) throw new NotFoundError(`${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
     const grant = hostAccess(this.hostAccessSecret, name as 'execute' | 'logs' | 'proxy' | 'console', res, host, args);
     return { kind: 'handler', access: grant };
+  }
+
+  /**
+   * Begins a process of the table by name for another API's operation (Wakame's `poweroff`, `move`, ...), which
+   * has checked its own rules; the ledger's conditional write still refuses a state the process cannot start
+   * from (`ConflictError`).
+   *
+   * @example
+   * await svc.beginProcess(scope, vm, 'move', { hostId: '1h2' });
+   */
+  async beginProcess(scope: Scope, res: Resource, action: string, input: Record<string, unknown>): Promise<Resource> {
+    return this.begin(res, action, input, scope.principal.callerId);
   }
 
   /**
@@ -275,7 +296,7 @@ export class DroverService {
     };
   }
 
-  private async createInstances(scope: Scope, s: ResourceSchema, projectId: string, input: Record<string, unknown>) {
+  private async createInstances(scope: Scope, s: ResourceSchema, projectId: string, input: Record<string, unknown>, opts: CreateOptions) {
     const values = await validateFields(s, input, 'create', this.refs(scope, projectId));
     const count = typeof values.count === 'number' ? values.count : 1;
     delete values.count;
@@ -287,9 +308,11 @@ export class DroverService {
         allocationState: 'inactive',
         instanceTriggeredStop: 'stop',
         startCount: 0,
+        ...structuredClone(opts.internal ?? {}),
       };
       if (s.id === 'virtualMachine') fields.capabilities = ['console'];
       const res = await this.newResource(s, projectId, fields);
+      await opts.prepare?.(res);
       const links = await this.newLinks(res);
       // The instance knows its links by id, so its processes reach them with consistent reads (no index lag).
       if (links.length) res.fields.instanceLinkIds = links.map((l) => l.id);
@@ -317,10 +340,12 @@ export class DroverService {
     return out;
   }
 
-  private async createProject(scope: Scope, s: ResourceSchema, input: Record<string, unknown>) {
+  private async createProject(scope: Scope, s: ResourceSchema, input: Record<string, unknown>, opts: CreateOptions) {
     if (scope.principal.role !== 'admin') throw statusError(403);
     const values = await validateFields(s, input, 'create', this.refs(scope, ''));
-    return this.createResource(await this.newResource(s, null, values), scope.principal.callerId);
+    const res = await this.newResource(s, null, { ...values, ...structuredClone(opts.internal ?? {}) });
+    await opts.prepare?.(res);
+    return this.createResource(res, scope.principal.callerId);
   }
 
   private async createApiKey(scope: Scope, s: ResourceSchema, input: Record<string, unknown>) {

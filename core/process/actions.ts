@@ -27,7 +27,7 @@ export function availableActions(res: Resource, s: ResourceSchema): string[] {
 export function isAvailable(res: Resource, name: string): boolean {
   const p = processOf(res.baseType, name);
   // cattle compares every process's start states with `state`, even for allocationState/healthState processes.
-  if (p) return p.from.includes(res.state);
+  if (p) return !p.api && p.from.includes(res.state);
   const h = handlerActionOf(name);
   if (!h || res.baseType !== 'instance') return false;
   if (h.state && res.state !== h.state) return false;

@@ -32,6 +32,8 @@ export interface ProcessDef {
   links?: readonly LinkStep[];
   /** Takes the resource out of service: its transitioning and done states count as gone (`isGone`). */
   wayOut?: true;
+  /** Begun only through that API: no Rancher action (absent from `/v1` schemas and `actions` maps). */
+  api?: 'wakame';
 }
 
 /**
@@ -46,6 +48,8 @@ export interface ChainDef {
   unlessFieldFalse?: string;
   /** DELETE takes this way out when `next` cannot start yet (cattle InstanceManager: stop, then remove). */
   byDelete?: true;
+  /** The input `next` starts with (none when absent). */
+  input?: Readonly<Record<string, unknown>>;
 }
 
 /** A process an instance's completed action starts on each of its links (spec §3.6). */
@@ -95,6 +99,12 @@ export interface HandlerActionDef {
   capability?: string;
 }
 
+/**
+ * A DELETE that arrives while an action that cannot be cut short runs (a restart, a migration) is remembered on
+ * it: when it completes, the instance is stopped and removed (dcmgr accepted such a destroy and dropped it, #640).
+ */
+const THEN_DELETE = { next: 'stop', ifInput: 'remove', byDelete: true, input: { remove: true } } as const satisfies ChainDef;
+
 const INSTANCE = {
   create: { from: ['requested'], transitioning: 'creating', done: 'stopped', chain: { next: 'start', unlessFieldFalse: 'startOnCreate' } },
   start: {
@@ -114,7 +124,14 @@ const INSTANCE = {
     chain: { next: 'remove', ifInput: 'remove', byDelete: true },
     links: [{ action: 'deactivate' }],
   },
-  restart: { from: ['running'], transitioning: 'restarting', done: 'running', workflow: 'instance-restart', effects: ['countStart'] },
+  restart: {
+    from: ['running'],
+    transitioning: 'restarting',
+    done: 'running',
+    workflow: 'instance-restart',
+    effects: ['countStart'],
+    chain: THEN_DELETE,
+  },
   remove: {
     from: ['requested', 'creating', 'updating-running', 'updating-stopped', 'stopped', 'erroring', 'error'],
     transitioning: 'removing',
@@ -138,7 +155,26 @@ const INSTANCE = {
     transitioning: { stopped: 'updating-stopped', running: 'updating-running' },
     done: { stopped: 'stopped', running: 'running' },
   },
-  migrate: { from: ['running'], transitioning: 'migrating', done: 'running', workflow: 'instance-migrate' },
+  migrate: { from: ['running'], transitioning: 'migrating', done: 'running', workflow: 'instance-migrate', chain: THEN_DELETE },
+  // Wakame-VDC's `stop`: power off and give the host back, so its `start` places the instance anew (spec W§3.2).
+  release: {
+    from: ['running'],
+    transitioning: 'stopping',
+    done: 'stopped',
+    workflow: 'instance-release',
+    links: [{ action: 'deactivate' }],
+    chain: { next: 'remove', ifInput: 'remove', byDelete: true },
+    api: 'wakame',
+  },
+  // Wakame-VDC's `move`: a migrate to the host the caller names (`input.hostId`).
+  move: {
+    from: ['running'],
+    transitioning: 'migrating',
+    done: 'running',
+    workflow: 'instance-migrate',
+    chain: THEN_DELETE,
+    api: 'wakame',
+  },
   error: { from: ['creating', 'stopped'], transitioning: 'erroring', done: 'error' },
   allocate: { field: 'allocationState', from: ['inactive'], transitioning: 'activating', done: 'active', workflow: 'instance-allocate' },
   deallocate: {
@@ -370,11 +406,24 @@ export function chainedAfter(p: ProcessDef, fields: Record<string, unknown>, inp
  * deleteVia('instance') // { action: 'stop', input: { remove: true } }
  */
 export function deleteVia(baseType: string): { action: string; input: Record<string, unknown> } | undefined {
-  const table = (PROCESSES as Record<string, Record<string, ProcessDef>>)[baseType];
-  for (const [action, p] of Object.entries(table ?? {})) {
-    if (p.chain?.byDelete && p.chain.ifInput) return { action, input: { [p.chain.ifInput]: true } };
+  const table = (PROCESSES as Record<string, Record<string, ProcessDef>>)[baseType] ?? {};
+  for (const [action, p] of Object.entries(table)) {
+    if (p.api || !p.chain?.byDelete || !p.chain.ifInput || !table[p.chain.next]?.wayOut) continue;
+    return { action, input: { [p.chain.ifInput]: true } };
   }
   return undefined;
+}
+
+/**
+ * The input that makes the action a resource is under end in its removal, when DELETE may ask that of it (a
+ * stop, a restart, a migration: `{ remove: true }`); `undefined` when it may not.
+ *
+ * @example
+ * deleteAmendment(restartingContainer) // { remove: true }
+ */
+export function deleteAmendment(res: { baseType: string; action?: { name: string } | null }): Record<string, unknown> | undefined {
+  const chain = res.action ? processOf(res.baseType, res.action.name)?.chain : undefined;
+  return chain?.byDelete && chain.ifInput ? { [chain.ifInput]: true } : undefined;
 }
 
 /**

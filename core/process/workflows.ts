@@ -83,6 +83,14 @@ export const WORKFLOWS = {
       { kind: 'host', name: 'ActivateOnTarget', command: 'compute.instance.activate', message: 'Starting on target host', failState: 'error' },
     ],
   },
+  'instance-release': {
+    name: 'instance-release',
+    description: "Has the host agent stop the instance, then gives the host's capacity back (Wakame-VDC's stop).",
+    steps: [
+      { kind: 'host', name: 'Deactivate', command: 'compute.instance.deactivate', message: 'Stopping', failState: 'error' },
+      { kind: 'local', name: 'Deallocate', step: 'deallocate', message: 'Freeing host capacity', failState: 'stopped' },
+    ],
+  },
   'instance-allocate': {
     name: 'instance-allocate',
     description: 'Schedules the instance on a host with room (allocationState inactive → active).',

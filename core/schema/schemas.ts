@@ -202,6 +202,7 @@ const REGISTRATION_TOKEN_FIELDS: Record<string, FieldDef> = {
 function processActions(baseType: ProcessBaseType, output: string): Record<string, ActionDef> {
   const out: Record<string, ActionDef> = {};
   for (const [name, p] of Object.entries(PROCESSES[baseType]) as [string, ProcessDef][]) {
+    if (p.api) continue;
     out[name] = { input: p.input ?? null, output };
   }
   return out;

@@ -15,6 +15,8 @@
  * | hostClaim       | `hostuuid#<projectId>#<uuid>`     | `K`                     |
  * | idempotency     | `idem#<callerId>#<key>`           | `K`                     |
  * | idempotencyPart | `idem#<callerId>#<key>`           | `B#<lease>#<nnnnn>`     |
+ * | wakameAccount   | `wkacct#<a-uuid>`                 | `K`                     |
+ * | hostnameClaim   | `hostname#<projectId>#<hostname>` | `K`                     |
  */
 
 /** What an item of the table holds; the change feed reports it with every write. */
@@ -27,7 +29,9 @@ export type EntityKind =
   | 'commandKey'
   | 'hostClaim'
   | 'idempotency'
-  | 'idempotencyPart';
+  | 'idempotencyPart'
+  | 'wakameAccount'
+  | 'hostnameClaim';
 
 /** The key of one item, with the kind of entity it holds (only `pk` and `sk` go to DynamoDB). */
 export interface ItemKey {
@@ -59,6 +63,10 @@ export const keys = {
   idempotency: (callerId: string, k: string) => key('idempotency', idempotencyPartition(callerId, k), 'K'),
   idempotencyPart: (callerId: string, k: string, lease: string, i: number) =>
     key('idempotencyPart', idempotencyPartition(callerId, k), `${idempotencyPartPrefix(lease)}${String(i).padStart(5, '0')}`),
+  /** A Wakame account uuid named on first use, and the project it became. */
+  wakameAccount: (uuid: string) => key('wakameAccount', `wkacct#${uuid}`, 'K'),
+  /** A Wakame hostname leased to an instance: unique per project (dcmgr `hostname_leases`). */
+  hostnameClaim: (projectId: string, hostname: string) => key('hostnameClaim', `hostname#${projectId}#${hostname}`, 'K'),
 } as const;
 
 /**

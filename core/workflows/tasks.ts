@@ -178,7 +178,10 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
           await ledger.report(ref, { message }, cur);
           return;
         }
-        const target = await scheduler.allocate(cur, { exclude: hostId ? [hostId] : [] });
+        // Wakame's move names the target; a Rancher migrate lets the scheduler choose.
+        const named = cur.action?.input.hostId;
+        const requestedHostId = typeof named === 'string' && named ? named : undefined;
+        const target = await scheduler.allocate(cur, { exclude: hostId ? [hostId] : [], requestedHostId });
         const written = await ledger.report(ref, { message, fields: { migrationTargetHostId: target } }, cur);
         if (!written) await scheduler.release(target, cur);
         return;
