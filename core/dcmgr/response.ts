@@ -16,9 +16,23 @@ import type { ApiVersion, Format } from './request.js';
  */
 export function respond(c: Context, data: unknown, format: Format, status = 200): Response {
   if (format === 'yml') {
-    return c.body(YAML.stringify(data, { aliasDuplicateObjects: false }), status as 200, { 'content-type': 'text/yaml; charset=utf-8' });
+    const text = YAML.stringify(rubySymbolKeys(data), { aliasDuplicateObjects: false, indentSeq: false, directives: true });
+    return c.body(text, status as 200, { 'content-type': 'text/yaml; charset=utf-8' });
   }
   return c.body(JSON.stringify(data), status as 200, { 'content-type': 'application/json; charset=utf-8' });
+}
+
+/**
+ * Keys as Ruby symbols (`:state`), as dcmgr's hashes come out of `to_yaml`: mussel's scripts and acceptance tests
+ * find fields with `egrep "^:state:"`.
+ *
+ * @example
+ * YAML.stringify(rubySymbolKeys({ state: 'running' })) // ':state: running\n'
+ */
+export function rubySymbolKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(rubySymbolKeys);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [`:${k}`, rubySymbolKeys(x)]));
 }
 
 /**
