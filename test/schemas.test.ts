@@ -606,7 +606,9 @@ describe('GET /v1/schemas/<id>', () => {
     expectSeedFields(s, SEED_VM, true);
     // The seed lists the type's own fields; the rest are the common fields (spec §2.2).
     const common = ['accountId', 'created', 'kind', 'removeTime', 'removed', 'state', 'transitioning', 'transitioningMessage', 'transitioningProgress', 'uuid'];
-    expect(Object.keys(s.resourceFields).sort()).toEqual([...SEED_VM.map(([n]) => n), ...common].sort());
+    // Drover adds the instance's Wakame id and state (the same instance on `/api`).
+    const wakame = ['wakameId', 'wakameState'];
+    expect(Object.keys(s.resourceFields).sort()).toEqual([...SEED_VM.map(([n]) => n), ...common, ...wakame].sort());
     for (const name of DOCKER_ONLY) expect(s.resourceFields, name).not.toHaveProperty(name);
     expect(s.resourceFields.userdata.maxLength).toBe(65535);
   });

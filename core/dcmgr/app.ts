@@ -26,6 +26,8 @@ export interface DcmgrContext {
   params: Record<string, unknown>;
   /** Values of the route's `:name` segments. */
   path: Record<string, string>;
+  /** `X-VDC-Account-Quota`: the account's limits as JSON, when the caller sends them (W§0.1). */
+  quotaHeader?: string;
 }
 
 /** One endpoint: method, path after the version (`instances/:id/reboot`), the versions serving it, and its work. */
@@ -85,8 +87,13 @@ export function createDcmgrHandler(service: DroverService, routes: readonly Dcmg
 
     const found = match(compiled, method, version, segments);
     if (!found) throw new DcmgrError('RouteNotFound', `No ${method} /api/${version}/${segments.join('/')}`);
+    // Rack read both spellings as one; Node keeps them apart (mussel sends the underscores).
     const header = c.req.header('x-vdc-account-uuid') ?? c.req.header('x_vdc_account_uuid');
     const account = await resolveAccount(accounts, principal, header);
+    // 11.12 always worked in an account (wv-old core_api.rb); 12.03 lets the admin look across all of them.
+    if (version === '11.12' && account === null) {
+      throw new DcmgrError('InvalidRequestCredentials', 'The 11.12 API needs the X-VDC-Account-UUID header');
+    }
     const params = readParams(body, url.search.slice(1), c.req.header('content-type'));
     const ctx: DcmgrContext = {
       service,
@@ -97,6 +104,7 @@ export function createDcmgrHandler(service: DroverService, routes: readonly Dcmg
       scope: { principal, projectId: account?.projectId ?? null },
       params,
       path: found.path,
+      quotaHeader: c.req.header('x-vdc-account-quota') ?? c.req.header('x_vdc_account_quota'),
     };
     return respond(c, await found.route.handle(ctx), format);
   };

@@ -91,6 +91,7 @@ export function readParams(text: string, query: string, contentType?: string): R
     throw new DcmgrError('InvalidParameter', `The ${kind === 'json' ? 'JSON' : 'YAML'} body does not parse: ${(e as Error).message}`);
   }
   const wrapper = isPlainObject(doc) ? Object.values(doc) : [];
+  if (isPlainObject(doc) && wrapper.length === 0) return out;
   if (wrapper.length !== 1 || !isPlainObject(wrapper[0])) {
     throw new DcmgrError(
       'InvalidParameter',

@@ -5,6 +5,8 @@
 import { SCHEMAS } from '../schema/schemas.js';
 import type { Resource } from '../store/item.js';
 import { isOnline } from './hosts.js';
+import { wakameIdOf } from './wakame/ids.js';
+import { wakameStateOf } from './wakame/instances.js';
 
 /**
  * What a never-stored non-nullable field reads as: its schema default (`version: "0"`) or initial value.
@@ -39,6 +41,8 @@ const COMPUTED: Record<string, (res: Resource) => unknown> = {
   created: (res) => res.created,
   accountId: (res) => (res.baseType === 'account' ? null : res.projectId),
   // Computed on every read from the agent's last request, so it turns `offline` without any write.
+  wakameId: (res) => (res.baseType === 'instance' ? wakameIdOf('instance', res.num) : null),
+  wakameState: (res) => (res.baseType === 'instance' ? wakameStateOf(res) : null),
   agentState: (res) => (res.baseType === 'host' ? (isOnline(res, Date.now()) ? 'online' : 'offline') : (res.fields.agentState ?? null)),
 };
 

@@ -137,10 +137,16 @@ export class DroverService {
    * Applies a PUT: only fields with `update: true` change; a changed field marked `scheduleUpdate` also
    * starts the type's `update` process when it is available.
    */
-  async update(scope: Scope, s: ResourceSchema, res: Resource, input: Record<string, unknown>): Promise<Resource> {
+  async update(
+    scope: Scope,
+    s: ResourceSchema,
+    res: Resource,
+    input: Record<string, unknown>,
+    opts: Pick<CreateOptions, 'internal'> = {},
+  ): Promise<Resource> {
     if (!s.resourceMethods.includes('PUT')) throw statusError(405);
     const own = schemaById(res.type);
-    const changes = await validateFields(own, input, 'update', this.refs(scope, res.projectId));
+    const changes = { ...(await validateFields(own, input, 'update', this.refs(scope, res.projectId))), ...(opts.internal ?? {}) };
     const { after, before } = await this.store.mutate(res.id, (cur) => ({ ...cur, fields: { ...cur.fields, ...changes } }));
     const scheduled = Object.entries(own.resourceFields).some(
       ([k, def]) => def.scheduleUpdate && k in changes && before.fields[k] !== after.fields[k],

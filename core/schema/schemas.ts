@@ -12,6 +12,7 @@ import {
   type ProcessDef,
 } from '../process/lifecycle.js';
 import type { BaseType } from '../ids.js';
+import { WAKAME_STATES } from '../domain/wakame/instances.js';
 
 // ---- field helpers: what a client may do with a field ----
 type Opts = Omit<FieldDef, 'type'>;
@@ -78,6 +79,10 @@ const INSTANCE_FIELDS: Record<string, FieldDef> = {
   ...commonFields('instance'),
   externalId: readOnly('string', { filter: true }),
   hostId: readOnly('reference[host]', { filter: true }),
+  // The instance as the Wakame API (`/api`) knows it: its id there, and its state, which tells a halted
+  // instance (stopped, host kept) from a stopped one (host given back).
+  wakameId: readOnly('string', { nullable: false, filter: true }),
+  wakameState: readOnly('enum', { nullable: false, options: [...WAKAME_STATES], filter: true }),
 };
 
 /** `container` fields, project-role view (spec §2.3). */
