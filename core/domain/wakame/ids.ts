@@ -25,8 +25,8 @@ export type WakameKind = keyof typeof WAKAME_PREFIX;
 /** Ids are 8 characters of `[a-z0-9]`: a number below 36^8 written in base 36. */
 const BODY_LENGTH = 8;
 const SPACE = 36n ** BigInt(BODY_LENGTH);
-/** Coprime to 36, so multiplying by it permutes the id space; the ids look random but map back. */
-const MULTIPLIER = 1_640_531_527n;
+/** Coprime to 36 (so multiplying by it permutes the id space) and near 0.618 of it (so neighbours look unrelated). */
+const MULTIPLIER = 1_743_559_474_903n;
 const INVERSE = modInverse(MULTIPLIER, SPACE);
 /** Per kind, so an instance, its volume and its host do not share a body. */
 const OFFSET: Record<WakameKind, bigint> = {
