@@ -4,21 +4,17 @@
 export const MAX_RULES = 256;
 
 /** A tcp or udp rule: the port range `ip_fport..ip_tport` from `ip_source`. Keys are in dcmgr's order. */
-export interface PortRangeRule {
+export interface PortRangeRule extends RuleSource {
   ip_protocol: 'tcp' | 'udp';
   ip_fport: number;
   ip_tport: number;
-  protocol: 'ip4' | 'sg';
-  ip_source: string;
 }
 
 /** An icmp rule: ICMP type and code, each -1 for "any". Keys are in dcmgr's order. */
-export interface IcmpRule {
+export interface IcmpRule extends RuleSource {
   ip_protocol: 'icmp';
   icmp_type: number;
   icmp_code: number;
-  protocol: 'ip4' | 'sg';
-  ip_source: string;
 }
 
 /** One parsed rule, as an element of a security group's `rules` in the API (spec §2.4). */
@@ -66,7 +62,7 @@ const SECURITY_GROUP_ID = /^sg-\w+$/;
  * @example
  * parseRules('# ssh from anywhere\ntcp:22,22,ip4:0.0.0.0/0\nicmp:-1,-1,sg-abcd1234')
  * // [{ ip_protocol: 'tcp', ip_fport: 22, ip_tport: 22, protocol: 'ip4', ip_source: '0.0.0.0/0' },
- * //  { ip_protocol: 'icmp', icmp_type: -1, icmp_code: -1, protocol: 'sg', ip_source: 'sg-abcd1234' }]
+ * //  { ip_protocol: 'icmp', icmp_type: -1, icmp_code: -1, protocol: null, ip_source: 'sg-abcd1234' }]
  */
 export function parseRules(text: string): SecurityGroupRule[] {
   const rules: SecurityGroupRule[] = [];
@@ -132,15 +128,18 @@ function parseIcmpNumber(text: string, what: 'type' | 'code'): number {
   return value;
 }
 
-/** Where a rule lets traffic in from: an IPv4 CIDR (`protocol: 'ip4'`) or the members of a security group (`'sg'`). */
-interface RuleSource {
-  protocol: 'ip4' | 'sg';
+/**
+ * Where a rule lets traffic in from: an IPv4 CIDR (`protocol: 'ip4'`), or the members of a security group, for
+ * which dcmgr names no protocol (`protocol: null`, `ip_source: 'sg-…'`).
+ */
+export interface RuleSource {
+  protocol: 'ip4' | null;
   ip_source: string;
 }
 
 /** `ip4:CIDR`, `ip4:ADDRESS` or `sg-xxxx`. */
 function parseSource(text: string): RuleSource {
-  if (SECURITY_GROUP_ID.test(text)) return { protocol: 'sg', ip_source: text };
+  if (SECURITY_GROUP_ID.test(text)) return { protocol: null, ip_source: text };
   if (text.startsWith('ip4:')) return { protocol: 'ip4', ip_source: parseIpv4Cidr(text.slice('ip4:'.length)) };
   if (text.startsWith('ip6:')) throw new RuleSyntaxError('ip6 sources are not supported');
   throw new RuleSyntaxError(`source must be ip4:CIDR or a security group id sg-xxxx, not ${quote(text)}`);
