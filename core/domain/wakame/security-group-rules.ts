@@ -1,4 +1,5 @@
 /** @module Parses a Wakame-VDC security group's `rule` text (dcmgr's grammar) into the `rules` its API shows. */
+import { formatIpv4, hostBitsOf, parseIpv4 } from './networks.js';
 
 /** How many rules one security group may hold; the 257th is rejected. */
 export const MAX_RULES = 256;
@@ -46,7 +47,6 @@ export class InvalidSecurityGroupRuleError extends Error {
 /** Thrown inside the parser of one rule; `parseRules` adds the line and the rule text. */
 class RuleSyntaxError extends Error {}
 
-const IPV4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 const UNSIGNED_INTEGER = /^[0-9]{1,6}$/;
 const SIGNED_INTEGER = /^-?[0-9]{1,4}$/;
 const SECURITY_GROUP_ID = /^sg-\w+$/;
@@ -149,11 +149,8 @@ function parseSource(text: string): RuleSource {
 function parseIpv4Cidr(text: string): string {
   const slash = text.indexOf('/');
   const addressText = slash < 0 ? text : text.slice(0, slash);
-  const octetTexts = addressText.split('.');
-  if (octetTexts.length !== 4 || !octetTexts.every((octet) => IPV4_OCTET.test(octet) && Number(octet) <= 255)) {
-    throw new RuleSyntaxError(`${quote(addressText)} is not an IPv4 address`);
-  }
-  const address = octetTexts.reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  const address = parseIpv4(addressText);
+  if (address === null) throw new RuleSyntaxError(`${quote(addressText)} is not an IPv4 address`);
   let prefixLength: number;
   if (slash < 0) prefixLength = address === 0 ? 0 : 32;
   else {
@@ -161,15 +158,10 @@ function parseIpv4Cidr(text: string): string {
     prefixLength = /^(?:[0-9]|[12][0-9]|3[0-2])$/.test(prefixText) ? Number(prefixText) : NaN;
     if (Number.isNaN(prefixLength)) throw new RuleSyntaxError(`prefix length must be 0..32, not ${quote(prefixText)}`);
   }
-  const hostBits = address % 2 ** (32 - prefixLength);
+  const hostBits = hostBitsOf(address, prefixLength);
   if (hostBits !== 0) {
     const network = formatIpv4(address - hostBits);
     throw new RuleSyntaxError(`${addressText}/${prefixLength} has host bits set (did you mean ${network}/${prefixLength}?)`);
   }
   return `${addressText}/${prefixLength}`;
-}
-
-/** Dotted-quad form of a 32-bit address held in a number. */
-function formatIpv4(address: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256).join('.');
 }
