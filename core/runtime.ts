@@ -13,6 +13,7 @@ import type { DroverConfig } from './config.js';
 import { bootstrap } from './domain/bootstrap.js';
 import { Authenticator } from './domain/credentials.js';
 import { Ledger } from './domain/ledger.js';
+import { seedWakame } from './domain/wakame/seed.js';
 import { InlineRuns, type Runs } from './domain/runs.js';
 import { Scheduler } from './domain/scheduler.js';
 import { Idempotency } from './domain/idempotency.js';
@@ -65,7 +66,7 @@ export interface Drover {
 }
 
 /**
- * Builds the app and its services over a table, running the stage bootstrap first.
+ * Builds the app and its services over a table, running the stage bootstrap and the Wakame seeding first.
  *
  * @example
  * const { app } = await createDrover({ config, client: dynamoClient({ region: 'eu-west-1' }), tableName: 'drover-prod' });
@@ -76,6 +77,8 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const logCause = (m: string, e: unknown) => log(new Error(m, { cause: e }));
   const store = new Store({ client: opts.client, tableName: opts.tableName });
   const { defaultProjectId, cursorSecret } = await bootstrap(store, { admin: opts.admin, cursorSecret: config.cursorSecret });
+  // The Wakame demo records mussel's scripts name (wmi-centos1d64, nw-demo1): one config read once they exist.
+  await seedWakame(store, defaultProjectId);
   const scheduler = new Scheduler(store);
   const outbox = new Outbox(store);
   const bounds = { heartbeatSeconds: config.heartbeatSeconds, timeoutSeconds: config.actionTimeoutSeconds };

@@ -98,15 +98,18 @@ export class WakameRecords {
   }
 
   /**
-   * Every live record of the kind a project sees (`null`: all of them), in id order of creation.
+   * Every live record of the kind a project sees (`null`: all of them), in id order of creation; with
+   * `withDeleted`, the deleted ones too (image lists filter on `state=deleted`).
    *
    * @example
    * await records.list('image', '1a5') // the account's images and every public one
    */
-  async list(kind: RecordKind, projectId: string | null): Promise<Resource[]> {
+  async list(kind: RecordKind, projectId: string | null, opts: { withDeleted?: boolean } = {}): Promise<Resource[]> {
     const out: Resource[] = [];
     for await (const page of this.store.queryIndex({ index: 'byKind', partition: partitions.byKind(kind) })) {
-      for (const res of page) if (res.state !== 'deleted' && this.visible(kind, res, projectId)) out.push(res);
+      for (const res of page) {
+        if ((opts.withDeleted || res.state !== 'deleted') && this.visible(kind, res, projectId)) out.push(res);
+      }
     }
     return out;
   }

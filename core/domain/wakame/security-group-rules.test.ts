@@ -27,7 +27,7 @@ describe('parseRules', () => {
 
   it('parses udp port ranges, security group sources and icmp type/code', () => {
     expect(parseRules('udp:1000,2000,sg-abcd1234\nicmp:8,0,ip4:10.0.0.0/8\ntcp:1,65535,ip4:192.168.1.7/32')).toEqual([
-      { ip_protocol: 'udp', ip_fport: 1000, ip_tport: 2000, protocol: 'sg', ip_source: 'sg-abcd1234' },
+      { ip_protocol: 'udp', ip_fport: 1000, ip_tport: 2000, protocol: null, ip_source: 'sg-abcd1234' },
       { ip_protocol: 'icmp', icmp_type: 8, icmp_code: 0, protocol: 'ip4', ip_source: '10.0.0.0/8' },
       { ip_protocol: 'tcp', ip_fport: 1, ip_tport: 65535, protocol: 'ip4', ip_source: '192.168.1.7/32' },
     ]);
@@ -37,7 +37,7 @@ describe('parseRules', () => {
     const text = '# web\r\n\r\n   \n  # indented comment\n  tcp : 80 , 443 , ip4: 0.0.0.0/0 \r\n\ttcp:80,80,sg-web\n';
     expect(parseRules(text)).toEqual([
       { ip_protocol: 'tcp', ip_fport: 80, ip_tport: 443, protocol: 'ip4', ip_source: '0.0.0.0/0' },
-      { ip_protocol: 'tcp', ip_fport: 80, ip_tport: 80, protocol: 'sg', ip_source: 'sg-web' },
+      { ip_protocol: 'tcp', ip_fport: 80, ip_tport: 80, protocol: null, ip_source: 'sg-web' },
     ]);
     expect(parseRules('')).toEqual([]);
     expect(parseRules('# nothing but a comment')).toEqual([]);

@@ -1,24 +1,21 @@
 /** @module Parses a Wakame-VDC security group's `rule` text (dcmgr's grammar) into the `rules` its API shows. */
+import { formatIpv4, hostBitsOf, parseIpv4 } from './networks.js';
 
 /** How many rules one security group may hold; the 257th is rejected. */
 export const MAX_RULES = 256;
 
 /** A tcp or udp rule: the port range `ip_fport..ip_tport` from `ip_source`. Keys are in dcmgr's order. */
-export interface PortRangeRule {
+export interface PortRangeRule extends RuleSource {
   ip_protocol: 'tcp' | 'udp';
   ip_fport: number;
   ip_tport: number;
-  protocol: 'ip4' | 'sg';
-  ip_source: string;
 }
 
 /** An icmp rule: ICMP type and code, each -1 for "any". Keys are in dcmgr's order. */
-export interface IcmpRule {
+export interface IcmpRule extends RuleSource {
   ip_protocol: 'icmp';
   icmp_type: number;
   icmp_code: number;
-  protocol: 'ip4' | 'sg';
-  ip_source: string;
 }
 
 /** One parsed rule, as an element of a security group's `rules` in the API (spec §2.4). */
@@ -50,7 +47,6 @@ export class InvalidSecurityGroupRuleError extends Error {
 /** Thrown inside the parser of one rule; `parseRules` adds the line and the rule text. */
 class RuleSyntaxError extends Error {}
 
-const IPV4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 const UNSIGNED_INTEGER = /^[0-9]{1,6}$/;
 const SIGNED_INTEGER = /^-?[0-9]{1,4}$/;
 const SECURITY_GROUP_ID = /^sg-\w+$/;
@@ -66,7 +62,7 @@ const SECURITY_GROUP_ID = /^sg-\w+$/;
  * @example
  * parseRules('# ssh from anywhere\ntcp:22,22,ip4:0.0.0.0/0\nicmp:-1,-1,sg-abcd1234')
  * // [{ ip_protocol: 'tcp', ip_fport: 22, ip_tport: 22, protocol: 'ip4', ip_source: '0.0.0.0/0' },
- * //  { ip_protocol: 'icmp', icmp_type: -1, icmp_code: -1, protocol: 'sg', ip_source: 'sg-abcd1234' }]
+ * //  { ip_protocol: 'icmp', icmp_type: -1, icmp_code: -1, protocol: null, ip_source: 'sg-abcd1234' }]
  */
 export function parseRules(text: string): SecurityGroupRule[] {
   const rules: SecurityGroupRule[] = [];
@@ -132,15 +128,18 @@ function parseIcmpNumber(text: string, what: 'type' | 'code'): number {
   return value;
 }
 
-/** Where a rule lets traffic in from: an IPv4 CIDR (`protocol: 'ip4'`) or the members of a security group (`'sg'`). */
-interface RuleSource {
-  protocol: 'ip4' | 'sg';
+/**
+ * Where a rule lets traffic in from: an IPv4 CIDR (`protocol: 'ip4'`), or the members of a security group, for
+ * which dcmgr names no protocol (`protocol: null`, `ip_source: 'sg-…'`).
+ */
+export interface RuleSource {
+  protocol: 'ip4' | null;
   ip_source: string;
 }
 
 /** `ip4:CIDR`, `ip4:ADDRESS` or `sg-xxxx`. */
 function parseSource(text: string): RuleSource {
-  if (SECURITY_GROUP_ID.test(text)) return { protocol: 'sg', ip_source: text };
+  if (SECURITY_GROUP_ID.test(text)) return { protocol: null, ip_source: text };
   if (text.startsWith('ip4:')) return { protocol: 'ip4', ip_source: parseIpv4Cidr(text.slice('ip4:'.length)) };
   if (text.startsWith('ip6:')) throw new RuleSyntaxError('ip6 sources are not supported');
   throw new RuleSyntaxError(`source must be ip4:CIDR or a security group id sg-xxxx, not ${quote(text)}`);
@@ -150,11 +149,8 @@ function parseSource(text: string): RuleSource {
 function parseIpv4Cidr(text: string): string {
   const slash = text.indexOf('/');
   const addressText = slash < 0 ? text : text.slice(0, slash);
-  const octetTexts = addressText.split('.');
-  if (octetTexts.length !== 4 || !octetTexts.every((octet) => IPV4_OCTET.test(octet) && Number(octet) <= 255)) {
-    throw new RuleSyntaxError(`${quote(addressText)} is not an IPv4 address`);
-  }
-  const address = octetTexts.reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  const address = parseIpv4(addressText);
+  if (address === null) throw new RuleSyntaxError(`${quote(addressText)} is not an IPv4 address`);
   let prefixLength: number;
   if (slash < 0) prefixLength = address === 0 ? 0 : 32;
   else {
@@ -162,15 +158,10 @@ function parseIpv4Cidr(text: string): string {
     prefixLength = /^(?:[0-9]|[12][0-9]|3[0-2])$/.test(prefixText) ? Number(prefixText) : NaN;
     if (Number.isNaN(prefixLength)) throw new RuleSyntaxError(`prefix length must be 0..32, not ${quote(prefixText)}`);
   }
-  const hostBits = address % 2 ** (32 - prefixLength);
+  const hostBits = hostBitsOf(address, prefixLength);
   if (hostBits !== 0) {
     const network = formatIpv4(address - hostBits);
     throw new RuleSyntaxError(`${addressText}/${prefixLength} has host bits set (did you mean ${network}/${prefixLength}?)`);
   }
   return `${addressText}/${prefixLength}`;
-}
-
-/** Dotted-quad form of a 32-bit address held in a number. */
-function formatIpv4(address: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256).join('.');
 }
