@@ -54,8 +54,8 @@ export function wakameIdOf(kind: WakameKind, num: number): string {
 }
 
 /**
- * The Rancher number behind a derived Wakame id; `null` when the id is malformed, of another kind, or not one
- * `wakameIdOf` makes.
+ * The Rancher number behind a derived Wakame id; `null` when the id is malformed or of another kind. Every
+ * well-formed id maps to some number, which names nothing until that many resources exist.
  *
  * @example
  * numOfWakameId('instance', wakameIdOf('instance', 5)) // 5
