@@ -16,7 +16,8 @@ import type { ApiVersion, Format } from './request.js';
  */
 export function respond(c: Context, data: unknown, format: Format, status = 200): Response {
   if (format === 'yml') {
-    const text = YAML.stringify(rubySymbolKeys(data), { aliasDuplicateObjects: false, indentSeq: false, directives: true });
+    // Psych writes nil as nothing after the key (`:host_node:`), so a script's awk finds no value, as with dcmgr.
+    const text = YAML.stringify(rubySymbolKeys(data), { aliasDuplicateObjects: false, indentSeq: false, directives: true, nullStr: '' });
     return c.body(text, status as 200, { 'content-type': 'text/yaml; charset=utf-8' });
   }
   return c.body(JSON.stringify(data), status as 200, { 'content-type': 'application/json; charset=utf-8' });

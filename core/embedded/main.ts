@@ -14,6 +14,7 @@ const where = config.tableName ? `DynamoDB table ${config.tableName}` : `embedde
 console.log(`Drover is running (${where}).
 
   API:        ${stack.url}/v1
+  Wakame-VDC: ${stack.url}/api/12.03 (and /api/11.12; the default project is account a-shpoolxx)
   Hosts:      ${stack.simHosts.length ? `${stack.simHosts.length} simulated (${stack.simHosts.map((h) => h.hostId).join(', ')}); add real ones with npm run agent` : 'none started (DROVER_SIM_HOSTS=0); add some with npm run agent'}
   Access key: ${stack.admin.accessKey}
   Secret key: ${stack.admin.secretKey}${stack.adminKeyGenerated ? `\n  (generated; saved in ${config.dataDir}/admin-key.json)` : ''}
