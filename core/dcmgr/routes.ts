@@ -5,8 +5,14 @@
 import type { DcmgrRoute } from './app.js';
 import { HOST_NODE_ROUTES } from './host-nodes.js';
 import { IMAGE_ROUTES } from './images.js';
+import { NETWORK_ROUTES } from './networks.js';
+import { SECURITY_GROUP_ROUTES } from './security-groups.js';
+import { SSH_KEY_PAIR_ROUTES } from './ssh-key-pairs.js';
 
 export const DCMGR_ROUTES: readonly DcmgrRoute[] = [
   ...IMAGE_ROUTES,
   ...HOST_NODE_ROUTES,
+  ...NETWORK_ROUTES,
+  ...SECURITY_GROUP_ROUTES,
+  ...SSH_KEY_PAIR_ROUTES,
 ];
