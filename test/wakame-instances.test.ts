@@ -378,7 +378,7 @@ describe('operations through the workflows on sim hosts', () => {
     expect(updated.body.display_name).toBe('renamed');
     expect((await t.admin.get(`/v1/virtualmachines?wakameId=${vm.id}`)).body.data[0].name).toBe('renamed');
     const added = await form(api, 'POST', `/api/12.03/instances/${vm.id}/labels`, 'name=role&value=db');
-    expect(added.body).toMatchObject({ resource_uuid: vm.id, name: 'role', value: 'db', value_type: 'string' });
+    expect(added.body).toMatchObject({ resource_uuid: vm.id, name: 'role', value: 'db', value_type: 1 });
     expect((await form(api, 'PUT', `/api/12.03/instances/${vm.id}/labels/role`, 'value=cache')).body.value).toBe('cache');
     expect((await api.get(`/api/12.03/instances/${vm.id}/labels/role`)).body.value).toBe('cache');
     expect((await api.get(`/api/12.03/instances/${vm.id}/labels`)).body.map((l: any) => l.name)).toContain('role');

@@ -5,7 +5,6 @@
  * by the Wakame state it is allowed from (W§3.3).
  */
 import { ConflictError } from '../errors.js';
-import { formatId } from '../ids.js';
 import { hostIdOf, hypervisorOf, isOnline, requirementOf, capacityOf } from '../domain/hosts.js';
 import type { Account } from '../domain/wakame/accounts.js';
 import { bodyOf, numOfWakameId, wakameIdOf } from '../domain/wakame/ids.js';
@@ -18,15 +17,20 @@ import {
   type WakameOperationName,
   type WakameState,
 } from '../domain/wakame/instances.js';
-import { WakameRecords } from '../domain/wakame/records.js';
+import { vifsOf as storedVifsOf, type StoredVif } from '../domain/wakame/references.js';
 import { schema } from '../schema/registry.js';
 import { hostnameClaims } from '../store/claims.js';
 import type { Resource } from '../store/item.js';
-import { partitions } from '../store/keys.js';
+import { formatId } from '../ids.js';
 import type { DcmgrContext, DcmgrRoute } from './app.js';
 import { DcmgrError } from './errors.js';
+import { hostOfNodeId } from './host-nodes.js';
+import { labelsParam, presentLabels } from './labels.js';
+import { accountIdOf, checkIdSyntax, oncePerRequest, recordsOf, resourceOfDerivedId, resourcesIn } from './lookup.js';
+import { filterParam, intParam, SERVICE_TYPES, serviceTypeParam, stringParam } from './params.js';
 import type { ApiVersion } from './request.js';
 import { isoTime, listParams, pageOf } from './response.js';
+import { bootVolumeState, volumesOf } from './volumes.js';
 
 /** How long a terminated instance stays in 11.12 lists (dcmgr `recent_terminated_instance_period`). */
 const RECENTLY_TERMINATED_MS = 900_000;
@@ -34,46 +38,11 @@ const RECENTLY_TERMINATED_MS = 900_000;
 /** Hypervisors dcmgr knows (wv:dcmgr/lib/dcmgr/constants/host_node.rb). */
 export const HYPERVISORS = ['kvm', 'lxc', 'openvz', 'esxi', 'dummy'] as const;
 
-/** A vif as an instance keeps it (`fields.vifs`). */
-export interface StoredVif {
-  name: string;
-  index: number;
-  network_id: string | null;
-  security_groups: string[];
-}
-
-/** Reads shared by the instances one answer presents: each host, account and record is read once. */
-class Lookups {
-  private readonly hosts = new Map<string, Promise<Resource | undefined>>();
-  private readonly accounts = new Map<string, Promise<string>>();
-  private readonly recordsRead = new Map<string, Promise<Resource | undefined>>();
-  readonly now = Date.now();
-
-  constructor(readonly ctx: DcmgrContext) {}
-
-  host(id: string | null): Promise<Resource | undefined> {
-    if (!id) return Promise.resolve(undefined);
-    let p = this.hosts.get(id);
-    if (!p) this.hosts.set(id, (p = this.ctx.service.store.get(id)));
-    return p;
-  }
-
-  accountOf(projectId: string): Promise<string> {
-    let p = this.accounts.get(projectId);
-    if (!p) this.accounts.set(projectId, (p = this.ctx.accounts.uuidOfProject(projectId)));
-    return p;
-  }
-
-  record(kind: 'sshKeyPair' | 'network', id: string): Promise<Resource | undefined> {
-    let p = this.recordsRead.get(id);
-    if (!p) this.recordsRead.set(id, (p = records(this.ctx).get(kind, id, null)));
-    return p;
-  }
-}
-
-function records(ctx: DcmgrContext): WakameRecords {
-  return new WakameRecords(ctx.service.store, ctx.service.deps.defaultProjectId);
-}
+/** What the presenters read besides the instance, each looked up once per request. */
+const hostOf = (ctx: DcmgrContext, id: string | null) =>
+  id ? oncePerRequest(ctx, `host:${id}`, () => ctx.service.store.get(id)) : Promise.resolve(undefined);
+const recordOf = (ctx: DcmgrContext, kind: 'sshKeyPair' | 'network', id: string) =>
+  oncePerRequest(ctx, `record:${id}`, () => recordsOf(ctx).get(kind, id, null));
 
 /**
  * The instance a Wakame id names, if the caller's account may see it: a malformed id is 400/143, anything else
@@ -83,19 +52,15 @@ function records(ctx: DcmgrContext): WakameRecords {
  * const vm = await loadInstance(ctx, 'i-4cnb8vd1');
  */
 export async function loadInstance(ctx: DcmgrContext, id: string): Promise<Resource> {
-  if (bodyOf('instance', id) === null) throw new DcmgrError('InvalidParameter', `Invalid UUID Syntax: ${id.slice(0, 64)}`);
-  const num = numOfWakameId('instance', id);
-  const res = num === null ? undefined : await ctx.service.store.get(formatId('instance', num));
-  if (!res || res.baseType !== 'instance' || !visibleTo(ctx.account, res)) throw new DcmgrError('UnknownUUIDResource', id);
+  checkIdSyntax('instance', id);
+  const res = await resourceOfDerivedId(ctx, 'instance', 'instance', id);
+  if (!res) throw new DcmgrError('UnknownUUIDResource', id);
   return res;
 }
 
-const visibleTo = (account: Account | null, res: Resource) => account === null || res.projectId === account.projectId;
-
 /** The vifs an instance has, in index order. */
 function vifsOf(res: Resource): StoredVif[] {
-  const vifs = Array.isArray(res.fields.vifs) ? (res.fields.vifs as StoredVif[]) : [];
-  return [...vifs].sort((a, b) => a.index - b.index);
+  return [...storedVifsOf(res)].sort((a, b) => a.index - b.index);
 }
 
 /** The address of a vif while the instance holds a lease: the first vif carries the address its host reported. */
@@ -103,17 +68,6 @@ function addressOf(res: Resource, vif: StoredVif, state: WakameState): string | 
   const ip = res.fields.primaryIpAddress;
   if (vif !== vifsOf(res)[0] || typeof ip !== 'string' || !ip) return null;
   return state === 'stopped' || state === 'terminated' ? null : ip;
-}
-
-/**
- * The boot volume of an instance, as dcmgr lists an instance's volumes: it lives and dies with the instance.
- *
- * @example
- * bootVolumeState(runningVm) // 'attached'
- */
-export function bootVolumeState(res: Resource): string {
-  const state = wakameStateOf(res);
-  return state === 'scheduling' ? 'scheduling' : state === 'terminated' ? 'deleted' : 'attached';
 }
 
 /** When the instance was terminated: its removal, or the failure that ended it (W§5.1). */
@@ -129,20 +83,19 @@ function terminatedAt(res: Resource): number | null {
  * @example
  * await present1203(lookups, vm) // { id: 'i-…', account_id: 'a-shpoolxx', state: 'running', ... }
  */
-async function present1203(look: Lookups, res: Resource): Promise<Record<string, unknown>> {
+async function present1203(ctx: DcmgrContext, res: Resource, now: number): Promise<Record<string, unknown>> {
   const id = wakameIdOf('instance', res.num);
   const state = wakameStateOf(res);
   const hostId = hostIdOf(res);
-  const host = await look.host(hostId);
+  const host = await hostOf(ctx, hostId);
   const need = requirementOf(res);
   const keyId = typeof res.fields.sshKeyPairId === 'string' ? res.fields.sshKeyPairId : null;
-  const key = keyId ? await look.record('sshKeyPair', keyId) : undefined;
+  const key = keyId ? await recordOf(ctx, 'sshKeyPair', keyId) : undefined;
   const terminated = isoTime(terminatedAt(res));
   const vol = wakameIdOf('volume', res.num);
-  const labels = (res.fields.labels ?? {}) as Record<string, string>;
   return {
     id,
-    account_id: await look.accountOf(res.projectId),
+    account_id: await accountIdOf(ctx, res.projectId),
     host_node: host ? wakameIdOf('host', host.num) : null,
     cpu_cores: need.vcpu,
     memory_size: need.memoryMb,
@@ -153,7 +106,7 @@ async function present1203(look: Lookups, res: Resource): Promise<Record<string,
     terminated_at: terminated,
     deleted_at: terminated,
     state,
-    status: wakameStatusOf(res, host, look.now),
+    status: wakameStatusOf(res, host, now),
     ssh_key_pair: keyId ? { uuid: keyId, display_name: key?.fields.display_name ?? '' } : null,
     volume: [{ vol_id: vol, state: bootVolumeState(res) }],
     vif: vifsOf(res).map((v) => {
@@ -172,7 +125,7 @@ async function present1203(look: Lookups, res: Resource): Promise<Record<string,
     display_name: res.fields.name ?? '',
     service_type: res.fields.serviceType ?? 'std',
     monitoring: res.fields.monitoring ?? { enabled: false, mail_address: [], items: {} },
-    labels: Object.entries(labels).map(([name, value]) => labelOf(id, res, name, value)),
+    labels: presentLabels(res, id),
     boot_volume_id: vol,
   };
 }
@@ -183,18 +136,18 @@ async function present1203(look: Lookups, res: Resource): Promise<Record<string,
  * @example
  * await present1112(lookups, vm) // { id: 'i-…', instance_spec_id: 'is-small', network: [...], ... }
  */
-async function present1112(look: Lookups, res: Resource): Promise<Record<string, unknown>> {
+async function present1112(ctx: DcmgrContext, res: Resource, now: number): Promise<Record<string, unknown>> {
   const id = wakameIdOf('instance', res.num);
   const state = wakameStateOf(res);
-  const host = await look.host(hostIdOf(res));
+  const host = await hostOf(ctx, hostIdOf(res));
   const need = requirementOf(res);
   const hostname = (res.fields.hostname as string | undefined) ?? bodyOf('instance', id);
-  const accountBody = (await look.accountOf(res.projectId)).replace(/^a-/, '');
+  const accountBody = (await accountIdOf(ctx, res.projectId)).replace(/^a-/, '');
   const network = [];
   for (const v of vifsOf(res)) {
     const address = addressOf(res, v, state);
     if (!address) continue;
-    const nw = v.network_id ? await look.record('network', v.network_id) : undefined;
+    const nw = v.network_id ? await recordOf(ctx, 'network', v.network_id) : undefined;
     const domain = nw?.fields.domain_name;
     network.push({
       network_name: v.network_id,
@@ -205,7 +158,7 @@ async function present1112(look: Lookups, res: Resource): Promise<Record<string,
       nat_dns_name: null,
     });
   }
-  const status = wakameStatusOf(res, host, look.now);
+  const status = wakameStatusOf(res, host, now);
   return {
     id,
     host_node: host ? wakameIdOf('host', host.num) : null,
@@ -233,12 +186,7 @@ async function present1112(look: Lookups, res: Resource): Promise<Record<string,
 
 const vifIdOf = (res: Resource, v: StoredVif) => wakameIdOf('vif', res.num * 32 + v.index);
 
-/** A label as dcmgr's resource labels show it; Drover keeps labels as the instance's `labels` map. */
-function labelOf(id: string, res: Resource, name: string, value: string) {
-  return { resource_uuid: id, name, value_type: 'string', value, created_at: isoTime(res.created), updated_at: isoTime(res.updated) };
-}
-
-const PRESENT: Record<ApiVersion, (look: Lookups, res: Resource) => Promise<Record<string, unknown>>> = {
+const PRESENT: Record<ApiVersion, (ctx: DcmgrContext, res: Resource, now: number) => Promise<Record<string, unknown>>> = {
   '11.12': present1112,
   '12.03': present1203,
 };
@@ -249,8 +197,8 @@ const PRESENT: Record<ApiVersion, (look: Lookups, res: Resource) => Promise<Reco
  * @example
  * return presentInstance(ctx, vm);
  */
-export function presentInstance(ctx: DcmgrContext, res: Resource, look = new Lookups(ctx)): Promise<Record<string, unknown>> {
-  return PRESENT[ctx.version](look, res);
+export function presentInstance(ctx: DcmgrContext, res: Resource, now = Date.now()): Promise<Record<string, unknown>> {
+  return PRESENT[ctx.version](ctx, res, now);
 }
 
 // ---- list ----
@@ -263,38 +211,24 @@ const STATE_GROUPS: Record<string, (s: WakameState, r: Resource, now: number) =>
 };
 
 async function listInstances(ctx: DcmgrContext): Promise<unknown> {
-  const p = ctx.params;
-  const paging = listParams(p, ctx.version);
-  const look = new Lookups(ctx);
-  const filters: ((r: Resource) => boolean)[] = [];
-  if (ctx.version === '11.12') {
-    filters.push((r) => STATE_GROUPS.alive_with_terminated(wakameStateOf(r), r, look.now));
-  } else {
-    filters.push(...(await listFilters(ctx, p, look)));
-  }
-  const partition = ctx.account ? partitions.byProject(ctx.account.projectId, 'instance') : partitions.byKind('instance');
-  const matches: Resource[] = [];
-  for await (const page of ctx.service.store.queryIndex({ index: ctx.account ? 'byProject' : 'byKind', partition })) {
-    for (const r of page) if (filters.every((f) => f(r))) matches.push(r);
-  }
-  const presented = await Promise.all(matches.map((r) => presentInstance(ctx, r, look)));
+  const paging = listParams(ctx.params, ctx.version);
+  const now = Date.now();
+  const filters: ((r: Resource) => boolean)[] =
+    ctx.version === '11.12' ? [(r) => STATE_GROUPS.alive_with_terminated(wakameStateOf(r), r, now)] : listFilters(ctx.params, now);
+  const matches = (await resourcesIn(ctx, 'instance', ctx.scope.projectId)).filter((r) => filters.every((f) => f(r)));
+  const presented = await Promise.all(matches.map((r) => presentInstance(ctx, r, now)));
   return pageOf(presented, paging, ctx.version);
 }
 
 /** The 12.03 list filters of W§1.1; a value dcmgr would refuse is 400/143. */
-async function listFilters(ctx: DcmgrContext, p: Record<string, unknown>, look: Lookups): Promise<((r: Resource) => boolean)[]> {
+function listFilters(p: Record<string, unknown>, now: number): ((r: Resource) => boolean)[] {
   const out: ((r: Resource) => boolean)[] = [];
-  const str = (name: string) => {
-    const v = p[name];
-    if (v === undefined || v === '') return undefined;
-    if (typeof v !== 'string') throw new DcmgrError('InvalidParameter', name);
-    return v;
-  };
+  const str = (name: string) => filterParam(p, name);
   const state = str('state');
   if (state !== undefined) {
     const group = Object.hasOwn(STATE_GROUPS, state) ? STATE_GROUPS[state] : undefined;
     if (!group && !(WAKAME_STATES as readonly string[]).includes(state)) throw new DcmgrError('InvalidParameter', 'state');
-    out.push((r) => (group ? group(wakameStateOf(r), r, look.now) : wakameStateOf(r) === state));
+    out.push((r) => (group ? group(wakameStateOf(r), r, now) : wakameStateOf(r) === state));
   }
   const id = str('id');
   if (id !== undefined) {
@@ -308,38 +242,26 @@ async function listFilters(ctx: DcmgrContext, p: Record<string, unknown>, look: 
     const hostId = hostNum === null ? null : formatId('host', hostNum);
     out.push((r) => hostIdOf(r) === hostId);
   }
-  const serviceType = str('service_type');
-  if (serviceType !== undefined) {
-    if (!SERVICE_TYPES.includes(serviceType)) throw new DcmgrError('InvalidParameter', 'service_type');
-    out.push((r) => (r.fields.serviceType ?? 'std') === serviceType);
-  }
+  const serviceType = serviceTypeParam(p);
+  if (serviceType !== undefined) out.push((r) => (r.fields.serviceType ?? 'std') === serviceType);
   const displayName = str('display_name');
   if (displayName !== undefined) out.push((r) => (r.fields.name ?? '') === displayName);
   return out;
 }
 
-/** Service types dcmgr is configured with by default. */
-const SERVICE_TYPES = ['std', 'lb'];
-
 // ---- create ----
 
-const INT = /^\d{1,9}$/;
-
-function intParam(p: Record<string, unknown>, name: string, min: number, max: number, required: boolean): number | undefined {
-  const v = p[name];
-  if (v === undefined || v === '') {
-    if (required) throw new DcmgrError('InvalidParameter', name);
-    return undefined;
-  }
-  const s = typeof v === 'number' ? String(v) : v;
-  if (typeof s !== 'string' || !INT.test(s) || Number(s) < min || Number(s) > max) throw new DcmgrError('InvalidParameter', name);
-  return Number(s);
+/** A required integer parameter within bounds (400/143 naming it when absent or out of bounds). */
+function requiredInt(p: Record<string, unknown>, name: string, min: number, max: number): number {
+  const n = intParam(p, name, min, max);
+  if (n === undefined) throw new DcmgrError('InvalidParameter', `${name}: is required`);
+  return n;
 }
 
+/** A text parameter no longer than `maxLength` (what the instance's fields hold). */
 function strParam(p: Record<string, unknown>, name: string, maxLength: number): string | undefined {
-  const v = p[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length > maxLength) throw new DcmgrError('InvalidParameter', name);
+  const v = stringParam(p, name);
+  if (v !== undefined && v.length > maxLength) throw new DcmgrError('InvalidParameter', `${name}: at most ${maxLength} characters`);
   return v;
 }
 
@@ -371,7 +293,7 @@ async function readVifs(ctx: DcmgrContext, raw: unknown, legacyGroups: string[])
     }
     let network_id: string | null = null;
     if (v.network !== undefined && v.network !== '') {
-      if (typeof v.network !== 'string' || !(await records(ctx).get('network', v.network, ctx.account?.projectId ?? null))) {
+      if (typeof v.network !== 'string' || !(await recordsOf(ctx).get('network', v.network, ctx.account?.projectId ?? null))) {
         throw new DcmgrError('UnknownNetwork', String(v.network));
       }
       network_id = v.network;
@@ -386,35 +308,15 @@ async function readGroups(ctx: DcmgrContext, raw: unknown): Promise<string[]> {
   const list = typeof raw === 'string' ? raw.split(/\s+/).filter(Boolean) : Array.isArray(raw) ? raw : null;
   if (!list || list.length > 16 || list.some((g) => typeof g !== 'string')) throw new DcmgrError('InvalidParameter', 'security_groups');
   for (const g of list as string[]) {
-    if (!(await records(ctx).get('securityGroup', g, ctx.account?.projectId ?? null))) throw new DcmgrError('UnknownSecurityGroup', g);
+    if (!(await recordsOf(ctx).get('securityGroup', g, ctx.account?.projectId ?? null))) throw new DcmgrError('UnknownSecurityGroup', g);
   }
   return [...new Set(list as string[])];
 }
 
-/** `labels[n][name]=&labels[n][value]=`, or `labels[name]=value`. */
-function readLabels(raw: unknown): Record<string, string> {
-  if (raw === undefined || raw === '') return {};
-  if (typeof raw !== 'object' || raw === null) throw new DcmgrError('InvalidParameter', 'labels');
-  const out: Record<string, string> = {};
-  const entries = Array.isArray(raw) ? raw.map((v, i) => [String(i), v] as const) : Object.entries(raw);
-  for (const [key, v] of entries) {
-    if (typeof v === 'string') out[key] = v;
-    else if (typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string') {
-      const value = (v as { value?: unknown }).value;
-      out[(v as { name: string }).name] = typeof value === 'string' ? value : '';
-    } else throw new DcmgrError('InvalidParameter', 'labels');
-  }
-  return out;
-}
-
 /** The hosts of the account that run a hypervisor and are up (dcmgr's "online, scheduling enabled"). */
 async function liveHosts(ctx: DcmgrContext, projectId: string): Promise<Resource[]> {
-  const out: Resource[] = [];
   const now = Date.now();
-  for await (const page of ctx.service.store.queryIndex({ index: 'byProject', partition: partitions.byProject(projectId, 'host') })) {
-    for (const h of page) if (h.state === 'active' && isOnline(h, now)) out.push(h);
-  }
-  return out;
+  return (await resourcesIn(ctx, 'host', projectId)).filter((h) => h.state === 'active' && isOnline(h, now));
 }
 
 const free = (h: Resource) => {
@@ -422,12 +324,11 @@ const free = (h: Resource) => {
   return { vcpu: c.vcpu - c.allocatedVcpu, memoryMb: c.memoryMb - c.allocatedMemoryMb };
 };
 
-/** The host a `host_node_id` names in the account (404/114 when none). */
-async function namedHost(ctx: DcmgrContext, id: string, projectId: string): Promise<Resource> {
+/** The host a `host_node_id` names in the caller's account: 400/141 when malformed, 404/114 when none. */
+async function namedHost(ctx: DcmgrContext, id: string): Promise<Resource> {
   if (bodyOf('host', id) === null) throw new DcmgrError('InvalidHostNodeID', id.slice(0, 64));
-  const num = numOfWakameId('host', id);
-  const host = num === null ? undefined : await ctx.service.store.get(formatId('host', num));
-  if (!host || host.baseType !== 'host' || host.projectId !== projectId) throw new DcmgrError('UnknownHostNode', id);
+  const host = await hostOfNodeId(ctx, id);
+  if (!host) throw new DcmgrError('UnknownHostNode', id);
   return host;
 }
 
@@ -464,12 +365,12 @@ async function createInstance(ctx: DcmgrContext): Promise<unknown> {
     throw new DcmgrError('InvalidParameter', 'hostname: 1 to 32 of [0-9a-z-], starting with a letter or digit');
   }
   const sshKeyId = strParam(p, 'ssh_key_id', 64);
-  if (sshKeyId && !(await records(ctx).get('sshKeyPair', sshKeyId, account.projectId))) throw new DcmgrError('UnknownSshKeyPair', sshKeyId);
+  if (sshKeyId && !(await recordsOf(ctx).get('sshKeyPair', sshKeyId, account.projectId))) throw new DcmgrError('UnknownSshKeyPair', sshKeyId);
 
   const hostNodeId = [p.host_node_id, p.host_id, p.host_pool_id].find((v) => typeof v === 'string' && v !== '') as string | undefined;
   let host: Resource | undefined;
   if (hostNodeId) {
-    host = await namedHost(ctx, hostNodeId, account.projectId);
+    host = await namedHost(ctx, hostNodeId);
     if (host.state !== 'active' || !isOnline(host, Date.now())) throw new DcmgrError('InvalidHostNodeID', `${hostNodeId} is offline`);
     if (hypervisorOf(host) !== req.hypervisor) throw new DcmgrError('IncompatibleHostNode', `${hostNodeId} runs ${hypervisorOf(host)}`);
     if (free(host).vcpu < req.cpuCores || free(host).memoryMb < req.memorySize) throw new DcmgrError('OutOfHostCapacity', hostNodeId);
@@ -477,8 +378,7 @@ async function createInstance(ctx: DcmgrContext): Promise<unknown> {
   if (p.volumes !== undefined && p.volumes !== '' && Object.keys(p.volumes as object).length > 0) {
     throw new DcmgrError('InvalidParameter', 'volumes: only the boot volume from the image is supported');
   }
-  const serviceType = strParam(p, 'service_type', 32) ?? (req.image.fields.service_type as string | undefined) ?? 'std';
-  if (!SERVICE_TYPES.includes(serviceType)) throw new DcmgrError('InvalidParameter', 'service_type');
+  const serviceType = serviceTypeParam(p) ?? (req.image.fields.service_type as string | undefined) ?? 'std';
   const quotaWeight = p.quota_weight === undefined || p.quota_weight === '' ? 0 : Number(p.quota_weight);
   if (!Number.isFinite(quotaWeight) || quotaWeight < 0) throw new DcmgrError('InvalidParameter', 'quota_weight');
   await checkQuota(ctx, account, quotaWeight);
@@ -487,7 +387,7 @@ async function createInstance(ctx: DcmgrContext): Promise<unknown> {
 
   const displayName = strParam(p, 'display_name', 255) ?? '';
   const userData = strParam(p, 'user_data', 65_535) ?? '';
-  const labels = readLabels(p.labels);
+  const labels = labelsParam(p) ?? {};
   const claims = hostnameClaims(ctx.service.store);
   const [created] = await ctx.service.create(
     ctx.scope,
@@ -542,25 +442,29 @@ async function leaseHostname(ctx: DcmgrContext, claims: ReturnType<typeof hostna
   throw new DcmgrError('DuplicateHostname', hostname);
 }
 
+/** The available image `image_id` names (400/137 otherwise: dcmgr's first check in both versions). */
+async function imageParam(ctx: DcmgrContext, account: Account): Promise<Resource> {
+  const imageId = filterParam(ctx.params, 'image_id') ?? '';
+  const image = imageId ? await recordsOf(ctx).get('image', imageId, account.projectId) : undefined;
+  if (!image || image.state !== 'available') throw new DcmgrError('InvalidImageID', imageId || 'image_id');
+  return image;
+}
+
 async function request1203(ctx: DcmgrContext, account: Account): Promise<CreateRequest> {
   const p = ctx.params;
-  const imageId = typeof p.image_id === 'string' ? p.image_id : '';
-  const image = imageId ? await records(ctx).get('image', imageId, account.projectId) : undefined;
-  if (!image || image.state !== 'available') throw new DcmgrError('InvalidImageID', imageId || 'image_id');
+  const image = await imageParam(ctx, account);
   const hypervisor = typeof p.hypervisor === 'string' ? p.hypervisor : '';
   if (!(HYPERVISORS as readonly string[]).includes(hypervisor)) throw new DcmgrError('InvalidParameter', 'hypervisor');
-  const cpuCores = intParam(p, 'cpu_cores', 1, 128, true)!;
-  const memorySize = intParam(p, 'memory_size', 128, 999_999, true)!;
+  const cpuCores = requiredInt(p, 'cpu_cores', 1, 128);
+  const memorySize = requiredInt(p, 'memory_size', 128, 999_999);
   return { image, hypervisor, cpuCores, memorySize };
 }
 
 async function request1112(ctx: DcmgrContext, account: Account): Promise<CreateRequest> {
   const p = ctx.params;
-  const imageId = typeof p.image_id === 'string' ? p.image_id : '';
-  const image = imageId ? await records(ctx).get('image', imageId, account.projectId) : undefined;
-  if (!image || image.state !== 'available') throw new DcmgrError('InvalidImageID', imageId || 'image_id');
+  const image = await imageParam(ctx, account);
   const specId = typeof p.instance_spec_id === 'string' ? p.instance_spec_id : '';
-  const spec = specId ? await records(ctx).get('instanceSpec', specId, account.projectId) : undefined;
+  const spec = specId ? await recordsOf(ctx).get('instanceSpec', specId, account.projectId) : undefined;
   if (!spec) throw new DcmgrError('InvalidInstanceSpec', specId || 'instance_spec_id');
   return {
     image,
@@ -584,16 +488,9 @@ async function checkQuota(ctx: DcmgrContext, account: Account, weight: number): 
   const count = quota['instance.count'];
   const maxWeight = quota['instance.quota_weight'];
   if (typeof count !== 'number' && typeof maxWeight !== 'number') return;
-  let alive = 0;
-  let used = 0;
-  for await (const page of ctx.service.store.queryIndex({ index: 'byProject', partition: partitions.byProject(account.projectId, 'instance') })) {
-    for (const r of page) {
-      if (wakameStateOf(r) === 'terminated') continue;
-      alive++;
-      used += Number(r.fields.quotaWeight ?? 0);
-    }
-  }
-  if (typeof count === 'number' && alive + 1 > count) throw new DcmgrError('ExceedQuotaLimit', `instance.count: ${count}`);
+  const alive = (await resourcesIn(ctx, 'instance', account.projectId)).filter((r) => wakameStateOf(r) !== 'terminated');
+  const used = alive.reduce((sum, r) => sum + Number(r.fields.quotaWeight ?? 0), 0);
+  if (typeof count === 'number' && alive.length + 1 > count) throw new DcmgrError('ExceedQuotaLimit', `instance.count: ${count}`);
   if (typeof maxWeight === 'number' && used + weight > maxWeight) throw new DcmgrError('ExceedQuotaLimit', `instance.quota_weight: ${maxWeight}`);
 }
 
@@ -654,7 +551,7 @@ async function moveInstance(ctx: DcmgrContext, res: Resource) {
   if (typeof target !== 'string' || !target) throw new DcmgrError('InvalidParameter', 'host_node_id is required');
   const state = wakameStateOf(res);
   if (!(WAKAME_OPERATIONS.move.from as readonly string[]).includes(state)) throw new DcmgrError('InvalidInstanceState', state);
-  const host = await namedHost(ctx, target, res.projectId);
+  const host = await namedHost(ctx, target);
   if (host.id === hostIdOf(res)) throw new DcmgrError('InvalidParameter', `host_node_id: ${target} is the host the instance is on`);
   if (host.state !== 'active' || !isOnline(host, Date.now())) throw new DcmgrError('InvalidHostNodeID', `${target} is offline`);
   const hypervisor = res.fields.hypervisor;
@@ -671,7 +568,7 @@ async function updateInstance(ctx: DcmgrContext, res: Resource) {
   if (displayName !== undefined) input.name = displayName;
   const sshKeyId = strParam(p, 'ssh_key_id', 64);
   if (sshKeyId !== undefined) {
-    if (sshKeyId && !(await records(ctx).get('sshKeyPair', sshKeyId, res.projectId))) throw new DcmgrError('UnknownSshKeyPair', sshKeyId);
+    if (sshKeyId && !(await recordsOf(ctx).get('sshKeyPair', sshKeyId, res.projectId))) throw new DcmgrError('UnknownSshKeyPair', sshKeyId);
     internal.sshKeyPairId = sshKeyId || null;
   }
   if (p.security_groups !== undefined) {
@@ -694,6 +591,13 @@ async function updateInstance(ctx: DcmgrContext, res: Resource) {
 }
 
 // ---- labels ----
+
+/** One label of an instance, as the labels sub-resource shows it. */
+function labelNamed(res: Resource, name: string): Record<string, unknown> {
+  const label = presentLabels(res, idOf(res)).find((l) => l.name === name);
+  if (!label) throw new DcmgrError('UnknownUUIDResource', name);
+  return label;
+}
 
 function labelsMap(res: Resource): Record<string, string> {
   return { ...((res.fields.labels ?? {}) as Record<string, string>) };
@@ -777,12 +681,13 @@ export const INSTANCE_ROUTES: readonly DcmgrRoute[] = [
   { method: 'GET', path: 'instances/:id/monitoring/:item', versions: ['12.03'], handle: notSupported('Instance monitoring') },
   { method: 'PUT', path: 'instances/:id/monitoring/:item', versions: ['12.03'], handle: notSupported('Instance monitoring') },
   { method: 'DELETE', path: 'instances/:id/monitoring/:item', versions: ['12.03'], handle: notSupported('Instance monitoring') },
+  { method: 'GET', path: 'instances/:id/volumes', versions: ['12.03'], handle: withInstance((ctx, res) => volumesOf(ctx, res)) },
   { method: 'PUT', path: 'instances/:id/volumes/:vol/backup', versions: ['12.03'], handle: notSupported('Volume backup') },
   {
     method: 'GET',
     path: 'instances/:id/labels',
     versions: ['12.03'],
-    handle: withInstance(async (_ctx, res) => Object.entries(labelsMap(res)).map(([n, v]) => labelOf(idOf(res), res, n, v))),
+    handle: withInstance(async (_ctx, res) => presentLabels(res, idOf(res))),
   },
   {
     method: 'GET',
@@ -791,7 +696,7 @@ export const INSTANCE_ROUTES: readonly DcmgrRoute[] = [
     handle: withInstance(async (ctx, res) => {
       const labels = labelsMap(res);
       if (!Object.hasOwn(labels, ctx.path.name)) throw new DcmgrError('UnknownUUIDResource', ctx.path.name);
-      return labelOf(idOf(res), res, ctx.path.name, labels[ctx.path.name]);
+      return labelNamed(res, ctx.path.name);
     }),
   },
   {
@@ -801,7 +706,7 @@ export const INSTANCE_ROUTES: readonly DcmgrRoute[] = [
     handle: withInstance(async (ctx, res) => {
       const { name, value } = labelParams(ctx, true);
       const after = await setLabels(ctx, res, { ...labelsMap(res), [name]: value });
-      return labelOf(idOf(after), after, name, value);
+      return labelNamed(after, name);
     }),
   },
   {
@@ -813,7 +718,7 @@ export const INSTANCE_ROUTES: readonly DcmgrRoute[] = [
       const labels = labelsMap(res);
       if (!Object.hasOwn(labels, name)) throw new DcmgrError('UnknownUUIDResource', name);
       const after = await setLabels(ctx, res, { ...labels, [name]: value });
-      return labelOf(idOf(after), after, name, value);
+      return labelNamed(after, name);
     }),
   },
   {

@@ -65,15 +65,16 @@ function labelPairs(given: object): [string, unknown, unknown][] {
 }
 
 /**
- * A record's labels as dcmgr shows them, dated with the record.
+ * A resource's labels as dcmgr shows them, dated with the resource; `uuid` is its Wakame id (an instance's is
+ * derived, a record's is its id).
  *
  * @example
  * presentLabels(sg) // [{ resource_uuid: 'sg-…', name: 'role', value_type: 1, value: 'web', created_at: '…Z', updated_at: '…Z' }]
  */
-export function presentLabels(res: Resource): Record<string, unknown>[] {
+export function presentLabels(res: Resource, uuid = res.id): Record<string, unknown>[] {
   const labels = (res.fields.labels ?? {}) as Record<string, string>;
   return Object.entries(labels).map(([name, value]) => ({
-    resource_uuid: res.id,
+    resource_uuid: uuid,
     name,
     value_type: Buffer.byteLength(value) <= STRING_VALUE_MAX_BYTES ? STRING_VALUE : BLOB_VALUE,
     value,

@@ -18,7 +18,7 @@ describe('dcmgr pages', () => {
   });
 
   it('sorts by a field either way, filters nil and ranges', () => {
-    const names = (q: Record<string, unknown>) => pageOf(rows, listParams(q, '12.03'), '12.03')[0].results.map((r: any) => r.display_name);
+    const names = (q: Record<string, unknown>) => (pageOf(rows, listParams(q, "12.03"), "12.03")[0].results as any[]).map((r) => r.display_name);
     expect(names({ sort_by: 'display_name.asc' })).toEqual(['a', 'b', 'c']);
     expect(names({ sort_by: 'display_name' })).toEqual(['a', 'b', 'c']);
     expect(names({ sort_by: 'display_name.desc' })).toEqual(['c', 'b', 'a']);

@@ -25,12 +25,22 @@ const VOLUME_STATE: Partial<Record<WakameState, string>> = {
   terminated: 'deleted',
 };
 
+/**
+ * The state of an instance's boot volume, from the instance's Wakame state.
+ *
+ * @example
+ * bootVolumeState(runningVm) // 'attached'
+ */
+export function bootVolumeState(instance: Resource): string {
+  return VOLUME_STATE[wakameStateOf(instance)] ?? 'attached';
+}
+
 /** The volume states a list filters on (dcmgr `VOLUME_STATE`). */
 const VOLUME_STATES = ['available', 'attached', 'deleted'];
 
-/** The image an instance was made from (`imageId`, a `wmi-` id), read once per request; `undefined` if none. */
+/** The image an instance was made from (`wakameImageId`, a `wmi-` id), read once per request; `undefined` if none. */
 async function imageOf(ctx: DcmgrContext, instance: Resource): Promise<Resource | undefined> {
-  const imageId = instance.fields.imageId;
+  const imageId = instance.fields.wakameImageId;
   if (typeof imageId !== 'string') return undefined;
   return oncePerRequest(ctx, `image:${imageId}`, () => ctx.service.store.get(imageId));
 }
@@ -44,7 +54,7 @@ async function imageOf(ctx: DcmgrContext, instance: Resource): Promise<Resource 
  */
 export async function presentVolume(ctx: DcmgrContext, instance: Resource): Promise<Record<string, unknown>> {
   const id = wakameIdOf('volume', instance.num);
-  const state = VOLUME_STATE[wakameStateOf(instance)] ?? 'attached';
+  const state = bootVolumeState(instance);
   const image = await imageOf(ctx, instance);
   const size = image?.fields.size;
   return {

@@ -8,6 +8,8 @@ import type { Resource } from '../../store/item.js';
 
 /** One vif of an instance as stored. */
 export interface StoredVif {
+  /** The name the request gave it (`eth0`). */
+  name?: string;
   index: number;
   network_id: string | null;
   security_groups: string[];
