@@ -603,6 +603,13 @@ function labelsMap(res: Resource): Record<string, string> {
   return { ...((res.fields.labels ?? {}) as Record<string, string>) };
 }
 
+/** A copy of the instance's labels that has `name` (404/100 when it does not). */
+function existingLabels(res: Resource, name: string): Record<string, string> {
+  const labels = labelsMap(res);
+  if (!Object.hasOwn(labels, name)) throw new DcmgrError('UnknownUUIDResource', name);
+  return labels;
+}
+
 async function setLabels(ctx: DcmgrContext, res: Resource, labels: Record<string, string>): Promise<Resource> {
   const out = await ctx.service.action(ctx.scope, schema(res.type), res, 'setlabels', { labels });
   return out.resource ?? res;
@@ -693,11 +700,7 @@ export const INSTANCE_ROUTES: readonly DcmgrRoute[] = [
     method: 'GET',
     path: 'instances/:id/labels/:name',
     versions: ['12.03'],
-    handle: withInstance(async (ctx, res) => {
-      const labels = labelsMap(res);
-      if (!Object.hasOwn(labels, ctx.path.name)) throw new DcmgrError('UnknownUUIDResource', ctx.path.name);
-      return labelNamed(res, ctx.path.name);
-    }),
+    handle: withInstance(async (ctx, res) => labelNamed(res, ctx.path.name)),
   },
   {
     method: 'POST',
@@ -715,8 +718,7 @@ export const INSTANCE_ROUTES: readonly DcmgrRoute[] = [
     versions: ['12.03'],
     handle: withInstance(async (ctx, res) => {
       const { name, value } = labelParams(ctx, true);
-      const labels = labelsMap(res);
-      if (!Object.hasOwn(labels, name)) throw new DcmgrError('UnknownUUIDResource', name);
+      const labels = existingLabels(res, name);
       const after = await setLabels(ctx, res, { ...labels, [name]: value });
       return labelNamed(after, name);
     }),
@@ -726,8 +728,7 @@ export const INSTANCE_ROUTES: readonly DcmgrRoute[] = [
     path: 'instances/:id/labels/:name',
     versions: ['12.03'],
     handle: withInstance(async (ctx, res) => {
-      const labels = labelsMap(res);
-      if (!Object.hasOwn(labels, ctx.path.name)) throw new DcmgrError('UnknownUUIDResource', ctx.path.name);
+      const labels = existingLabels(res, ctx.path.name);
       delete labels[ctx.path.name];
       await setLabels(ctx, res, labels);
       return [ctx.path.name];
