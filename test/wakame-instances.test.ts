@@ -4,9 +4,9 @@
  * operation through the workflows to its end state, with the same instance seen through `/v1`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { wakameIdOf } from '../core/domain/wakame/ids.js';
 import { Client } from './helpers/client.js';
+import { fromYaml } from './helpers/dcmgr.js';
 import { projectClient, startTestStack, type TestStack } from './helpers/stack.js';
 import { until } from './helpers/wait.js';
 
@@ -17,13 +17,6 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 /** Sends a form-encoded body, as mussel and the Go client do. */
 const form = (c: Client, method: string, path: string, body: string) => c.request(method, path, undefined, { headers: FORM, raw: body });
-
-/** A YAML answer as a plain object: dcmgr's keys are Ruby symbols (`:state`). */
-function fromYaml(text: string): any {
-  const strip = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(strip) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/^:/, ''), strip(x)])) : v;
-  return strip(YAML.parse(text));
-}
 
 const BASIC = 'image_id=wmi-centos1d64&hypervisor=dummy&cpu_cores=1&memory_size=256';
 

@@ -384,6 +384,20 @@ describe('networks', () => {
     await terminate(team, instance);
     expect((await pool.del(`${API}/networks/${shared.id}`)).body).toEqual([shared.id]);
   });
+
+  it('renames a network its account owns; DHCP routes answer 501 (no leases); the dc network is listed and shown', async () => {
+    const network = await createForm(other, 'networks', { network: '10.6.0.0', prefix: '24', network_mode: 'securitygroup' });
+    const renamed = await sendForm(other, 'PUT', `${API}/networks/${network.id}`, { display_name: 'backend', description: 'db tier' });
+    expect([renamed.status, renamed.body.display_name, renamed.body.description]).toEqual([200, 'backend', 'db tier']);
+    expectDcmgrError(await sendForm(other, 'PUT', `${API}/networks/nw-demo1`, { display_name: 'x' }), 403, 'OperationNotPermitted', '105', /^nw-demo1 belongs/);
+    for (const path of ['dhcp_ranges/add', 'dhcp_ranges/remove', 'dhcp/reserve', 'dhcp/release']) {
+      expectDcmgrError(await other.put(`${API}/networks/${network.id}/${path}`), 501, 'NotSupported', '501', /does not lease addresses/);
+    }
+    const dcs = await other.get(`${API}/dc_networks`);
+    expect(dcs.body).toEqual([{ total: 1, start: 0, limit: 250, results: [expect.objectContaining({ id: 'dcn-public', name: 'public', allow_new_networks: true })] }]);
+    expect((await other.get(`${API}/dc_networks/dcn-public.json`)).body.offering_network_modes).toEqual(['securitygroup', 'passthrough', 'l2overlay']);
+    expectDcmgrError(await other.get(`${API}/dc_networks/dcn-nothere`), 404, 'UnknownUUIDResource', '100', 'dcn-nothere');
+  });
 });
 
 // ---- security groups --------------------------------------------------------------------------------------

@@ -4,12 +4,13 @@
  * are seen by every account; all are made on Drover's one dc network, `dcn-public`.
  */
 import type { Resource } from '../store/item.js';
-import { dcNetworkOf, DC_NETWORKS, formatIpv4, hostBitsOf, inNetwork, NETWORK_MODES, parseIpv4 } from '../domain/wakame/networks.js';
+import { dcNetworkOf, DC_NETWORKS, formatIpv4, hostBitsOf, inNetwork, NETWORK_MODES, parseIpv4, type DcNetwork } from '../domain/wakame/networks.js';
 import type { DcmgrContext, DcmgrRoute } from './app.js';
 import { DcmgrError } from './errors.js';
-import { instancesUsing, newRecordProject, recordsOf } from './lookup.js';
+import { findRecord, instancesUsing, newRecordProject, recordsOf } from './lookup.js';
 import { boolParam, intParam, requiredString, serviceTypeParam, stringParam, stringParams } from './params.js';
-import { deleteRecordRoute, recordIdentity, recordReadRoutes, recordTimes } from './record-routes.js';
+import { deleteRecordRoute, notSupported, recordIdentity, recordReadRoutes, recordTimes } from './record-routes.js';
+import { listParams, pageOf } from './response.js';
 
 /** How addresses are leased from a network: upwards or downwards from the last one (dcmgr `ip_assignment`). */
 const IP_ASSIGNMENTS = ['asc', 'desc'];
@@ -109,6 +110,14 @@ function newNetworkFields(params: Record<string, unknown>): Record<string, unkno
   return fields;
 }
 
+/** Why the DHCP routes answer 501. */
+const NO_LEASES = 'Drover does not lease addresses from networks: a vif shows the address its host reports';
+
+/** A dc network as dcmgr shows one. */
+function presentDcNetwork(d: DcNetwork): Record<string, unknown> {
+  return { ...d, uuid: d.id, offering_network_modes: [...d.offering_network_modes], description: '', vlan_lease_id: null };
+}
+
 export const NETWORK_ROUTES: DcmgrRoute[] = [
   ...recordReadRoutes('networks', 'network', presentNetwork, ['display_name', 'service_type']),
   {
@@ -119,5 +128,29 @@ export const NETWORK_ROUTES: DcmgrRoute[] = [
       return presentNetwork(ctx, await recordsOf(ctx).create('network', { projectId: newRecordProject(ctx), fields }));
     },
   },
+  {
+    method: 'PUT',
+    path: 'networks/:id',
+    async handle(ctx) {
+      const network = await findRecord(ctx, 'network', ctx.path.id, 'write');
+      const changes = stringParams(ctx.params, ['display_name', 'description', 'domain_name']);
+      return presentNetwork(ctx, await recordsOf(ctx).update(network, changes));
+    },
+  },
   deleteRecordRoute('networks', 'network', instancesUsing),
+  ...['networks/:id/dhcp_ranges/add', 'networks/:id/dhcp_ranges/remove', 'networks/:id/dhcp/reserve', 'networks/:id/dhcp/release'].map((path) =>
+    notSupported('PUT', path, NO_LEASES),
+  ),
+  notSupported('GET', 'networks/:id/dhcp_ranges', NO_LEASES),
+  // The dc networks new networks are made on (the Go client lists them).
+  { method: 'GET', path: 'dc_networks', handle: async (ctx) => pageOf(DC_NETWORKS.map(presentDcNetwork), listParams(ctx.params, ctx.version), ctx.version) },
+  {
+    method: 'GET',
+    path: 'dc_networks/:id',
+    async handle(ctx) {
+      const found = dcNetworkOf(ctx.path.id);
+      if (!found) throw new DcmgrError('UnknownUUIDResource', ctx.path.id);
+      return presentDcNetwork(found);
+    },
+  },
 ];
