@@ -9,6 +9,7 @@ import { createBench } from './create.bench.js';
 import { listBench } from './list.bench.js';
 import { readBench } from './read.bench.js';
 import { recoveryBench } from './recovery.bench.js';
+import { wakameBench } from './wakame.bench.js';
 import { workflowBench } from './workflow.bench.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -19,6 +20,7 @@ const groups: Record<string, () => Promise<string[]>> = {
   read: readBench,
   workflow: workflowBench,
   recovery: recoveryBench,
+  wakame: wakameBench,
 };
 const only = process.argv[2];
 if (only && !groups[only]) {

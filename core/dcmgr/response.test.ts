@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { DcmgrError } from './errors.js';
-import { isoTime, listParams, pageOf, rubySymbolKeys } from './response.js';
+import { isoTime, listParams, pageOf } from './response.js';
 
 const rows = [
   { id: 'i-b', display_name: 'b', created_at: '2020-01-02T00:00:00Z', terminated_at: null },
@@ -41,10 +40,4 @@ describe('dcmgr values', () => {
     expect(isoTime(null)).toBeNull();
   });
 
-  it('writes YAML keys as Ruby symbols, as mussel reads them', () => {
-    const text = YAML.stringify(rubySymbolKeys([{ total: 1, results: [{ id: 'i-x', vif: [{ vif_id: 'vif-1' }] }] }]), { indentSeq: false });
-    expect(text).toContain(':total: 1');
-    expect(text).toMatch(/^ {2}- :id: i-x$/m);
-    expect(text).toMatch(/^ {4}- :vif_id: vif-1$/m);
-  });
 });

@@ -4,7 +4,7 @@
  * gives them (`2015-06-29T09:28:24Z`), and collections as the one-element array holding the page.
  */
 import type { Context } from 'hono';
-import YAML from 'yaml';
+import { toPsychYaml } from './psych.js';
 import { DcmgrError } from './errors.js';
 import type { ApiVersion, Format } from './request.js';
 
@@ -15,25 +15,8 @@ import type { ApiVersion, Format } from './request.js';
  * return respond(c, ['i-4cnb8vd1'], 'yml');
  */
 export function respond(c: Context, data: unknown, format: Format, status = 200): Response {
-  if (format === 'yml') {
-    // Psych writes nil as nothing after the key (`:host_node:`), so a script's awk finds no value, as with dcmgr.
-    const text = YAML.stringify(rubySymbolKeys(data), { aliasDuplicateObjects: false, indentSeq: false, directives: true, nullStr: '' });
-    return c.body(text, status as 200, { 'content-type': 'text/yaml; charset=utf-8' });
-  }
+  if (format === 'yml') return c.body(toPsychYaml(data), status as 200, { 'content-type': 'text/yaml; charset=utf-8' });
   return c.body(JSON.stringify(data), status as 200, { 'content-type': 'application/json; charset=utf-8' });
-}
-
-/**
- * Keys as Ruby symbols (`:state`), as dcmgr's hashes come out of `to_yaml`: mussel's scripts and acceptance tests
- * find fields with `egrep "^:state:"`.
- *
- * @example
- * YAML.stringify(rubySymbolKeys({ state: 'running' })) // ':state: running\n'
- */
-export function rubySymbolKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(rubySymbolKeys);
-  if (v === null || typeof v !== 'object') return v;
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [`:${k}`, rubySymbolKeys(x)]));
 }
 
 /**

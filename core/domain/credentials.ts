@@ -104,6 +104,11 @@ export class Authenticator {
   private readonly cache = new Map<string, { p: Principal; until: number }>();
   /** Bumped by `invalidate()`: a lookup that started before it must not repopulate the cache. */
   private generation = 0;
+
+  /** Changes whenever a credential or project changed here: other caches of who may act where check it. */
+  get changes(): number {
+    return this.generation;
+  }
   private readonly cacheMs: number;
   private readonly now: () => number;
 

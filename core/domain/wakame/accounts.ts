@@ -43,6 +43,9 @@ export function isAccountUuid(uuid: string): boolean {
  */
 export class WakameAccounts {
   private readonly claims: Claims<[string]>;
+  /** Accounts found recently, so a busy client costs no read per request. A project changed in this process
+   *  (`auth.changes`) empties it; one changed elsewhere shows within `CACHE_MS`, as credentials do. */
+  private readonly found = new Map<string, { account: Account; until: number; changes: number }>();
 
   constructor(private readonly service: DroverService) {
     this.claims = accountClaims(service.store);
@@ -83,8 +86,16 @@ export class WakameAccounts {
    * await accounts.find('a-nobody') // undefined
    */
   async find(uuid: string): Promise<Account | undefined> {
+    const now = Date.now();
+    const changes = this.service.deps.auth.changes;
+    const hit = this.found.get(uuid);
+    if (hit && hit.until > now && hit.changes === changes) return hit.account;
     const project = await this.projectOf(uuid);
-    return project && { uuid, projectId: project.id, disabled: !inService(project) };
+    if (!project) return undefined;
+    const account = { uuid, projectId: project.id, disabled: !inService(project) };
+    if (this.found.size > 10_000) this.found.clear();
+    this.found.set(uuid, { account, until: now + CACHE_MS, changes });
+    return account;
   }
 
   /**
@@ -130,6 +141,9 @@ export class WakameAccounts {
     return project && project.type === 'project' && project.fields.wakameAccountId === undefined ? project : undefined;
   }
 }
+
+/** How long a found account is trusted without reading its project again (as long as credentials are cached). */
+const CACHE_MS = 5000;
 
 /** Another request claimed the uuid first: use its project. */
 class AccountRaceLost extends Error {}
