@@ -79,6 +79,34 @@ describe('functions/api handler', () => {
   });
 });
 
+describe('functions/api handler: the Wakame API', () => {
+  const wakame = (method: string, path: string, body?: string) => {
+    const e = event(method, path);
+    Object.assign(e.headers, { 'x-vdc-account-uuid': 'a-shpoolxx', 'content-type': 'application/x-www-form-urlencoded' });
+    return handler({ ...e, body }, {});
+  };
+
+  it('serves /api/12.03 from the same table, with the shared pool seeded, JSON and YAML', async () => {
+    const images = await wakame('GET', '/api/12.03/images.json');
+    expect(images.statusCode).toBe(200);
+    expect(JSON.parse(images.body)[0].results.map((i: { id: string }) => i.id)).toContain('wmi-centos1d64');
+    const yml = await wakame('GET', '/api/12.03/networks/nw-demo1.yml');
+    expect([yml.statusCode, yml.headers['content-type']]).toEqual([200, 'text/yaml; charset=utf-8']);
+    // The adapter sends YAML base64-encoded, which API Gateway decodes for the client.
+    const text = yml.isBase64Encoded ? Buffer.from(yml.body, 'base64').toString('utf8') : yml.body;
+    expect(text).toMatch(/^---\n:id: nw-demo1\n/);
+  });
+
+  it("renders the Wakame API's errors as dcmgr's {error, message, code}", async () => {
+    // No host runs the hypervisor on this stage: dcmgr's 400/143.
+    const refused = await wakame('POST', '/api/12.03/instances', 'image_id=wmi-centos1d64&hypervisor=kvm&cpu_cores=1&memory_size=256');
+    expect([refused.statusCode, JSON.parse(refused.body)]).toEqual([
+      400,
+      { error: 'Dcmgr::Endpoints::InvalidParameter', message: 'Unknown/Inactive hypervisor:kvm', code: '143' },
+    ]);
+  });
+});
+
 describe('functions/tasks, functions/sweeper and functions/reconciler handlers', () => {
   it('run the workflow tasks, the sweeper and the reconciler against the configured table', async () => {
     const { handler: tasks } = await import('./tasks.js');
