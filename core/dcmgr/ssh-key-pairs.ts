@@ -62,7 +62,7 @@ async function createKeyPair(ctx: DcmgrContext): Promise<unknown> {
     }
     fields.public_key = publicKey;
   } else {
-    const generated = generateKeyPair(id);
+    const generated = await generateKeyPair(id);
     fields.public_key = generated.publicKey;
     fields.finger_print = generated.fingerprint;
     privateKey = generated.privateKey;

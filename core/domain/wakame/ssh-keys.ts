@@ -1,5 +1,6 @@
 /** @module Generates and checks the keys of Wakame-VDC ssh key pairs: OpenSSH, PKCS#1 PEM, MD5 fingerprints. */
-import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPair as generateRsaKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
 
 /** The longest public key text `parsePublicKey` reads, in characters; an RSA 16384-bit key is about 2.8 KB. */
 export const MAX_PUBLIC_KEY_LENGTH = 16 * 1024;
@@ -62,14 +63,15 @@ const CONTROL_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f]/;
  * tens of milliseconds RSA generation takes. Throws `RangeError` if the comment is not one line of text.
  *
  * @example
- * const { publicKey, privateKey, fingerprint } = generateKeyPair('ssh-cxkqxlwx');
+ * const { publicKey, privateKey, fingerprint } = await generateKeyPair('ssh-cxkqxlwx');
  * // publicKey: 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ... ssh-cxkqxlwx'
  * // privateKey: '-----BEGIN RSA PRIVATE KEY-----\nMIIE...'
  * // fingerprint: '1a:2b:...' (16 pairs)
  */
-export function generateKeyPair(comment: string): GeneratedSshKeyPair {
+export async function generateKeyPair(comment: string): Promise<GeneratedSshKeyPair> {
   if (CONTROL_CHARACTER.test(comment)) throw new RangeError('the key comment must be one line without control characters');
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
+  // Off the event loop: an RSA key takes 50-200 ms to find, which the other requests should not wait for.
+  const keys = await promisify(generateRsaKeyPair)('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
   const jwk = keys.publicKey.export({ format: 'jwk' });
   const blob = Buffer.concat([
     sshString(Buffer.from('ssh-rsa')),
