@@ -64,7 +64,8 @@ describe('transport', () => {
 
     const old = await api.get('/api/11.12/instances.json');
     const unversioned = await api.get('/api/instances');
-    expect(Object.keys(old.body[0]).sort()).toEqual(['limit', 'owner_total', 'results', 'start']);
+    expect(Object.keys(old.body[0]).sort()).toEqual(['limit', 'owner_total', 'result', 'results', 'start']);
+    expect(old.body[0].result).toEqual(old.body[0].results);
     expect(old.body[0].limit).toBeNull();
     expect(unversioned.body).toEqual(old.body);
   });

@@ -11,7 +11,7 @@ const rows = [
 describe('dcmgr pages', () => {
   it('sorts id DESC by default, counts before the limit, and names the count per version', () => {
     expect(pageOf(rows, listParams({ limit: '2' }, '12.03'), '12.03')).toEqual([{ total: 3, start: 0, limit: 2, results: [rows[2], rows[0]] }]);
-    expect(pageOf(rows, listParams({ start: '2' }, '11.12'), '11.12')).toEqual([{ owner_total: 3, start: 2, limit: null, results: [rows[1]] }]);
+    expect(pageOf(rows, listParams({ start: '2' }, '11.12'), '11.12')).toEqual([{ owner_total: 3, start: 2, limit: null, results: [rows[1]], result: [rows[1]] }]);
     expect(listParams({ limit: '0' }, '12.03').limit).toBe(250);
     expect(listParams({}, '12.03').limit).toBe(250);
   });

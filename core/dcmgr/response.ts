@@ -104,7 +104,8 @@ function timeParam(params: Record<string, unknown>, name: string): number | unde
 
 /**
  * One page of presented items, as dcmgr answers a collection: filtered, sorted, counted before the limit, then
- * cut. 11.12 names the count `owner_total`, 12.03 `total`.
+ * cut. 11.12 names the count `owner_total` (and the list both `results` and, as seed 004 has it, `result`), 12.03
+ * `total`.
  *
  * @example
  * pageOf(instances, listParams({}, '12.03'), '12.03') // [{ total: 3, start: 0, limit: 250, results: [...] }]
@@ -125,8 +126,11 @@ export function pageOf(items: Record<string, unknown>[], p: ListParams, version:
     return descending ? -c : c;
   });
   const results = p.limit === null ? rows.slice(p.start) : rows.slice(p.start, p.start + p.limit);
-  const count = version === '11.12' ? { owner_total: rows.length } : { total: rows.length };
-  return [{ ...count, start: p.start, limit: p.limit, results }];
+  if (version === '11.12') {
+    // Seed 004 documents the list as `result`; dcmgr's 11.12 code sent `results`. Clients of either find theirs.
+    return [{ owner_total: rows.length, start: p.start, limit: p.limit, results, result: results }];
+  }
+  return [{ total: rows.length, start: p.start, limit: p.limit, results }];
 }
 
 function compare(a: unknown, b: unknown): number {
