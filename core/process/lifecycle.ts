@@ -34,6 +34,8 @@ export interface ProcessDef {
   wayOut?: true;
   /** Begun only through that API: no Rancher action (absent from `/v1` schemas and `actions` maps). */
   api?: 'wakame';
+  /** The Wakame state its transitioning state shows as, where one Rancher state stands for several Wakame ones. */
+  wakameTransitioning?: string;
 }
 
 /**
@@ -165,6 +167,8 @@ const INSTANCE = {
     links: [{ action: 'deactivate' }],
     chain: { next: 'remove', ifInput: 'remove', byDelete: true },
     api: 'wakame',
+    // Wakame tells this stop (host given back) from a poweroff (`halting`).
+    wakameTransitioning: 'stopping',
   },
   // Wakame-VDC's `move`: a migrate to the host the caller names (`input.hostId`).
   move: {

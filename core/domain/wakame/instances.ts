@@ -4,7 +4,7 @@
  * way, its allocation and its host's liveness (spec W§5.1), never stored twice; and which Wakame operation each
  * Wakame state allows (W§3.3), each one a process of the same process table that drives `/v1`.
  */
-import { processOf, statesOf } from '../../process/lifecycle.js';
+import { processOf, PROCESSES, statesOf } from '../../process/lifecycle.js';
 import type { Resource } from '../../store/item.js';
 import { holdsAllocation, hostIdOf, isOnline } from '../hosts.js';
 
@@ -52,8 +52,8 @@ const DERIVED = ['starting', 'stopping', 'stopped', 'updating-stopped'] as const
  * The Wakame state of an instance.
  *
  * - `starting`: `scheduling` until it has a host, then `initializing` on its first boot, else `starting` (poweron);
- * - `stopping`: `shuttingdown` when a DELETE asked for removal, `stopping` under Wakame's `stop` (release),
- *   else `halting` (poweroff, or a Rancher stop);
+ * - `stopping`: `shuttingdown` when a DELETE asked for removal, else what the process under way shows as
+ *   (`wakameTransitioning`: `stopping` under Wakame's stop, `release`), else `halting` (poweroff, a Rancher stop);
  * - `stopped`: `halted` while it keeps its host (poweroff), `stopped` once the host is given back.
  *
  * @example
@@ -67,9 +67,11 @@ export function wakameStateOf(res: Resource): WakameState {
     case 'starting':
       if (!placed) return 'scheduling';
       return res.fields.firstRunning == null ? 'initializing' : 'starting';
-    case 'stopping':
+    case 'stopping': {
       if (res.action?.input.remove === true) return 'shuttingdown';
-      return res.action?.name === 'release' ? 'stopping' : 'halting';
+      const shown = res.action ? processOf('instance', res.action.name)?.wakameTransitioning : undefined;
+      return (shown as WakameState | undefined) ?? 'halting';
+    }
     case 'stopped':
     case 'updating-stopped':
       return placed ? 'halted' : 'stopped';
@@ -144,6 +146,11 @@ export function checkWakameOperations(ops: Readonly<Record<string, WakameOperati
   for (const state of statesOf('instance')) {
     if (!(state in PLAIN) && !(DERIVED as readonly string[]).includes(state)) {
       throw new Error(`instance state ${state} has no Wakame state`);
+    }
+  }
+  for (const [name, p] of Object.entries(PROCESSES.instance) as [string, { wakameTransitioning?: string }][]) {
+    if (p.wakameTransitioning !== undefined && !(WAKAME_STATES as readonly string[]).includes(p.wakameTransitioning)) {
+      throw new Error(`process instance.${name} shows as ${p.wakameTransitioning}, which is no Wakame state`);
     }
   }
   for (const [name, op] of Object.entries(ops)) {
