@@ -251,7 +251,8 @@ describe('lists (12.03 W§1.1, 11.12 seed 004)', () => {
       expect([page.total, page.start, page.limit]).toEqual([5, start, 2]);
       seen.push(...page.results.map((r: any) => r.id));
     }
-    expect(seen).toEqual([...ids].sort().reverse());
+    // dcmgr's default order, id DESC, is its table's key: newest first.
+    expect(seen).toEqual([...ids].reverse());
     expect((await pager.get('/api/12.03/instances?limit=0')).body[0].limit).toBe(250);
     const asc = (await pager.get('/api/12.03/instances?sort_by=display_name.asc')).body[0].results.map((r: any) => r.display_name);
     expect(asc).toEqual(['pager-0', 'pager-1', 'pager-2', 'pager-3', 'pager-4']);

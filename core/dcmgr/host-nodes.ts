@@ -12,7 +12,7 @@ import { DcmgrError } from './errors.js';
 import { checkIdSyntax, resourceOfDerivedId, resourcesIn } from './lookup.js';
 import { filterParam } from './params.js';
 import { listPage, notSupported } from './record-routes.js';
-import { isoTime } from './response.js';
+import { CREATION_ORDER, isoTime } from './response.js';
 
 /** Why host nodes are not written through `/api`. */
 const READ_ONLY =
@@ -43,6 +43,7 @@ export function presentHostNode(host: Resource, now: number): Record<string, unk
   const hostname = typeof host.fields.hostname === 'string' && host.fields.hostname ? host.fields.hostname : host.id;
   const capacity = capacityOf(host);
   return {
+    [CREATION_ORDER]: host.num,
     id,
     uuid: id,
     node_id: `hva.${hostname}`,

@@ -29,7 +29,7 @@ import { labelsParam, presentLabels } from './labels.js';
 import { accountIdOf, checkIdSyntax, oncePerRequest, recordsOf, resourceOfDerivedId, resourcesIn } from './lookup.js';
 import { filterParam, intParam, SERVICE_TYPES, serviceTypeParam, stringParam } from './params.js';
 import type { ApiVersion } from './request.js';
-import { isoTime, listParams, pageOf } from './response.js';
+import { CREATION_ORDER, isoTime, listParams, pageOf } from './response.js';
 import { bootVolumeState, volumesOf } from './volumes.js';
 
 /** How long a terminated instance stays in 11.12 lists (dcmgr `recent_terminated_instance_period`). */
@@ -94,6 +94,7 @@ async function present1203(ctx: DcmgrContext, res: Resource, now: number): Promi
   const terminated = isoTime(terminatedAt(res));
   const vol = wakameIdOf('volume', res.num);
   return {
+    [CREATION_ORDER]: res.num,
     id,
     account_id: await accountIdOf(ctx, res.projectId),
     host_node: host ? wakameIdOf('host', host.num) : null,
@@ -160,6 +161,7 @@ async function present1112(ctx: DcmgrContext, res: Resource, now: number): Promi
   }
   const status = wakameStatusOf(res, host, now);
   return {
+    [CREATION_ORDER]: res.num,
     id,
     host_node: host ? wakameIdOf('host', host.num) : null,
     cpu_cores: need.vcpu,

@@ -10,7 +10,7 @@ import { DcmgrError } from './errors.js';
 import { accountIdOf, findRecord, recordsOf } from './lookup.js';
 import { filterParam, serviceTypeParam } from './params.js';
 import type { ApiVersion } from './request.js';
-import { isoTime, listParams, pageOf } from './response.js';
+import { CREATION_ORDER, isoTime, listParams, pageOf } from './response.js';
 
 /** A list filter: a parameter that names the field it matches, or `[parameter, field]` when they differ. */
 export type EqualityFilter = string | readonly [param: string, field: string];
@@ -59,13 +59,17 @@ export function stateFilter(params: Record<string, unknown>, states: readonly st
 }
 
 /**
- * The head of every record's presentation: its canonical id twice (dcmgr's `id` and `uuid`) and its account.
+ * The head of every record's presentation: its canonical id twice (dcmgr's `id` and `uuid`) and its account, with
+ * its creation order for lists.
  *
  * @example
  * return { ...(await recordIdentity(ctx, sg)), description: sg.fields.description ?? '' };
  */
-export async function recordIdentity(ctx: DcmgrContext, res: Resource): Promise<{ id: string; uuid: string; account_id: string }> {
-  return { id: res.id, uuid: res.id, account_id: await accountIdOf(ctx, res.projectId) };
+export async function recordIdentity(
+  ctx: DcmgrContext,
+  res: Resource,
+): Promise<{ [CREATION_ORDER]: number; id: string; uuid: string; account_id: string }> {
+  return { [CREATION_ORDER]: res.num, id: res.id, uuid: res.id, account_id: await accountIdOf(ctx, res.projectId) };
 }
 
 /**

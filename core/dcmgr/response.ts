@@ -30,6 +30,15 @@ export function isoTime(ms: unknown): string | null {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * The creation order of a presented resource (its Rancher number), kept beside the fields a client sees (a symbol:
+ * neither JSON nor YAML writes it). dcmgr's default order, `id DESC`, is its table's key: newest first.
+ *
+ * @example
+ * return { [CREATION_ORDER]: res.num, id: wakameIdOf('instance', res.num), ... };
+ */
+export const CREATION_ORDER = Symbol('creationOrder');
+
 /** What a collection request may ask for (§0.3). */
 export interface ListParams {
   start: number;
@@ -121,8 +130,10 @@ export function pageOf(items: Record<string, unknown>[], p: ListParams, version:
   );
   if (rows.length && !(p.sort.field in rows[0])) throw new DcmgrError('InvalidParameter', `sort_by: no field ${p.sort.field}`);
   const { field, descending } = p.sort;
+  // `id` is the order of creation, where the rows know it (derived and random ids are in no order of their own).
+  const key = (r: Record<string | symbol, unknown>) => (field === 'id' && typeof r[CREATION_ORDER] === 'number' ? r[CREATION_ORDER] : r[field]);
   rows = [...rows].sort((a, b) => {
-    const c = compare(a[field], b[field]);
+    const c = compare(key(a), key(b));
     return descending ? -c : c;
   });
   const results = p.limit === null ? rows.slice(p.start) : rows.slice(p.start, p.start + p.limit);

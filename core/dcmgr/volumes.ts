@@ -10,7 +10,7 @@ import type { DcmgrContext, DcmgrRoute } from './app.js';
 import { DcmgrError } from './errors.js';
 import { accountIdOf, checkIdSyntax, oncePerRequest, resourceOfDerivedId, resourcesIn } from './lookup.js';
 import { listPage, notSupported, recordTimes, stateFilter } from './record-routes.js';
-import { isoTime } from './response.js';
+import { CREATION_ORDER, isoTime } from './response.js';
 
 /** Why volumes are not written through `/api`. */
 const BOOT_VOLUMES_ONLY = 'Drover has only the boot volume of each instance, made and deleted with the instance';
@@ -58,6 +58,7 @@ export async function presentVolume(ctx: DcmgrContext, instance: Resource): Prom
   const image = await imageOf(ctx, instance);
   const size = image?.fields.size;
   return {
+    [CREATION_ORDER]: instance.num,
     id,
     uuid: id,
     account_id: await accountIdOf(ctx, instance.projectId),
