@@ -26,6 +26,10 @@ export interface DroverConfig {
   /** Seconds a purged record is kept before it expires (`DROVER_PURGED_RETENTION_SECONDS`, default 86400). */
   purgedRetentionSeconds: number;
   /** How long a response to a request with an `Idempotency-Key` is kept for replay (`DROVER_IDEMPOTENCY_SECONDS`, 86400). */
+  /** Seconds an event is kept for subscribers to resume from (`DROVER_EVENT_RETENTION_SECONDS`, default 86400). */
+  eventRetentionSeconds: number;
+  /** Seconds between pings on an event stream, so a client can tell quiet from dead (`DROVER_EVENT_PING_SECONDS`, 20). */
+  eventPingSeconds: number;
   idempotencySeconds: number;
   /** HeartbeatSeconds of every host call: an agent silent this long fails the step (`DROVER_HEARTBEAT_SECONDS`, 60). */
   heartbeatSeconds: number;
@@ -92,6 +96,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cursorSecret: env.DROVER_CURSOR_SECRET || undefined,
     purgedRetentionSeconds: int(env.DROVER_PURGED_RETENTION_SECONDS, 86_400, 'DROVER_PURGED_RETENTION_SECONDS'),
     idempotencySeconds: positive(env.DROVER_IDEMPOTENCY_SECONDS, 86_400, 'DROVER_IDEMPOTENCY_SECONDS'),
+    eventRetentionSeconds: positive(env.DROVER_EVENT_RETENTION_SECONDS, 86_400, 'DROVER_EVENT_RETENTION_SECONDS'),
+    eventPingSeconds: positive(env.DROVER_EVENT_PING_SECONDS, 20, 'DROVER_EVENT_PING_SECONDS'),
     heartbeatSeconds: positive(env.DROVER_HEARTBEAT_SECONDS, 60, 'DROVER_HEARTBEAT_SECONDS'),
     actionTimeoutSeconds: positive(env.DROVER_ACTION_TIMEOUT_SECONDS, 600, 'DROVER_ACTION_TIMEOUT_SECONDS'),
     sweepSeconds: positive(env.DROVER_SWEEP_SECONDS, 60, 'DROVER_SWEEP_SECONDS'),

@@ -14,6 +14,8 @@ import { bootstrap } from './domain/bootstrap.js';
 import { Authenticator } from './domain/credentials.js';
 import { Ledger } from './domain/ledger.js';
 import { seedWakame } from './domain/wakame/seed.js';
+import { EventFeed } from './domain/events.js';
+import { EventLog } from './store/events.js';
 import { InlineRuns, type Runs } from './domain/runs.js';
 import { Scheduler } from './domain/scheduler.js';
 import { Idempotency } from './domain/idempotency.js';
@@ -42,6 +44,8 @@ export interface DroverOptions {
   logError?: (err: unknown) => void;
   /** Longest agent long-poll in seconds. Default 0: on Lambda a held request is billed wall time. */
   agentPollWaitSeconds?: number;
+  /** Turn this process's committed changes into events (the embedded stack; in AWS the table's stream does). */
+  events?: boolean;
 }
 
 export interface Drover {
@@ -63,6 +67,10 @@ export interface Drover {
   /** Finds orphaned work by a consistent scan and recomputes host allocations. */
   reconciler: Reconciler;
   defaultProjectId: string;
+  /** `resource.change` events: the log, and (with `events`) the feed filling it from this process's changes. */
+  events: EventFeed;
+  /** Stops what `createDrover` started in the background (the event feed). */
+  stop(): void;
 }
 
 /**
@@ -104,11 +112,14 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
 
   const auth = new Authenticator(store);
   const service = new DroverService({ store, ledger, runs, auth, defaultProjectId, cursorSecret });
+  const events = new EventFeed(store, new EventLog(store, { retentionSeconds: config.eventRetentionSeconds }), log);
+  const stopEvents = opts.events ? events.start() : () => undefined;
   const app = createApp({
     service,
+    events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events },
     logError: opts.logError,
     agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0 },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
-  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId };
+  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, stop: stopEvents };
 }

@@ -24,6 +24,7 @@ import { createAgentRoutes, type WorkflowSource } from '../agent/routes.js';
 import type { Idempotency } from '../domain/idempotency.js';
 import { toApiError } from './errors.js';
 import { once } from './idempotency.js';
+import { subscribe, type EventStreamOptions } from './subscribe.js';
 import { createDcmgrHandler } from '../dcmgr/app.js';
 import { DcmgrError, toDcmgrError } from '../dcmgr/errors.js';
 import { DCMGR_ROUTES } from '../dcmgr/routes.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
   agent: AgentChannelOptions;
   /** `Idempotency-Key` handling on creates and actions. */
   idempotency: Idempotency;
+  /** The `resource.change` stream at `/v1/subscribe`. */
+  events: EventStreamOptions;
 }
 
 export interface AgentChannelOptions {
@@ -137,6 +140,10 @@ export function createApp(opts: AppOptions): Hono {
       return send(c, versionRoot(principal, urls));
     }
     if (segments[0].toLowerCase() === 'schemas') return schemas(c, method, segments, principal, urls);
+    if (segments[0].toLowerCase() === 'subscribe' && segments.length === 1) {
+      if (method !== 'GET') throw statusError(405);
+      return subscribe(c, opts.events, service.store, scope, url, urls);
+    }
 
     const s = schemaFor(segments[0], principal.role);
     if (!s || !s.baseType || segments.length > 3) throw statusError(404);

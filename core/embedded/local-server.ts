@@ -176,6 +176,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     workflows: opts.workflows,
     logError,
     agentPollWaitSeconds: opts.agentPollWaitSeconds ?? 20,
+    events: true,
   });
   const { app, service, store, outbox, defaultProjectId, reconciler } = drover;
 
@@ -226,6 +227,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       if (drover.workflows instanceof EmbeddedStepFunctions) await drover.workflows.close();
       await Promise.all(simHosts.map((h) => h.stop({ graceMs: 0 })));
       outbox.close(); // answers waiting agent long-polls now rather than after the server is gone
+      // Events of the last changes reach the log before the store closes; open event streams end with the server.
+      await drover.events.settled();
+      drover.stop();
       await new Promise<void>((ok) => {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         server.close(() => ok());

@@ -17,6 +17,7 @@
  * | idempotencyPart | `idem#<callerId>#<key>`           | `B#<lease>#<nnnnn>`     |
  * | wakameAccount   | `wkacct#<a-uuid>`                 | `K`                     |
  * | hostnameClaim   | `hostname#<projectId>#<hostname>` | `K`                     |
+ * | event           | `ev#<projectId>`                  | event id (append order) |
  */
 
 /** What an item of the table holds; the change feed reports it with every write. */
@@ -31,7 +32,8 @@ export type EntityKind =
   | 'idempotency'
   | 'idempotencyPart'
   | 'wakameAccount'
-  | 'hostnameClaim';
+  | 'hostnameClaim'
+  | 'event';
 
 /** The key of one item, with the kind of entity it holds (only `pk` and `sk` go to DynamoDB). */
 export interface ItemKey {
@@ -67,7 +69,19 @@ export const keys = {
   wakameAccount: (uuid: string) => key('wakameAccount', `wkacct#${uuid}`, 'K'),
   /** A Wakame hostname leased to an instance: unique per project (dcmgr `hostname_leases`). */
   hostnameClaim: (projectId: string, hostname: string) => key('hostnameClaim', `hostname#${projectId}#${hostname}`, 'K'),
+  /** One `resource.change` event of a project, kept for the retention (`expiresAt`). */
+  event: (projectId: string, id: string) => key('event', eventPartition(projectId), id),
 } as const;
+
+/**
+ * The partition holding a project's events, in id order (append order).
+ *
+ * @example
+ * eventPartition('1a1') // 'ev#1a1'
+ */
+export function eventPartition(projectId: string): string {
+  return `ev#${projectId}`;
+}
 
 /**
  * The partition holding every command of a host (queried oldest first).

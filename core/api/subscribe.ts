@@ -1,0 +1,117 @@
+/**
+ * @module
+ * `GET /v1/subscribe?eventNames=resource.change`: the live event stream as Server-Sent Events, filtered to the
+ * caller's project (the admin may pick one or see all) and by `resourceType`/`resourceId`, with pings, and resume:
+ * a client that comes back with the last event id it saw (`lastEventId`, or SSE's `Last-Event-ID`) gets every
+ * retained event after it, in order, then the live ones, with no gap and no duplicate.
+ */
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { EventFeed } from '../domain/events.js';
+import type { Scope } from '../domain/service.js';
+import { ApiError, statusError } from '../errors.js';
+import { schemaFor } from '../schema/registry.js';
+import { eventIdTime, type StoredEvent } from '../store/events.js';
+import { partitions } from '../store/keys.js';
+import type { Store } from '../store/store.js';
+import { renderResource } from './render.js';
+import type { UrlBuilder } from './urls.js';
+
+export interface EventStreamOptions {
+  feed: EventFeed;
+  /** Seconds between pings. */
+  pingSeconds: number;
+  /** Whether this process serves live streams (the embedded stack does; a Lambda cannot hold one open). */
+  live: boolean;
+}
+
+/** The one event name there is. */
+const RESOURCE_CHANGE = 'resource.change';
+/** Most events one resume replays before going live; a client further behind should list again. */
+const MAX_REPLAY = 10_000;
+
+/** Values of a query parameter given repeated or comma-separated. */
+function listParam(url: URL, name: string): string[] {
+  return url.searchParams.getAll(name).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+}
+
+/**
+ * Serves one subscription.
+ *
+ * @example
+ * if (segments[0] === 'subscribe') return subscribe(c, opts.events, store, scope, url, urls);
+ */
+export async function subscribe(c: Context, opts: EventStreamOptions, store: Store, scope: Scope, url: URL, urls: UrlBuilder): Promise<Response> {
+  const names = listParam(url, 'eventNames');
+  if (names.length && !names.includes(RESOURCE_CHANGE)) {
+    throw new ApiError(422, 'InvalidOption', { fieldName: 'eventNames', message: `The stream carries ${RESOURCE_CHANGE} events only` });
+  }
+  if (!opts.live) throw statusError(501, 'This deployment serves no live event stream; read events through its event bus');
+  if (!(c.req.header('accept') ?? '').includes('text/event-stream') && url.searchParams.get('transport') !== 'sse') {
+    throw statusError(400, 'Subscribe with Accept: text/event-stream (Server-Sent Events)');
+  }
+  const resourceTypes = new Set(listParam(url, 'resourceType'));
+  const resourceIds = new Set(listParam(url, 'resourceId'));
+  const lastEventId = url.searchParams.get('lastEventId') ?? c.req.header('last-event-id') ?? undefined;
+  const role = scope.principal.role;
+  const wanted = (e: StoredEvent) =>
+    (scope.projectId === null || e.projectId === scope.projectId) &&
+    (!resourceTypes.size || resourceTypes.has(e.resourceType)) &&
+    (!resourceIds.size || resourceIds.has(e.resourceId)) &&
+    !!schemaFor(e.resourceType, role);
+  if (lastEventId !== undefined) checkResumable(lastEventId, opts.feed.log.retentionSeconds);
+
+  return streamSSE(c, async (stream) => {
+    let sent = lastEventId;
+    let live = false;
+    const held: StoredEvent[] = [];
+    let writing: Promise<unknown> = Promise.resolve();
+    const send = (e: StoredEvent) => {
+      if (sent !== undefined && e.id <= sent) return; // replayed already
+      sent = e.id;
+      const data = { id: e.id, name: e.name, resourceType: e.resourceType, resourceId: e.resourceId, previousState: e.previousState,
+        actionId: e.actionId, version: e.version, time: new Date(e.time).toISOString(), data: { resource: renderResource(e.resource, urls, role) } };
+      writing = writing.then(() => stream.writeSSE({ id: e.id, event: e.name, data: JSON.stringify(data) }));
+    };
+    // Live events are held from before the replay's read, so none falls between the log and the live feed.
+    const off = opts.feed.subscribe((e) => {
+      if (!wanted(e)) return;
+      if (live) send(e);
+      else held.push(e);
+    });
+    const ping = setInterval(() => {
+      writing = writing.then(() => stream.writeSSE({ event: 'ping', data: JSON.stringify({ name: 'ping' }) }));
+    }, opts.pingSeconds * 1000);
+    const ended = new Promise<void>((resolve) => stream.onAbort(resolve));
+    try {
+      if (lastEventId !== undefined) for (const e of await replay(opts.feed, store, scope.projectId, lastEventId)) if (wanted(e)) send(e);
+      for (const e of held) send(e);
+      held.length = 0;
+      live = true;
+      await ended;
+    } finally {
+      off();
+      clearInterval(ping);
+    }
+  });
+}
+
+/** A resume id must be an event id the log may still hold: an expired one cannot be resumed from. */
+function checkResumable(id: string, retentionSeconds: number): void {
+  const at = eventIdTime(id);
+  if (at === null) throw new ApiError(400, 'InvalidFormat', { message: `Invalid event id ${JSON.stringify(id.slice(0, 64))}` });
+  if (at < Date.now() - retentionSeconds * 1000) {
+    throw new ApiError(410, 'EventsExpired', {
+      message: `Events after ${id} are no longer kept (${retentionSeconds} s): list the resources again, then subscribe without lastEventId`,
+    });
+  }
+}
+
+/** The retained events after `afterId`, of one project or (the admin) of every project, in id order. */
+async function replay(feed: EventFeed, store: Store, projectId: string | null, afterId: string): Promise<StoredEvent[]> {
+  const projects: string[] = [];
+  if (projectId !== null) projects.push(projectId);
+  else for await (const page of store.queryIndex({ index: 'byKind', partition: partitions.byKind('account') })) projects.push(...page.map((p) => p.id));
+  const events = (await Promise.all(projects.map((p) => feed.log.after(p, afterId, MAX_REPLAY)))).flat();
+  return events.sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, MAX_REPLAY);
+}

@@ -1,0 +1,125 @@
+/**
+ * @module
+ * The event log: each project's `resource.change` events, one item each under the project's partition in append
+ * order, kept for a retention (`expiresAt`, DynamoDB TTL). Reading a project's events after an id is what lets a
+ * subscriber resume. Written through `Store.write`.
+ */
+import type { Resource } from './item.js';
+import { cond } from './expression.js';
+import { eventPartition, keys } from './keys.js';
+import { isExpired, type Store } from './store.js';
+
+/** One `resource.change` event as the log keeps it: the resource as stored; the API renders it per reader. */
+export interface StoredEvent {
+  /** Append order, unique in the stage: `<epoch ms, 13 digits>.<4 digits>`. */
+  id: string;
+  name: 'resource.change';
+  resourceType: string;
+  resourceId: string;
+  projectId: string;
+  /** The state before the change (`null` for a create). */
+  previousState: string | null;
+  /** The action that made the change, if one did. */
+  actionId: string | null;
+  /** The resource's version after the change: with `resourceId`, the change's identity. */
+  version: number;
+  /** Epoch ms of the change. */
+  time: number;
+  resource: Resource;
+}
+
+/**
+ * Ids the log hands out: time-ordered, strictly increasing in this process, so a log with one appender is in
+ * append order and a reader that resumes after an id misses nothing appended later.
+ *
+ * @example
+ * const next = new EventIds(); next.next(1764620000123) // '1764620000123.0000'
+ */
+export class EventIds {
+  private lastMs = 0;
+  private counter = 0;
+
+  next(now: number): string {
+    if (now > this.lastMs) {
+      this.lastMs = now;
+      this.counter = 0;
+    } else this.counter++;
+    if (this.counter > 9999) {
+      this.lastMs++;
+      this.counter = 0;
+    }
+    return `${String(this.lastMs).padStart(13, '0')}.${String(this.counter).padStart(4, '0')}`;
+  }
+}
+
+/**
+ * The epoch ms an event id was handed out at, or `null` for a string that is no event id.
+ *
+ * @example
+ * eventIdTime('1764620000123.0004') // 1764620000123
+ */
+export function eventIdTime(id: string): number | null {
+  const m = /^(\d{13})\.\d{4}$/.exec(id);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Appends and reads events.
+ *
+ * @example
+ * const log = new EventLog(store, { retentionSeconds: 86_400 });
+ * await log.append(event);
+ * for (const e of await log.after('1a1', lastId)) send(e);
+ */
+export class EventLog {
+  constructor(
+    private readonly store: Store,
+    private readonly opts: { retentionSeconds: number; now?: () => number },
+  ) {}
+
+  get retentionSeconds(): number {
+    return this.opts.retentionSeconds;
+  }
+
+  /**
+   * Stores an event (an id already stored is left as it is: appending again is harmless).
+   *
+   * @example
+   * await log.append({ id, name: 'resource.change', ... });
+   */
+  async append(event: StoredEvent): Promise<void> {
+    const expiresAt = Math.floor(event.time / 1000) + this.opts.retentionSeconds;
+    const key = keys.event(event.projectId, event.id);
+    await this.store.write({ key, put: { pk: key.pk, sk: key.sk, ...event, expiresAt }, condition: cond.notExists('pk'), provenOld: null });
+  }
+
+  /**
+   * A project's retained events after `afterId` (all retained ones without it), in id order, at most `limit`.
+   *
+   * @example
+   * await log.after('1a1', '1764620000123.0004', 500)
+   */
+  async after(projectId: string, afterId: string | undefined, limit = 1000): Promise<StoredEvent[]> {
+    const now = (this.opts.now ?? Date.now)();
+    const out: StoredEvent[] = [];
+    const pages = this.store.queryItems({
+      TableName: this.store.tableName,
+      KeyConditionExpression: afterId ? 'pk = :pk AND sk > :after' : 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': eventPartition(projectId), ...(afterId ? { ':after': afterId } : {}) },
+      ConsistentRead: true,
+    });
+    for await (const items of pages) {
+      for (const item of items) {
+        if (isExpired(item, now)) continue;
+        out.push(toEvent(item));
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+}
+
+function toEvent(item: Record<string, unknown>): StoredEvent {
+  const { pk: _pk, sk: _sk, expiresAt: _exp, ...event } = item;
+  return event as unknown as StoredEvent;
+}
