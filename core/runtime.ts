@@ -7,6 +7,7 @@
 import type { StoreClient } from './store/connect.js';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Hono } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
 import { Outbox } from './agent/outbox.js';
 import { createApp } from './api/app.js';
 import type { DroverConfig } from './config.js';
@@ -46,6 +47,8 @@ export interface DroverOptions {
   agentPollWaitSeconds?: number;
   /** Turn this process's committed changes into events (the embedded stack; in AWS the table's stream does). */
   events?: boolean;
+  /** The server's WebSocket upgrade, for `/v1/subscribe` over WebSocket (the embedded stack's). */
+  upgradeWebSocket?: UpgradeWebSocket;
 }
 
 export interface Drover {
@@ -116,7 +119,7 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const stopEvents = opts.events ? events.start() : () => undefined;
   const app = createApp({
     service,
-    events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events },
+    events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events, upgradeWebSocket: opts.upgradeWebSocket },
     logError: opts.logError,
     agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0 },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectClient, startTestStack, type TestStack } from './helpers/stack.js';
 import { until } from './helpers/wait.js';
 import type { Client } from './helpers/client.js';
+import WebSocket from 'ws';
 
 interface SseEvent {
   id?: string;
@@ -143,6 +144,44 @@ describe('resource.change events', () => {
     expect((await t.admin.get('/v1/subscribe?lastEventId=nope', { headers: { accept: 'text/event-stream' } })).status).toBe(400);
     expect((await t.admin.get('/v1/subscribe?eventNames=ping', { headers: { accept: 'text/event-stream' } })).status).toBe(422);
     expect((await t.admin.get('/v1/subscribe')).status).toBe(400);
+  });
+});
+
+describe('over WebSocket, as Rancher v1 served it', () => {
+  it('streams the same events as JSON messages, pings, and resumes from lastEventId', async () => {
+    const url = `${t.stack.url.replace(/^http/, 'ws')}/v1/subscribe?eventNames=resource.change&resourceType=container`;
+    const auth = { authorization: `Basic ${Buffer.from(`${t.admin.accessKey}:${t.admin.secretKey}`).toString('base64')}` };
+    const open = (query = '') =>
+      new Promise<{ messages: any[]; ws: WebSocket }>((resolve, reject) => {
+        const ws = new WebSocket(url + query, { headers: auth });
+        const messages: any[] = [];
+        ws.on('message', (m) => messages.push(JSON.parse(String(m))));
+        ws.on('open', () => resolve({ messages, ws }));
+        ws.on('error', reject);
+      });
+    const first = await open();
+    const made = await t.admin.post('/v1/containers', { imageUuid: 'sim:ws', startOnCreate: false });
+    await until(async () => first.messages.some((m) => m.resourceId === made.body.id && m.data.resource.state === 'stopped'), 10_000);
+    await until(async () => first.messages.some((m) => m.name === 'ping'), 5000);
+    first.ws.close();
+    const last = first.messages.filter((m) => m.name === 'resource.change').at(-1).id;
+    await t.admin.put(`/v1/containers/${made.body.id}`, { description: 'while the socket was closed' });
+    const again = await open(`&lastEventId=${last}`);
+    await until(async () => again.messages.some((m) => m.data?.resource?.description === 'while the socket was closed'), 10_000);
+    again.ws.close();
+    const ids = again.messages.filter((m) => m.name === 'resource.change').map((m) => m.id);
+    expect(ids.every((id: string) => id > last)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('refuses a WebSocket without credentials', async () => {
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${t.stack.url.replace(/^http/, 'ws')}/v1/subscribe`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => undefined);
+    });
+    expect(status).toBe(401);
   });
 });
 

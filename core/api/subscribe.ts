@@ -1,12 +1,13 @@
 /**
  * @module
- * `GET /v1/subscribe?eventNames=resource.change`: the live event stream as Server-Sent Events, filtered to the
- * caller's project (the admin may pick one or see all) and by `resourceType`/`resourceId`, with pings, and resume:
- * a client that comes back with the last event id it saw (`lastEventId`, or SSE's `Last-Event-ID`) gets every
+ * `GET /v1/subscribe?eventNames=resource.change`: the live event stream, over WebSocket or as Server-Sent Events,
+ * filtered to the caller's project (the admin may pick one or see all) and by `resourceType`/`resourceId`, with
+ * pings, and resume: a client that comes back with the last event id it saw (`lastEventId`, or SSE's `Last-Event-ID`) gets every
  * retained event after it, in order, then the live ones, with no gap and no duplicate.
  */
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import type { UpgradeWebSocket } from 'hono/ws';
 import type { EventFeed } from '../domain/events.js';
 import type { Scope } from '../domain/service.js';
 import { ApiError, statusError } from '../errors.js';
@@ -23,6 +24,8 @@ export interface EventStreamOptions {
   pingSeconds: number;
   /** Whether this process serves live streams (the embedded stack does; a Lambda cannot hold one open). */
   live: boolean;
+  /** The server's WebSocket upgrade, where it has one (`@hono/node-server` locally; none on Lambda). */
+  upgradeWebSocket?: UpgradeWebSocket;
 }
 
 /** The one event name there is. */
@@ -35,8 +38,12 @@ function listParam(url: URL, name: string): string[] {
   return url.searchParams.getAll(name).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
+/** One event as a subscriber receives it: Rancher's `resource.change`, the resource rendered for the subscriber. */
+type WireEvent = Record<string, unknown>;
+
 /**
- * Serves one subscription.
+ * Serves one subscription: over WebSocket when the request asks to upgrade (the local stack; Rancher v1 served
+ * events so), else as Server-Sent Events.
  *
  * @example
  * if (segments[0] === 'subscribe') return subscribe(c, opts.events, store, scope, url, urls);
@@ -47,53 +54,117 @@ export async function subscribe(c: Context, opts: EventStreamOptions, store: Sto
     throw new ApiError(422, 'InvalidOption', { fieldName: 'eventNames', message: `The stream carries ${RESOURCE_CHANGE} events only` });
   }
   if (!opts.live) throw statusError(501, 'This deployment serves no live event stream; read events through its event bus');
-  if (!(c.req.header('accept') ?? '').includes('text/event-stream') && url.searchParams.get('transport') !== 'sse') {
-    throw statusError(400, 'Subscribe with Accept: text/event-stream (Server-Sent Events)');
+  const websocket = c.req.header('upgrade')?.toLowerCase() === 'websocket';
+  if (!websocket && !(c.req.header('accept') ?? '').includes('text/event-stream') && url.searchParams.get('transport') !== 'sse') {
+    throw statusError(400, 'Subscribe over WebSocket, or with Accept: text/event-stream (Server-Sent Events)');
   }
-  const resourceTypes = new Set(listParam(url, 'resourceType'));
-  const resourceIds = new Set(listParam(url, 'resourceId'));
+  if (websocket && !opts.upgradeWebSocket) throw statusError(501, 'This server takes no WebSocket; subscribe with Accept: text/event-stream');
   const lastEventId = url.searchParams.get('lastEventId') ?? c.req.header('last-event-id') ?? undefined;
+  if (lastEventId !== undefined) checkResumable(lastEventId, opts.feed.log.retentionSeconds);
+  const sub = { opts, store, scope, urls, lastEventId, resourceTypes: new Set(listParam(url, 'resourceType')), resourceIds: new Set(listParam(url, 'resourceId')) };
+
+  if (websocket) {
+    let close = () => {};
+    const upgrade = opts.upgradeWebSocket!(() => ({
+      onOpen: (_evt, ws) => {
+        close = openSubscription(sub, {
+          event: (e) => ws.send(JSON.stringify(e)),
+          ping: () => ws.send(JSON.stringify({ name: 'ping' })),
+          failed: () => ws.close(1011, 'event stream failed'),
+        });
+      },
+      onClose: () => close(),
+      onError: () => close(),
+    }));
+    return (await upgrade(c, async () => {})) as Response;
+  }
+
+  return streamSSE(c, async (stream) => {
+    let writing: Promise<unknown> = Promise.resolve();
+    const write = (msg: { id?: string; event: string; data: string }) => (writing = writing.then(() => stream.writeSSE(msg)));
+    const ended = new Promise<void>((resolve) => stream.onAbort(resolve));
+    const close = openSubscription(sub, {
+      event: (e) => write({ id: e.id as string, event: RESOURCE_CHANGE, data: JSON.stringify(e) }),
+      ping: () => write({ event: 'ping', data: JSON.stringify({ name: 'ping' }) }),
+      failed: () => stream.abort(),
+    });
+    try {
+      await ended;
+    } finally {
+      close();
+    }
+  });
+}
+
+/** What a subscription asks for. */
+interface SubscriptionRequest {
+  opts: EventStreamOptions;
+  store: Store;
+  scope: Scope;
+  urls: UrlBuilder;
+  lastEventId: string | undefined;
+  resourceTypes: Set<string>;
+  resourceIds: Set<string>;
+}
+
+/** Where a subscription's output goes, whatever carries it. */
+interface SubscriptionSink {
+  event(e: WireEvent): void;
+  ping(): void;
+  failed(): void;
+}
+
+/**
+ * Starts a subscription: replays what the client missed (after `lastEventId`), then live events, in id order, each
+ * once; pings meanwhile. Live events are held from before the replay's read, so none falls between the log and the
+ * live feed. Returns the stop.
+ */
+function openSubscription(req: SubscriptionRequest, sink: SubscriptionSink): () => void {
+  const { opts, scope } = req;
   const role = scope.principal.role;
   const wanted = (e: StoredEvent) =>
     (scope.projectId === null || e.projectId === scope.projectId) &&
-    (!resourceTypes.size || resourceTypes.has(e.resourceType)) &&
-    (!resourceIds.size || resourceIds.has(e.resourceId)) &&
+    (!req.resourceTypes.size || req.resourceTypes.has(e.resourceType)) &&
+    (!req.resourceIds.size || req.resourceIds.has(e.resourceId)) &&
     !!schemaFor(e.resourceType, role);
-  if (lastEventId !== undefined) checkResumable(lastEventId, opts.feed.log.retentionSeconds);
-
-  return streamSSE(c, async (stream) => {
-    let sent = lastEventId;
-    let live = false;
-    const held: StoredEvent[] = [];
-    let writing: Promise<unknown> = Promise.resolve();
-    const send = (e: StoredEvent) => {
-      if (sent !== undefined && e.id <= sent) return; // replayed already
-      sent = e.id;
-      const data = { id: e.id, name: e.name, resourceType: e.resourceType, resourceId: e.resourceId, previousState: e.previousState,
-        actionId: e.actionId, version: e.version, time: new Date(e.time).toISOString(), data: { resource: renderResource(e.resource, urls, role) } };
-      writing = writing.then(() => stream.writeSSE({ id: e.id, event: e.name, data: JSON.stringify(data) }));
-    };
-    // Live events are held from before the replay's read, so none falls between the log and the live feed.
-    const off = opts.feed.subscribe((e) => {
-      if (!wanted(e)) return;
-      if (live) send(e);
-      else held.push(e);
+  let sent = req.lastEventId;
+  let live = false;
+  const held: StoredEvent[] = [];
+  const send = (e: StoredEvent) => {
+    if (sent !== undefined && e.id <= sent) return; // replayed already
+    sent = e.id;
+    sink.event({
+      id: e.id,
+      name: e.name,
+      resourceType: e.resourceType,
+      resourceId: e.resourceId,
+      previousState: e.previousState,
+      actionId: e.actionId,
+      version: e.version,
+      time: new Date(e.time).toISOString(),
+      data: { resource: renderResource(e.resource, req.urls, role) },
     });
-    const ping = setInterval(() => {
-      writing = writing.then(() => stream.writeSSE({ event: 'ping', data: JSON.stringify({ name: 'ping' }) }));
-    }, opts.pingSeconds * 1000);
-    const ended = new Promise<void>((resolve) => stream.onAbort(resolve));
-    try {
-      if (lastEventId !== undefined) for (const e of await replay(opts.feed, store, scope.projectId, lastEventId)) if (wanted(e)) send(e);
-      for (const e of held) send(e);
-      held.length = 0;
-      live = true;
-      await ended;
-    } finally {
-      off();
-      clearInterval(ping);
-    }
+  };
+  const off = opts.feed.subscribe((e) => {
+    if (!wanted(e)) return;
+    if (live) send(e);
+    else held.push(e);
   });
+  const ping = setInterval(() => sink.ping(), opts.pingSeconds * 1000);
+  const stop = () => {
+    off();
+    clearInterval(ping);
+  };
+  (async () => {
+    if (req.lastEventId !== undefined) for (const e of await replay(opts.feed, req.store, scope.projectId, req.lastEventId)) if (wanted(e)) send(e);
+    for (const e of held) send(e);
+    held.length = 0;
+    live = true;
+  })().catch(() => {
+    stop();
+    sink.failed();
+  });
+  return stop;
 }
 
 /** A resume id must be an event id the log may still hold: an expired one cannot be resumed from. */

@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import { serve, upgradeWebSocket, type ServerType } from '@hono/node-server';
+import { WebSocketServer } from 'ws';
 import type { Hono } from 'hono';
 import type { DroverConfig } from '../config.js';
 import { newKeyPair } from '../domain/credentials.js';
@@ -177,6 +178,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     logError,
     agentPollWaitSeconds: opts.agentPollWaitSeconds ?? 20,
     events: true,
+    upgradeWebSocket,
   });
   const { app, service, store, outbox, defaultProjectId, reconciler } = drover;
 
@@ -186,7 +188,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const allocations = await reconciler.correctAllocations(survey);
 
   const server: ServerType = await new Promise((ok, fail) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => ok(s));
+    const s = serve(
+      { fetch: app.fetch, port: config.port, hostname: config.host, websocket: { server: new WebSocketServer({ noServer: true }) } },
+      () => ok(s),
+    );
     s.once('error', fail);
   });
   const { port } = server.address() as AddressInfo;
