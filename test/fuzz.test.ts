@@ -116,11 +116,26 @@ describe('fuzzing the API from its own schemas', () => {
     const r = seeded(6);
     const a = t.admin;
     const schemas: any[] = (await a.get('/v1/schemas')).body.data;
+    /** A valid value for each field a create requires, from the schema alone (types added later need no case here). */
+    const requiredFields = (s: any): Record<string, unknown> => {
+      const out: Record<string, unknown> = {};
+      for (const [name, f] of Object.entries<any>(s.resourceFields)) {
+        if (!f.required || !f.create) continue;
+        if (f.type === 'reference[account]') out[name] = t.stack.defaultProjectId;
+        else if (f.type === 'enum') out[name] = f.options[0];
+        else if (f.type.startsWith('map[')) out[name] = { fuzz: 'x' };
+        else if (f.type.startsWith('array[')) out[name] = [];
+        else if (f.type === 'int') out[name] = f.min ?? 1;
+        else if (f.type === 'boolean') out[name] = true;
+        else out[name] = name === 'url' ? 'http://127.0.0.1:9/fuzz' : 'fuzz';
+      }
+      return out;
+    };
     const creatable = schemas.filter((s) => s.collectionMethods.includes('POST') && s.links.collection);
     // Some resources to aim actions, updates and links at.
     const targets: { plural: string; id: string; schema: any }[] = [];
     for (const s of creatable) {
-      const body = s.id === 'apiKey' ? { accountId: t.stack.defaultProjectId } : s.resourceFields.imageUuid ? { imageUuid: 'sim:x', instanceLinks: { db: null } } : { name: 'fuzz' };
+      const body = s.resourceFields.imageUuid ? { imageUuid: 'sim:x', instanceLinks: { db: null } } : { name: 'fuzz', ...requiredFields(s) };
       const made = await a.post(`/v1/${s.pluralName.toLowerCase()}`, body);
       expect(made.status, `${s.id}: ${JSON.stringify(made.body)}`).toBe(201);
       targets.push({ plural: s.pluralName.toLowerCase(), id: made.body.id, schema: s });

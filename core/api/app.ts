@@ -8,7 +8,8 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError, statusError } from '../errors.js';
 import { sendJson as send } from '../http/json.js';
-import type { Principal } from '../domain/credentials.js';
+import { RECEIVER_PATH, RECEIVER_TYPE, type Principal } from '../domain/credentials.js';
+import { runReceiver } from '../domain/receivers.js';
 import { collectionFilters, parseFilters, type Condition } from '../domain/filters.js';
 import type { DroverService, Scope } from '../domain/service.js';
 import { parseId } from '../ids.js';
@@ -198,6 +199,15 @@ export function createApp(opts: AppOptions): Hono {
   };
   app.all('/v1', v1);
   app.all('/v1/*', v1);
+
+  // A receiver's secret URL: its key is the credential, so no other authentication (Rancher's webhook receivers).
+  app.post(RECEIVER_PATH, async (c) => {
+    await c.req.text();
+    const receiver = await service.deps.auth.tokenCredential(new URL(c.req.url).searchParams.get('key') ?? '', RECEIVER_TYPE);
+    if (!receiver) throw statusError(401, 'Unknown or inactive receiver key');
+    const instances = await runReceiver(service, receiver);
+    return send(c, { type: 'receiverResult', receiverId: receiver.id, action: receiver.fields.action, instances });
+  });
 
   const dcmgr = createDcmgrHandler(service, DCMGR_ROUTES);
   app.all('/api', dcmgr);

@@ -7,6 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { statusError } from '../errors.js';
 import { inService, isGone } from '../process/lifecycle.js';
 import type { Role } from '../schema/registry.js';
+import type { Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -31,6 +32,12 @@ export const AGENT_KEY_TYPE = 'agentKey';
 
 /** Type of the credential that lets an agent register a host in a project. */
 export const REGISTRATION_TOKEN_TYPE = 'registrationToken';
+
+/** The credential type of a receiver, whose key (`<publicValue>:<secret>`) is its URL's `key`. */
+export const RECEIVER_TYPE = 'receiver';
+
+/** Where a receiver is called (`POST <path>?key=<publicValue>:<secret>`), as Rancher's webhook receivers were. */
+export const RECEIVER_PATH = '/v1-webhooks/endpoint';
 
 /** The admin credential, kept as a config item so every Lambda of the stage shares it. */
 export interface AdminKeyRecord {
@@ -137,13 +144,25 @@ export class Authenticator {
    * const reg = await auth.registrationToken(body.token); if (!reg) throw statusError(401);
    */
   async registrationToken(token: string): Promise<{ tokenId: string; projectId: string } | undefined> {
+    const k = await this.tokenCredential(token, REGISTRATION_TOKEN_TYPE);
+    return k && { tokenId: k.id, projectId: k.projectId };
+  }
+
+  /**
+   * The active credential of a type that a `<publicValue>:<secret>` token names (a registration token, a
+   * receiver's key), in a project in service; `undefined` otherwise.
+   *
+   * @example
+   * const receiver = await auth.tokenCredential(key, 'receiver');
+   */
+  async tokenCredential(token: string, type: string): Promise<Resource | undefined> {
     const i = token.indexOf(':');
     if (i <= 0) return undefined;
     const k = await this.store.findByAccessKey(token.slice(0, i));
-    if (!k || k.type !== REGISTRATION_TOKEN_TYPE || !inService(k)) return undefined;
+    if (!k || k.type !== type || !inService(k)) return undefined;
     if (!sameHash(String(k.fields.secretHash ?? ''), hashSecret(token.slice(i + 1)))) return undefined;
     if (!(await this.projectInService(k.projectId))) return undefined;
-    return { tokenId: k.id, projectId: k.projectId };
+    return k;
   }
 
   private async principal(header: string | undefined): Promise<Principal> {

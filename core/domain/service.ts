@@ -13,7 +13,7 @@ import type { ActionDef, ResourceSchema } from '../schema/types.js';
 import { validateActionInput, validateFields, validateLabels, type RefResolver } from '../schema/validate.js';
 import type { Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
-import { hashSecret, newKeyPair, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
+import { hashSecret, newKeyPair, RECEIVER_PATH, RECEIVER_TYPE, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
 import { stateConflictMessage, stateOf, type Ledger } from './ledger.js';
 import type { Runs } from './runs.js';
 import { hostAccess, type HostAccessGrant } from './host-access.js';
@@ -127,6 +127,7 @@ export class DroverService {
         return [await this.createProject(scope, s, input, opts)];
       case 'credential':
         if (s.id === REGISTRATION_TOKEN_TYPE) return [await this.createRegistrationToken(scope, s, projectId, input)];
+        if (s.id === RECEIVER_TYPE) return [await this.createReceiver(scope, s, projectId, input)];
         return [await this.createApiKey(scope, s, input)];
       default:
         throw statusError(405);
@@ -393,6 +394,12 @@ export class DroverService {
     }));
   }
 
+
+  /** A receiver in the caller's project: its `url` carries `<publicValue>:<secret>`, shown only here. */
+  private async createReceiver(scope: Scope, s: ResourceSchema, projectId: string, input: Record<string, unknown>) {
+    const values = await validateFields(s, input, 'create', this.refs(scope, projectId));
+    return this.issueCredential(scope, s, projectId, values, (pub, secret) => ({ url: `${RECEIVER_PATH}?key=${pub}:${secret}` }));
+  }
 
   private async setLabels(res: Resource, labels: unknown): Promise<Resource> {
     // The input schema marks `labels` optional (seed 002), but the handler needs the full desired map.

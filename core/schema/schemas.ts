@@ -183,6 +183,17 @@ const HOST_FIELDS: Record<string, FieldDef> = {
   vcpu: readOnly('int', { filter: true }),
 };
 
+/**
+ * A receiver: a secret URL (`url`, shown only by the create call) that, when called, runs `action` on the instances
+ * of its project whose labels include `selector` (`core/domain/receivers.ts`).
+ */
+const RECEIVER_FIELDS: Record<string, FieldDef> = {
+  ...commonFields('credential'),
+  action: writable('enum', { nullable: false, required: true, options: ['recreate', 'restart', 'start', 'stop'], filter: true }),
+  selector: writable('map[string]', { nullable: false, required: true, maxLength: TEXT, maxItems: LIST }),
+  url: readOnly('string', { readOnCreateOnly: true }),
+};
+
 // A project is its own account, so it has no accountId.
 const { accountId: _ownAccount, ...PROJECT_FIELDS } = commonFields('account');
 
@@ -319,6 +330,11 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
       links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
     }),
     stateful('registrationToken', 'credential', REGISTRATION_TOKEN_FIELDS, {
+      collectionMethods: ['GET', 'POST'],
+      resourceMethods: ['GET', 'PUT', 'DELETE'],
+      links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
+    }),
+    stateful('receiver', 'credential', RECEIVER_FIELDS, {
       collectionMethods: ['GET', 'POST'],
       resourceMethods: ['GET', 'PUT', 'DELETE'],
       links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
