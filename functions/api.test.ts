@@ -142,3 +142,30 @@ describe('functions/tasks, functions/sweeper and functions/reconciler handlers',
     });
   });
 });
+
+describe('functions/events handler (the table stream consumer)', () => {
+  it('turns stream records into events in the log, as the embedded feed does, and skips what is no event', async () => {
+    const { handler: events } = await import('./events.js');
+    const { stageDrover } = await import('./stage.js');
+    const { marshall } = await import('@aws-sdk/util-dynamodb');
+    const { toItem } = await import('../core/store/item.js');
+    const drover = await stageDrover();
+    const created = JSON.parse((await handler(event('POST', '/v1/containers', { imageUuid: 'sim:web', name: 'streamed' }), {})).body);
+    const stored = (await drover.store.get(created.id))!;
+    const before = { ...stored, state: 'starting', version: stored.version - 1 };
+    const record = (oldRes: unknown, newRes: unknown) => ({
+      dynamodb: {
+        Keys: marshall({ pk: stored.id, sk: 'R' }),
+        ...(oldRes ? { OldImage: marshall(toItem(oldRes as never), { removeUndefinedValues: true }) } : {}),
+        ...(newRes ? { NewImage: marshall(toItem(newRes as never), { removeUndefinedValues: true }) } : {}),
+      },
+    });
+    // A config item's change is no event.
+    const config = { dynamodb: { Keys: marshall({ pk: 'config#x', sk: 'C' }), NewImage: marshall({ pk: 'config#x', sk: 'C', value: 1 }) } };
+    expect(await events({ Records: [record(before, stored), config] })).toEqual({ records: 2 });
+    const logged = (await drover.events.log.after(stored.projectId, undefined)).filter((e) => e.resourceId === stored.id);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ name: 'resource.change', resourceType: 'container', previousState: 'starting', version: stored.version });
+    expect(logged[0].resource.state).toBe(stored.state);
+  });
+});

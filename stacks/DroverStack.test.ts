@@ -32,7 +32,14 @@ describe('DroverStack', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
     const fns = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[];
     const handlers = fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME).map((f) => f.Properties.Handler);
-    for (const name of ['api', 'tasks', 'sweeper', 'reconciler']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
+    for (const name of ['api', 'tasks', 'sweeper', 'reconciler', 'events']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
+    // The table's stream feeds the events function, from the oldest record kept, with retries.
+    const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')) as { Properties: any }[];
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0].Properties).toMatchObject({ StartingPosition: 'TRIM_HORIZON', BatchSize: 100, MaximumRetryAttempts: 10 });
+    expect(JSON.stringify(mappings[0].Properties.EventSourceArn)).toContain('StreamArn');
+    const eventsFn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([, f]: [string, any]) => f.Properties.Handler?.endsWith('events.handler'))!;
+    expect(JSON.stringify(mappings[0].Properties.FunctionName)).toContain(eventsFn[0]);
     for (const f of fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME)) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
     }

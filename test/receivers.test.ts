@@ -37,7 +37,7 @@ describe('receivers', () => {
 
     const r = await trigger(made.body.url);
     expect(r.status).toBe(200);
-    const body = await r.json();
+    const body = (await r.json()) as any;
     expect(body).toMatchObject({ type: 'receiverResult', receiverId: made.body.id, action: 'start' });
     expect(body.instances.map((i: any) => i.instanceId).sort()).toEqual(web.map((w) => w.body.id).sort());
     for (const w of web) await until(async () => (await stateOf(w.body.id)).state === 'running', 10_000);
@@ -45,7 +45,7 @@ describe('receivers', () => {
     expect((await team.get(`/v1/containers/${theirs.body.id}`)).body.state).toBe('stopped');
 
     // Called again: the running ones do not offer start, so they are skipped, with the reason.
-    const again = await (await trigger(made.body.url)).json();
+    const again = (await (await trigger(made.body.url)).json()) as any;
     expect(again.instances.every((i: any) => i.result === 'skipped' && /does not offer start/.test(i.reason))).toBe(true);
   });
 
@@ -53,7 +53,7 @@ describe('receivers', () => {
     const receiver = await t.admin.post('/v1/receivers', { action: 'recreate', selector: { role: 'worker' } });
     const old = await t.admin.post('/v1/containers', { imageUuid: 'sim:job', name: 'worker-1', labels: { role: 'worker' }, environment: { A: '1' } });
     await until(async () => (await stateOf(old.body.id)).state === 'running', 10_000);
-    const body = await (await trigger(receiver.body.url)).json();
+    const body = (await (await trigger(receiver.body.url)).json()) as any;
     const [outcome] = body.instances;
     expect(outcome).toMatchObject({ instanceId: old.body.id, result: 'recreated', newInstanceId: expect.any(String) });
     const copy = await stateOf(outcome.newInstanceId);

@@ -69,6 +69,8 @@ export class EventFeed {
   private readonly ids = new EventIds();
   private readonly listeners = new Set<EventListener>();
   private chain: Promise<void> = Promise.resolve();
+  /** The first append that failed since `settled()` last answered. */
+  private failure: unknown;
 
   constructor(
     private readonly store: Store,
@@ -76,16 +78,28 @@ export class EventFeed {
     private readonly logError: (err: unknown) => void = (e) => console.error('event feed:', e),
   ) {}
 
-  /** Starts turning committed changes into events; returns the stop. */
+  /** Starts turning this process's committed changes into events (the embedded stack); returns the stop. */
   start(): () => void {
-    return this.store.changes.subscribe((change) => {
-      const event = eventOf(change, this.ids.next(Date.now()));
-      if (!event) return;
-      this.chain = this.chain
-        .then(() => this.log.append(event))
-        .then(() => this.publish(event))
-        .catch((e) => this.logError(e));
-    });
+    return this.store.changes.subscribe((change) => this.consume(change));
+  }
+
+  /**
+   * Turns one committed change into its event, if it is one: the store's feed calls this locally, the table's
+   * stream consumer (`functions/events.ts`) in AWS. Appends and hands out in call order.
+   *
+   * @example
+   * for (const r of event.Records) feed.consume(changeOfStreamRecord(r.dynamodb)); await feed.settled();
+   */
+  consume(change: Change): void {
+    const event = eventOf(change, this.ids.next(Date.now()));
+    if (!event) return;
+    this.chain = this.chain
+      .then(() => this.log.append(event))
+      .then(() => this.publish(event))
+      .catch((e) => {
+        this.logError(e);
+        this.failure ??= e;
+      });
   }
 
   /**
@@ -100,13 +114,17 @@ export class EventFeed {
   }
 
   /**
-   * Resolves once every change seen so far is in the log and handed out.
+   * Resolves once every change seen so far is in the log and handed out; rejects if an append failed meanwhile.
    *
    * @example
    * await feed.settled();
    */
-  settled(): Promise<void> {
-    return this.chain;
+  async settled(): Promise<void> {
+    await this.chain;
+    // A stream consumer must fail its batch (to have it retried) when an append failed.
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure !== undefined) throw failure;
   }
 
   private publish(event: StoredEvent): void {

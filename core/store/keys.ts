@@ -73,6 +73,33 @@ export const keys = {
   event: (projectId: string, id: string) => key('event', eventPartition(projectId), id),
 } as const;
 
+/** Partition prefixes of the entities whose key says what they are (a resource's says it by its sort key). */
+const KIND_OF_PREFIX: [string, EntityKind][] = [
+  ['counter#', 'counter'],
+  ['config#', 'config'],
+  ['ak#', 'accessKey'],
+  ['cmdkey#', 'commandKey'],
+  ['cmd#', 'command'],
+  ['hostuuid#', 'hostClaim'],
+  ['wkacct#', 'wakameAccount'],
+  ['hostname#', 'hostnameClaim'],
+  ['ev#', 'event'],
+];
+
+/**
+ * What an item holds, from its key alone: the inverse of `keys` (a table stream record carries only the key).
+ *
+ * @example
+ * kindOfKey({ pk: '1i5', sk: 'R' }) // 'resource'
+ * kindOfKey({ pk: 'ev#1a1', sk: '1764620000123.0000' }) // 'event'
+ */
+export function kindOfKey(k: { pk: string; sk: string }): EntityKind {
+  if (k.sk === RESOURCE_SK) return 'resource';
+  if (k.pk.startsWith('idem#')) return k.sk === 'K' ? 'idempotency' : 'idempotencyPart';
+  for (const [prefix, kind] of KIND_OF_PREFIX) if (k.pk.startsWith(prefix)) return kind;
+  throw new Error(`no entity has the key ${k.pk} / ${k.sk}`);
+}
+
 /**
  * The partition holding a project's events, in id order (append order).
  *

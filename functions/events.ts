@@ -1,0 +1,23 @@
+/**
+ * @module
+ * Lambda entry point of the table's stream consumer: every committed change the stream reports goes through the
+ * same event feed the embedded stack runs on its store's change feed, into the event log.
+ */
+import { changeOfStreamRecord, type StreamRecord } from '../core/store/stream.js';
+import { stageDrover } from './stage.js';
+
+/** A DynamoDB Streams event as Lambda delivers it (only what is read). */
+interface StreamEvent {
+  Records: { dynamodb?: StreamRecord }[];
+}
+
+/**
+ * Stream handler. A failed append fails the batch, which Lambda retries; events of that batch already appended are
+ * appended again under new ids (consumers can tell them apart by `resourceId` and `version`).
+ */
+export const handler = async (event: StreamEvent) => {
+  const { events } = await stageDrover();
+  for (const r of event.Records) if (r.dynamodb) events.consume(changeOfStreamRecord(r.dynamodb));
+  await events.settled();
+  return { records: event.Records.length };
+};
