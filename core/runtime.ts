@@ -115,7 +115,8 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
 
   const auth = new Authenticator(store);
   const service = new DroverService({ store, ledger, runs, auth, defaultProjectId, cursorSecret });
-  const events = new EventFeed(store, new EventLog(store, { retentionSeconds: config.eventRetentionSeconds }), log);
+  // Without the local feed this process is the table stream's consumer, whose batches may come twice.
+  const events = new EventFeed(store, new EventLog(store, { retentionSeconds: config.eventRetentionSeconds }), log, !opts.events);
   const stopEvents = opts.events ? events.start() : () => undefined;
   const app = createApp({
     service,

@@ -12,8 +12,8 @@ interface StreamEvent {
 }
 
 /**
- * Stream handler. A failed append fails the batch, which Lambda retries; events of that batch already appended are
- * appended again under new ids (consumers can tell them apart by `resourceId` and `version`).
+ * Stream handler. A failed append fails the batch, which Lambda retries; a change delivered again keeps the id its
+ * event got the first time (`EventLog.claimId`), so nothing is logged twice.
  */
 export const handler = async (event: StreamEvent) => {
   const { events } = await stageDrover();

@@ -76,6 +76,8 @@ export class EventFeed {
     private readonly store: Store,
     readonly log: EventLog,
     private readonly logError: (err: unknown) => void = (e) => console.error('event feed:', e),
+    /** Changes may come twice (the table's stream): each event keeps the id its change got first. */
+    private readonly redelivered = false,
   ) {}
 
   /** Starts turning this process's committed changes into events (the embedded stack); returns the stop. */
@@ -94,8 +96,12 @@ export class EventFeed {
     const event = eventOf(change, this.ids.next(Date.now()));
     if (!event) return;
     this.chain = this.chain
-      .then(() => this.log.append(event))
-      .then(() => this.publish(event))
+      .then(async () => {
+        const stable = this.redelivered ? { ...event, id: await this.log.claimId(event) } : event;
+        await this.log.append(stable);
+        return stable;
+      })
+      .then((stable) => this.publish(stable))
       .catch((e) => {
         this.logError(e);
         this.failure ??= e;

@@ -94,6 +94,21 @@ export class EventLog {
   }
 
   /**
+   * The id the change behind `event` was logged under already, else `event.id`, claimed for it: a change delivered
+   * twice (a stream batch Lambda retries) keeps its first id, so appending it again changes nothing.
+   *
+   * @example
+   * const id = await log.claimId(event); await log.append({ ...event, id });
+   */
+  async claimId(event: StoredEvent): Promise<string> {
+    const key = keys.eventSource(event.resourceId, event.version);
+    const expiresAt = Math.floor(event.time / 1000) + this.opts.retentionSeconds;
+    if (await this.store.write({ key, update: { set: { id: event.id, expiresAt } }, condition: cond.notExists('pk') })) return event.id;
+    const claimed = (await this.store.readItem(key))?.id;
+    return typeof claimed === 'string' ? claimed : event.id;
+  }
+
+  /**
    * A project's retained events after `afterId` (all retained ones without it), in id order, at most `limit`.
    *
    * @example

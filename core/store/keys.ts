@@ -18,6 +18,7 @@
  * | wakameAccount   | `wkacct#<a-uuid>`                 | `K`                     |
  * | hostnameClaim   | `hostname#<projectId>#<hostname>` | `K`                     |
  * | event           | `ev#<projectId>`                  | event id (append order) |
+ * | eventSource     | `evsrc#<resourceId>#<version>`    | `K`                     |
  */
 
 /** What an item of the table holds; the change feed reports it with every write. */
@@ -33,7 +34,8 @@ export type EntityKind =
   | 'idempotencyPart'
   | 'wakameAccount'
   | 'hostnameClaim'
-  | 'event';
+  | 'event'
+  | 'eventSource';
 
 /** The key of one item, with the kind of entity it holds (only `pk` and `sk` go to DynamoDB). */
 export interface ItemKey {
@@ -71,6 +73,8 @@ export const keys = {
   hostnameClaim: (projectId: string, hostname: string) => key('hostnameClaim', `hostname#${projectId}#${hostname}`, 'K'),
   /** One `resource.change` event of a project, kept for the retention (`expiresAt`). */
   event: (projectId: string, id: string) => key('event', eventPartition(projectId), id),
+  /** The id a change's event got: a redelivered change (a retried stream batch) gets the same one. */
+  eventSource: (resourceId: string, version: number) => key('eventSource', `evsrc#${resourceId}#${version}`, 'K'),
 } as const;
 
 /** Partition prefixes of the entities whose key says what they are (a resource's says it by its sort key). */
@@ -83,6 +87,7 @@ const KIND_OF_PREFIX: [string, EntityKind][] = [
   ['hostuuid#', 'hostClaim'],
   ['wkacct#', 'wakameAccount'],
   ['hostname#', 'hostnameClaim'],
+  ['evsrc#', 'eventSource'],
   ['ev#', 'event'],
 ];
 
