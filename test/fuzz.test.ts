@@ -120,7 +120,7 @@ describe('fuzzing the API from its own schemas', () => {
     // Some resources to aim actions, updates and links at.
     const targets: { plural: string; id: string; schema: any }[] = [];
     for (const s of creatable) {
-      const body = s.id === 'apiKey' ? { accountId: t.stack.defaultProjectId } : s.resourceFields.imageUuid ? { imageUuid: 'sim:x', instanceLinks: { db: null } } : { name: 'fuzz' };
+      const body = s.id === 'apiKey' ? { accountId: t.stack.defaultProjectId } : s.resourceFields.imageUuid ? { imageUuid: 'sim:x', instanceLinks: { db: null } } : s.resourceFields.url?.required ? { name: 'fuzz', url: 'http://127.0.0.1:9/fuzz' } : { name: 'fuzz' };
       const made = await a.post(`/v1/${s.pluralName.toLowerCase()}`, body);
       expect(made.status, `${s.id}: ${JSON.stringify(made.body)}`).toBe(201);
       targets.push({ plural: s.pluralName.toLowerCase(), id: made.body.id, schema: s });

@@ -428,6 +428,8 @@ describe('GET /v1/schemas', () => {
       project: 'projects',
       apiKey: 'apiKeys',
       registrationToken: 'registrationTokens',
+      webhook: 'webhooks',
+      webhookDelivery: 'webhookDeliveries',
     };
     for (const s of adminSchemas.data as Json[]) {
       if (s.id in stored) {

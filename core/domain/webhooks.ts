@@ -135,6 +135,7 @@ export class WebhookDispatcher {
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly closing = new AbortController();
   private origin = 'http://127.0.0.1';
+  private readonly webhooksOf = new Map<string, Resource[]>();
 
   constructor(private readonly opts: WebhookDispatcherOptions) {
     this.deliveries = new WebhookDeliveries(opts.store);
@@ -189,11 +190,10 @@ export class WebhookDispatcher {
    * await hooks.onEvent(event);
    */
   async onEvent(e: StoredEvent): Promise<void> {
+    // A webhook's own change is an event too, earlier in the feed than any event it should see: drop the cached list.
+    if (e.resource.baseType === 'webhook') this.webhooksOf.delete(e.projectId);
     if (!schemaFor(e.resourceType, ROLE)) return;
-    const webhooks: Resource[] = [];
-    for await (const page of this.opts.store.queryIndex({ index: 'byProject', partition: partitions.byProject(e.projectId, 'webhook') })) {
-      webhooks.push(...page.filter((w) => matches(w, e)));
-    }
+    const webhooks = (await this.projectWebhooks(e.projectId)).filter((w) => matches(w, e));
     if (!webhooks.length) return;
     const body = JSON.stringify(this.opts.render(e, this.origin));
     for (const w of webhooks) {
@@ -223,6 +223,19 @@ export class WebhookDispatcher {
       });
       this.track(d.id);
     }
+  }
+
+  /** A project's webhooks, read once and kept until one of them changes (events come in commit order). */
+  private async projectWebhooks(projectId: string): Promise<Resource[]> {
+    let list = this.webhooksOf.get(projectId);
+    if (!list) {
+      list = [];
+      for await (const page of this.opts.store.queryIndex({ index: 'byProject', partition: partitions.byProject(projectId, 'webhook') })) {
+        list.push(...page.filter((w) => !isGone(w)));
+      }
+      this.webhooksOf.set(projectId, list);
+    }
+    return list;
   }
 
   /**
