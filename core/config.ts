@@ -50,6 +50,22 @@ export interface DroverConfig {
   runner: 'workflows' | 'inline';
   /** State machine ARNs per workflow, JSON (`DROVER_STATE_MACHINES`; set by the stack in AWS). */
   stateMachineArns?: Record<string, string>;
+  /** Webhook deliveries: retry backoff, give-up cap, worker interval, request timeout (`DROVER_WEBHOOK_*`). */
+  webhooks: WebhookConfig;
+}
+
+/** How webhook deliveries are retried (`core/domain/webhooks.ts`). */
+export interface WebhookConfig {
+  /** First retry's backoff ceiling in ms; it doubles per attempt (`DROVER_WEBHOOK_RETRY_BASE_MS`, 2000). */
+  retryBaseMs: number;
+  /** Largest backoff ceiling in ms (`DROVER_WEBHOOK_RETRY_CAP_MS`, 600000: 10 minutes). */
+  retryCapMs: number;
+  /** Failed attempts in a row after which a delivery fails and its webhook is disabled (`DROVER_WEBHOOK_MAX_ATTEMPTS`, 30). */
+  maxAttempts: number;
+  /** How often the worker looks for due deliveries, in ms (`DROVER_WEBHOOK_POLL_MS`, 1000). */
+  pollMs: number;
+  /** How long one attempt may take, in ms (`DROVER_WEBHOOK_TIMEOUT_MS`, 10000). */
+  timeoutMs: number;
 }
 
 function int(v: string | undefined, dflt: number, name: string): number {
@@ -106,5 +122,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     simHosts: int(env.DROVER_SIM_HOSTS, 2, 'DROVER_SIM_HOSTS'),
     runner: runnerOf(env.DROVER_RUNNER),
     stateMachineArns: env.DROVER_STATE_MACHINES ? (JSON.parse(env.DROVER_STATE_MACHINES) as Record<string, string>) : undefined,
+    webhooks: {
+      retryBaseMs: positive(env.DROVER_WEBHOOK_RETRY_BASE_MS, 2000, 'DROVER_WEBHOOK_RETRY_BASE_MS'),
+      retryCapMs: positive(env.DROVER_WEBHOOK_RETRY_CAP_MS, 600_000, 'DROVER_WEBHOOK_RETRY_CAP_MS'),
+      maxAttempts: positive(env.DROVER_WEBHOOK_MAX_ATTEMPTS, 30, 'DROVER_WEBHOOK_MAX_ATTEMPTS'),
+      pollMs: positive(env.DROVER_WEBHOOK_POLL_MS, 1000, 'DROVER_WEBHOOK_POLL_MS'),
+      timeoutMs: positive(env.DROVER_WEBHOOK_TIMEOUT_MS, 10_000, 'DROVER_WEBHOOK_TIMEOUT_MS'),
+    },
   };
 }

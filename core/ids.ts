@@ -19,6 +19,9 @@ export const ID_PREFIX = {
   securityGroup: 'sg',
   sshKeyPair: 'skp',
   instanceSpec: 'is',
+  // Webhooks out: the subscriptions, and one record per delivery of an event to one of them.
+  webhook: 'wh',
+  webhookDelivery: 'whd',
 } as const;
 
 export type BaseType = keyof typeof ID_PREFIX;

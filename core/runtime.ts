@@ -17,6 +17,9 @@ import { Ledger } from './domain/ledger.js';
 import { seedWakame } from './domain/wakame/seed.js';
 import { EventFeed } from './domain/events.js';
 import { EventLog } from './store/events.js';
+import { WebhookDispatcher } from './domain/webhooks.js';
+import { toWireEvent } from './api/render.js';
+import { UrlBuilder } from './api/urls.js';
 import { InlineRuns, type Runs } from './domain/runs.js';
 import { Scheduler } from './domain/scheduler.js';
 import { Idempotency } from './domain/idempotency.js';
@@ -72,6 +75,8 @@ export interface Drover {
   defaultProjectId: string;
   /** `resource.change` events: the log, and (with `events`) the feed filling it from this process's changes. */
   events: EventFeed;
+  /** Webhooks out: deliveries of events, and their worker (started by the embedded stack with `start`). */
+  webhooks: WebhookDispatcher;
   /** Stops what `createDrover` started in the background (the event feed). */
   stop(): void;
 }
@@ -118,6 +123,13 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   // Without the local feed this process is the table stream's consumer, whose batches may come twice.
   const events = new EventFeed(store, new EventLog(store, { retentionSeconds: config.eventRetentionSeconds }), log, !opts.events);
   const stopEvents = opts.events ? events.start() : () => undefined;
+  // Webhook bodies are the stream's events, rendered as a project key sees them, with links from the server's origin.
+  const webhooks = new WebhookDispatcher({
+    store,
+    settings: config.webhooks,
+    render: (e, origin) => toWireEvent(e, new UrlBuilder(origin, '/v1'), 'project'),
+    log,
+  });
   const app = createApp({
     service,
     events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events, upgradeWebSocket: opts.upgradeWebSocket },
@@ -125,5 +137,5 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0 },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
-  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, stop: stopEvents };
+  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, webhooks, stop: stopEvents };
 }

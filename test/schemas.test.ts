@@ -429,6 +429,8 @@ describe('GET /v1/schemas', () => {
       apiKey: 'apiKeys',
       registrationToken: 'registrationTokens',
       receiver: 'receivers',
+      webhook: 'webhooks',
+      webhookDelivery: 'webhookDeliveries',
     };
     for (const s of adminSchemas.data as Json[]) {
       if (s.id in stored) {

@@ -11,6 +11,7 @@ import { availableActions } from '../process/actions.js';
 import { transitioningFields } from '../process/lifecycle.js';
 import { familyOf, schema, schemaFor, type Role } from '../schema/registry.js';
 import type { FieldDef, ResourceSchema } from '../schema/types.js';
+import type { StoredEvent } from '../store/events.js';
 import type { Resource } from '../store/item.js';
 import type { UrlBuilder } from './urls.js';
 
@@ -70,6 +71,27 @@ export function renderResource(res: Resource, urls: UrlBuilder, role: Role = 'ad
     }
   }
   return out;
+}
+
+/**
+ * A `resource.change` event as its receivers get it, on the stream and in webhook bodies alike: Rancher's event
+ * shape, the resource rendered for the receiver's role.
+ *
+ * @example
+ * ws.send(JSON.stringify(toWireEvent(event, urls, 'project')))
+ */
+export function toWireEvent(e: StoredEvent, urls: UrlBuilder, role: Role): Json {
+  return {
+    id: e.id,
+    name: e.name,
+    resourceType: e.resourceType,
+    resourceId: e.resourceId,
+    previousState: e.previousState,
+    actionId: e.actionId,
+    version: e.version,
+    time: new Date(e.time).toISOString(),
+    data: { resource: renderResource(e.resource, urls, role) },
+  };
 }
 
 /** One key of a rendered resource, and where its value comes from. */

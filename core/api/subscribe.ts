@@ -15,7 +15,7 @@ import { schemaFor } from '../schema/registry.js';
 import { eventIdTime, type StoredEvent } from '../store/events.js';
 import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { renderResource } from './render.js';
+import { toWireEvent } from './render.js';
 import type { UrlBuilder } from './urls.js';
 
 export interface EventStreamOptions {
@@ -133,17 +133,7 @@ function openSubscription(req: SubscriptionRequest, sink: SubscriptionSink): () 
   const send = (e: StoredEvent) => {
     if (sent !== undefined && e.id <= sent) return; // replayed already
     sent = e.id;
-    sink.event({
-      id: e.id,
-      name: e.name,
-      resourceType: e.resourceType,
-      resourceId: e.resourceId,
-      previousState: e.previousState,
-      actionId: e.actionId,
-      version: e.version,
-      time: new Date(e.time).toISOString(),
-      data: { resource: renderResource(e.resource, req.urls, role) },
-    });
+    sink.event(toWireEvent(e, req.urls, role));
   };
   const off = opts.feed.subscribe((e) => {
     if (!wanted(e)) return;

@@ -10,8 +10,8 @@ import { EventIds, type EventLog, type StoredEvent } from '../store/events.js';
 import { fromItem, type Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 
-/** The base types whose changes are events (D10). */
-const EVENTFUL: ReadonlySet<string> = new Set(['instance', 'instanceLink', 'host', 'account', 'credential']);
+/** The base types whose changes are events (D10), and webhooks (so disabling one after its failures is an event). */
+const EVENTFUL: ReadonlySet<string> = new Set(['instance', 'instanceLink', 'host', 'account', 'credential', 'webhook']);
 
 /**
  * Fields whose change alone is no event: an agent's liveness stamp, written on every poll (a host's `agentState`

@@ -19,6 +19,8 @@ import type { Runs } from './runs.js';
 import { hostAccess, type HostAccessGrant } from './host-access.js';
 import { hostIdOf } from './hosts.js';
 import { listResources, type ListRequest, type ListResult } from './query.js';
+import { newWebhook, webhookValues } from './webhooks.js';
+import { WebhookDeliveries } from '../store/webhook-deliveries.js';
 
 /** The caller and the project they are working in (`null`: the admin across all projects). */
 export interface Scope {
@@ -129,6 +131,8 @@ export class DroverService {
         if (s.id === REGISTRATION_TOKEN_TYPE) return [await this.createRegistrationToken(scope, s, projectId, input)];
         if (s.id === RECEIVER_TYPE) return [await this.createReceiver(scope, s, projectId, input)];
         return [await this.createApiKey(scope, s, input)];
+      case 'webhook':
+        return [await this.createWebhook(scope, s, projectId, input)];
       default:
         throw statusError(405);
     }
@@ -147,7 +151,8 @@ export class DroverService {
   ): Promise<Resource> {
     if (!s.resourceMethods.includes('PUT')) throw statusError(405);
     const own = schemaById(res.type);
-    const changes = { ...(await validateFields(own, input, 'update', this.refs(scope, res.projectId))), ...(opts.internal ?? {}) };
+    let changes = { ...(await validateFields(own, input, 'update', this.refs(scope, res.projectId))), ...(opts.internal ?? {}) };
+    if (res.baseType === 'webhook') changes = webhookValues(changes);
     const { after, before } = await this.store.mutate(res.id, (cur) => ({ ...cur, fields: { ...cur.fields, ...changes } }));
     const scheduled = Object.entries(own.resourceFields).some(
       ([k, def]) => def.scheduleUpdate && k in changes && before.fields[k] !== after.fields[k],
@@ -212,6 +217,7 @@ export class DroverService {
       return { kind: 'process', resource };
     }
     if (name === 'setlabels') return { kind: 'handler', resource: await this.setLabels(res, args.labels) };
+    if (name === 'redeliver') return { kind: 'handler', resource: await new WebhookDeliveries(this.store).redeliver(res.id, this.now()) };
     // execute / logs / proxy / console reach the instance through its host (cattle answers 404 without one).
     const hostId = hostIdOf(res);
     const host = hostId ? await this.store.get(hostId) : undefined;
@@ -399,6 +405,16 @@ export class DroverService {
   private async createReceiver(scope: Scope, s: ResourceSchema, projectId: string, input: Record<string, unknown>) {
     const values = await validateFields(s, input, 'create', this.refs(scope, projectId));
     return this.issueCredential(scope, s, projectId, values, (pub, secret) => ({ url: `${RECEIVER_PATH}?key=${pub}:${secret}` }));
+  }
+
+  /**
+   * A webhook in the caller's project (the admin's selected or default one). Its secret (given, or generated) is
+   * in the create response only; the store keeps it to sign deliveries with.
+   */
+  private async createWebhook(scope: Scope, s: ResourceSchema, projectId: string, input: Record<string, unknown>) {
+    const { fields, secret } = newWebhook(await validateFields(s, input, 'create', this.refs(scope, projectId)));
+    const created = await this.createResource(await this.newResource(s, projectId, fields), scope.principal.callerId);
+    return { ...created, fields: { ...created.fields, secret } };
   }
 
   private async setLabels(res: Resource, labels: unknown): Promise<Resource> {

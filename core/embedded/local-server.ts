@@ -198,6 +198,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
   const url = `http://${host}:${port}`;
+  // Webhooks out: events from now on become deliveries; the worker retries due ones every DROVER_WEBHOOK_POLL_MS.
+  const stopWebhooks = drover.webhooks.start(drover.events, { origin: url });
   const simHosts = config.runner === 'workflows' && !opts.workflows ? await startSimHosts(drover, config, url, opts.simWorkMs) : [];
   // Executions did not survive the last stop: with the hosts back, drive (or fail) everything the scan found open
   // (unless a test stands in for Step Functions, whose executions outlive a restart).
@@ -234,6 +236,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       outbox.close(); // answers waiting agent long-polls now rather than after the server is gone
       // Events of the last changes reach the log before the store closes; open event streams end with the server.
       await drover.events.settled().catch(() => undefined); // a failed append was logged when it failed
+      // Deliveries of those events are recorded; an attempt under way is cut off and stays due for the next start.
+      stopWebhooks();
+      await drover.webhooks.settled();
       drover.stop();
       await new Promise<void>((ok) => {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();

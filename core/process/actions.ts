@@ -28,8 +28,8 @@ export function isAvailable(res: Resource, name: string): boolean {
   const p = processOf(res.baseType, name);
   // cattle compares every process's start states with `state`, even for allocationState/healthState processes.
   if (p) return !p.api && p.from.includes(res.state);
-  const h = handlerActionOf(name);
-  if (!h || res.baseType !== 'instance') return false;
+  const h = handlerActionOf(name, res.baseType);
+  if (!h) return false;
   if (h.state && res.state !== h.state) return false;
   if (h.states && !h.states.includes(res.state)) return false;
   if (h.capability) {

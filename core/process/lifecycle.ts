@@ -248,6 +248,20 @@ const ACTIVATED = {
   remove: { ...GENERIC.remove, from: [...GENERIC.remove.from, 'active'] },
 } as const satisfies Record<string, ProcessDef>;
 
+/** A webhook is active once created and is removed by DELETE; `enabled` (a field) pauses it, not a state. */
+const WEBHOOK = {
+  create: ACTIVATED.create,
+  remove: { ...GENERIC.remove, from: ['requested', 'registering', 'active'] },
+} as const satisfies Record<string, ProcessDef>;
+
+/**
+ * A webhook delivery is a record, stored `active` by the dispatcher (no create action runs); its `status` field
+ * (pending, retrying, delivered, failed) tells its progress. The row exists so the schema's `state` has its value.
+ */
+const WEBHOOK_DELIVERY = {
+  create: { from: ['requested'], transitioning: 'registering', done: 'active' },
+} as const satisfies Record<string, ProcessDef>;
+
 /** Process table per base type. */
 export const PROCESSES = {
   instance: INSTANCE,
@@ -255,6 +269,8 @@ export const PROCESSES = {
   host: ACTIVATED,
   account: ACTIVATED,
   credential: ACTIVATED,
+  webhook: WEBHOOK,
+  webhookDelivery: WEBHOOK_DELIVERY,
 } as const satisfies Record<string, Record<string, ProcessDef>>;
 
 /** Handler actions of the instance family (cattle schema attributes on `container`/`virtualMachine`). */
@@ -265,6 +281,17 @@ export const INSTANCE_HANDLER_ACTIONS = {
   console: { input: 'instanceConsoleInput', output: 'instanceConsole', state: 'running', capability: 'console' },
   setlabels: { input: 'setLabelsInput', output: 'container' },
 } as const satisfies Record<string, HandlerActionDef>;
+
+/** Handler actions of a webhook delivery: `redeliver` makes it pending and due now, whatever its status. */
+export const WEBHOOK_DELIVERY_HANDLER_ACTIONS = {
+  redeliver: { input: null, output: 'webhookDelivery' },
+} as const satisfies Record<string, HandlerActionDef>;
+
+/** Handler actions per base type. */
+const HANDLER_ACTIONS: Readonly<Record<string, Readonly<Record<string, HandlerActionDef>>>> = {
+  instance: INSTANCE_HANDLER_ACTIONS,
+  webhookDelivery: WEBHOOK_DELIVERY_HANDLER_ACTIONS,
+};
 
 export type ProcessBaseType = keyof typeof PROCESSES;
 
@@ -377,14 +404,17 @@ const IN_SERVICE: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * A handler action of the instance family by name (own properties only: the name comes from a request).
+ * A handler action of a base type (the instance family's by default) by name (own properties only: the name comes
+ * from a request).
  *
  * @example
  * handlerActionOf('logs')?.output // 'hostAccess'
+ * handlerActionOf('redeliver', 'webhookDelivery')?.output // 'webhookDelivery'
  * handlerActionOf('constructor') // undefined
  */
-export function handlerActionOf(name: string): HandlerActionDef | undefined {
-  return Object.hasOwn(INSTANCE_HANDLER_ACTIONS, name) ? (INSTANCE_HANDLER_ACTIONS as Record<string, HandlerActionDef>)[name] : undefined;
+export function handlerActionOf(name: string, baseType = 'instance'): HandlerActionDef | undefined {
+  const table = Object.hasOwn(HANDLER_ACTIONS, baseType) ? HANDLER_ACTIONS[baseType] : undefined;
+  return table && Object.hasOwn(table, name) ? table[name] : undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { ActionDef, FieldDef, LinkDef, ResourceSchema } from './types.js';
 import {
   INSTANCE_HANDLER_ACTIONS,
   PROCESSES,
+  WEBHOOK_DELIVERY_HANDLER_ACTIONS,
   statesOf,
   type ProcessBaseType,
   type ProcessDef,
@@ -214,6 +215,38 @@ const REGISTRATION_TOKEN_FIELDS: Record<string, FieldDef> = {
   token: readOnly('string', { readOnCreateOnly: true }),
 };
 
+/**
+ * A webhook: committed events of its project that pass its `eventFilter` are POSTed to `url`, signed with `secret`
+ * (`core/domain/webhooks.ts`). The secret is shown only by the create call (given, or generated when absent); the
+ * store keeps it to sign with. `disabledReason` says why Drover turned `enabled` off.
+ */
+const WEBHOOK_FIELDS: Record<string, FieldDef> = {
+  ...commonFields('webhook'),
+  url: writable('string', { required: true, minLength: 1, maxLength: 2048, filter: true }),
+  secret: createOnly('password', { readOnCreateOnly: true, minLength: 16, maxLength: 256 }),
+  eventFilter: writable('webhookEventFilter'),
+  enabled: writable('boolean', { nullable: false, default: true, filter: true }),
+  disabledReason: readOnly('string'),
+};
+
+/** One delivery of one event to one webhook: its progress, the last answer, and the body as sent. */
+const WEBHOOK_DELIVERY_FIELDS: Record<string, FieldDef> = {
+  ...commonFields('webhookDelivery'),
+  webhookId: readOnly('reference[webhook]', { filter: true }),
+  eventId: readOnly('string', { filter: true }),
+  resourceType: readOnly('string', { filter: true }),
+  resourceId: readOnly('string', { filter: true }),
+  status: readOnly('enum', { options: ['pending', 'retrying', 'delivered', 'failed'], filter: true }),
+  attempts: readOnly('int', { filter: true }),
+  nextAttemptAt: readOnly('date', { filter: true }),
+  lastAttemptAt: readOnly('date'),
+  deliveredAt: readOnly('date'),
+  responseCode: readOnly('int', { filter: true }),
+  latencyMs: readOnly('int'),
+  lastError: readOnly('string'),
+  body: readOnly('json'),
+};
+
 /** Rancher's process actions take no input and return the resource, unless the process says otherwise. */
 function processActions(baseType: ProcessBaseType, output: string): Record<string, ActionDef> {
   const out: Record<string, ActionDef> = {};
@@ -338,6 +371,28 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
       collectionMethods: ['GET', 'POST'],
       resourceMethods: ['GET', 'PUT', 'DELETE'],
       links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
+    }),
+    stateful('webhook', 'webhook', WEBHOOK_FIELDS, {
+      collectionMethods: ['GET', 'POST'],
+      resourceMethods: ['GET', 'PUT', 'DELETE'],
+      links: {
+        account: { kind: 'reference', field: 'accountId', type: 'project' },
+        deliveries: { kind: 'collection', type: 'webhookDelivery', field: 'webhookId' },
+      },
+    }),
+    stateful('webhookDelivery', 'webhookDelivery', WEBHOOK_DELIVERY_FIELDS, {
+      pluralName: 'webhookDeliveries',
+      resourceActions: { ...WEBHOOK_DELIVERY_HANDLER_ACTIONS },
+      links: {
+        account: { kind: 'reference', field: 'accountId', type: 'project' },
+        webhook: { kind: 'reference', field: 'webhookId', type: 'webhook' },
+      },
+    }),
+    // Which events a webhook gets: all of its project's unless narrowed (every given part must match).
+    embedded('webhookEventFilter', {
+      labels: inputField('map[string]', { maxLength: TEXT, maxItems: LIST }),
+      resourceTypes: inputField('array[string]', { maxLength: NAME, maxItems: LIST }),
+      states: inputField('array[string]', { maxLength: NAME, maxItems: LIST }),
     }),
     // embedded types (spec §2.6)
     embedded('restartPolicy', { maximumRetryCount: inputField('int'), name: inputField('string', { update: true, maxLength: NAME }) }),

@@ -71,6 +71,11 @@ export function indexKeys(r: Resource): Record<string, string> {
     k[INDEXES.byDeadline.pk] = partitions.byDeadline(r.num % DEADLINE_SHARDS);
     k[INDEXES.byDeadline.sk] = deadlineSortKey(due, r.id);
   }
+  const attemptAt = deliveryDueAt(r);
+  if (attemptAt !== undefined) {
+    k[INDEXES.byDeadline.pk] = partitions.webhookDue(r.num % DEADLINE_SHARDS);
+    k[INDEXES.byDeadline.sk] = deadlineSortKey(attemptAt, r.id);
+  }
   return k;
 }
 
@@ -108,6 +113,20 @@ export function accessKeyOf(r: Resource): string | undefined {
 export function purgeDueAt(r: Resource): number | undefined {
   const at = r.fields.removeTime;
   if (r.baseType !== 'instance' || r.state !== 'removed' || r.action || typeof at !== 'number') return undefined;
+  return at;
+}
+
+/**
+ * When a webhook delivery is due for its next attempt (`nextAttemptAt`, epoch ms), or `undefined` once it needs
+ * none (delivered, failed). Such a delivery sits in `byDeadline` under `WD#<num mod 8>`, apart from the sweeper's
+ * partitions, so the webhook worker finds due deliveries without a scan.
+ *
+ * @example
+ * deliveryDueAt(retryingDelivery) // 1767225662000
+ */
+export function deliveryDueAt(r: Resource): number | undefined {
+  const at = r.fields.nextAttemptAt;
+  if (r.baseType !== 'webhookDelivery' || (r.fields.status !== 'pending' && r.fields.status !== 'retrying') || typeof at !== 'number') return undefined;
   return at;
 }
 

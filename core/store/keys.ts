@@ -160,6 +160,8 @@ export const partitions = {
   byState: (projectId: string, baseType: string, state: string) => `S#${projectId}#${baseType}#${state}`,
   byHost: (hostId: string, baseType: string) => `H#${hostId}#${baseType}`,
   byDeadline: (shard: number) => `T#${shard}`,
+  /** Webhook deliveries waiting for an attempt, in the `byDeadline` index beside the sweeper's `T#` partitions. */
+  webhookDue: (shard: number) => `WD#${shard}`,
 } as const;
 
 /**
