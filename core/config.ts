@@ -50,6 +50,13 @@ export interface DroverConfig {
   runner: 'workflows' | 'inline';
   /** State machine ARNs per workflow, JSON (`DROVER_STATE_MACHINES`; set by the stack in AWS). */
   stateMachineArns?: Record<string, string>;
+  /**
+   * Automatic recovery (health-check recreates, restart policies; `core/domain/health.ts`): the first wait before
+   * an attempt (`DROVER_RESTART_BACKOFF_MS`, 1000, doubling per attempt), the longest (`DROVER_RESTART_BACKOFF_CAP_MS`,
+   * 60000), the attempts allowed when `restartPolicy.maximumRetryCount` does not say (`DROVER_RESTART_MAX_RETRIES`,
+   * 5), and how far apart attempts may be to count together (`DROVER_RESTART_WINDOW_SECONDS`, 600).
+   */
+  restart: { backoffMs: number; backoffCapMs: number; maxRetries: number; windowSeconds: number };
 }
 
 function int(v: string | undefined, dflt: number, name: string): number {
@@ -106,5 +113,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     simHosts: int(env.DROVER_SIM_HOSTS, 2, 'DROVER_SIM_HOSTS'),
     runner: runnerOf(env.DROVER_RUNNER),
     stateMachineArns: env.DROVER_STATE_MACHINES ? (JSON.parse(env.DROVER_STATE_MACHINES) as Record<string, string>) : undefined,
+    restart: {
+      backoffMs: positive(env.DROVER_RESTART_BACKOFF_MS, 1000, 'DROVER_RESTART_BACKOFF_MS'),
+      backoffCapMs: positive(env.DROVER_RESTART_BACKOFF_CAP_MS, 60_000, 'DROVER_RESTART_BACKOFF_CAP_MS'),
+      maxRetries: int(env.DROVER_RESTART_MAX_RETRIES, 5, 'DROVER_RESTART_MAX_RETRIES'),
+      windowSeconds: positive(env.DROVER_RESTART_WINDOW_SECONDS, 600, 'DROVER_RESTART_WINDOW_SECONDS'),
+    },
   };
 }

@@ -20,6 +20,7 @@ import { EventLog } from './store/events.js';
 import { InlineRuns, type Runs } from './domain/runs.js';
 import { Scheduler } from './domain/scheduler.js';
 import { Idempotency } from './domain/idempotency.js';
+import { InstanceHealth } from './domain/health.js';
 import { DroverService } from './domain/service.js';
 import { IdempotencyRecords } from './store/idempotency.js';
 import { Store } from './store/store.js';
@@ -72,6 +73,8 @@ export interface Drover {
   defaultProjectId: string;
   /** `resource.change` events: the log, and (with `events`) the feed filling it from this process's changes. */
   events: EventFeed;
+  /** Health and exit reports of agents, and automatic recovery (acting on events only where `events` is on). */
+  health: InstanceHealth;
   /** Stops what `createDrover` started in the background (the event feed). */
   stop(): void;
 }
@@ -117,12 +120,19 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const service = new DroverService({ store, ledger, runs, auth, defaultProjectId, cursorSecret });
   const events = new EventFeed(store, new EventLog(store, { retentionSeconds: config.eventRetentionSeconds }), log);
   const stopEvents = opts.events ? events.start() : () => undefined;
+  // Recovery acts on the event feed; in AWS the table's stream consumer will call the same code (not built yet).
+  const health = new InstanceHealth({ store, ledger, runs, options: config.restart, log });
+  const stopHealth = opts.events ? health.start(events) : () => undefined;
   const app = createApp({
     service,
     events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events, upgradeWebSocket: opts.upgradeWebSocket },
     logError: opts.logError,
-    agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0 },
+    agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0, instances: health },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
-  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, stop: stopEvents };
+  const stop = () => {
+    stopHealth();
+    stopEvents();
+  };
+  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, health, stop };
 }
