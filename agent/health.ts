@@ -54,8 +54,9 @@ const positive = (v: unknown, dflt: number) => (typeof v === 'number' && Number.
  */
 export class HealthMonitor {
   private readonly tracked = new Map<string, Tracked>();
-  /** Unsent health transitions, the latest per instance. */
-  private readonly health = new Map<string, Pending<HealthReport>>();
+  /** Unsent health transitions per instance, in order (healthy then unhealthy must both arrive: the server moves
+   *  `initializing` only to healthy). */
+  private readonly health = new Map<string, Pending<HealthReport>[]>();
   private exits: Pending<ExitReport>[] = [];
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
@@ -139,22 +140,31 @@ export class HealthMonitor {
   private transition(inst: MonitoredInstance, tr: Tracked, to: 'healthy' | 'unhealthy', message?: string): void {
     tr.reported = to;
     const report: HealthReport = { resourceId: inst.resourceId, healthy: to === 'healthy', ...(message ? { message } : {}) };
-    this.health.set(inst.resourceId, { report, run: inst.run, since: this.now() });
+    const queue = this.health.get(inst.resourceId) ?? [];
+    queue.push({ report, run: inst.run, since: this.now() });
+    this.health.set(inst.resourceId, queue.slice(-4));
   }
 
   /** Sends what is pending; keeps what the server asks for again, and what did not arrive, until it is too old. */
   private async flush(): Promise<void> {
     const ttl = this.opts.reportTtlMs ?? 120_000;
     const t = this.now();
-    for (const [id, p] of this.health) if (t - p.since > ttl) this.health.delete(id);
-    this.exits = this.exits.filter((p) => t - p.since <= ttl);
+    for (const [id, q] of this.health) {
+      const fresh = q.filter((p) => t - p.since <= ttl);
+      if (fresh.length) this.health.set(id, fresh);
+      else this.health.delete(id);
+    }
     if (this.health.size) {
-      const sent = new Map([...this.health].slice(0, REPORTS_MAX));
+      const sent = [...this.health].slice(0, Math.floor(REPORTS_MAX / 4));
       try {
-        const { retry } = await this.opts.sink.health([...sent.values()].map((p) => p.report));
-        const again = new Set(retry);
-        // Delivered (or refused for good), unless a newer transition replaced it meanwhile.
-        for (const [id, p] of sent) if (!again.has(id) && this.health.get(id) === p) this.health.delete(id);
+        const again = new Set((await this.opts.sink.health(sent.flatMap(([, q]) => q.map((p) => p.report)))).retry);
+        // Delivered (or refused for good): forget them, keeping what came meanwhile and what is to be sent again.
+        for (const [id, q] of sent) {
+          if (again.has(id)) continue;
+          const rest = (this.health.get(id) ?? []).filter((p) => !q.includes(p));
+          if (rest.length) this.health.set(id, rest);
+          else this.health.delete(id);
+        }
       } catch (e) {
         this.opts.warn?.(`health reports not sent yet: ${e instanceof Error ? e.message : String(e)}`);
       }

@@ -20,7 +20,7 @@ afterAll(() => t?.close());
 const check = (strategy: string) => ({ port: 80, interval: 200, healthyThreshold: 1, unhealthyThreshold: 2, strategy });
 
 /** Polls the container, collecting every healthState seen, until `done`. */
-async function watch(id: string, done: (c: any) => boolean, seen: string[] = [], ms = 15_000): Promise<any> {
+async function watch(id: string, done: (c: any) => boolean, seen: string[] = [], ms = 30_000): Promise<any> {
   return until(async () => {
     const c = (await t.admin.get(`/v1/containers/${id}`)).body;
     if (seen[seen.length - 1] !== c.healthState) seen.push(c.healthState);
@@ -77,6 +77,30 @@ describe('health checks', () => {
     const before = Date.now();
     const later = await watch(c.body.id, (b) => Date.now() - before > 800);
     expect([later.state, later.healthState, later.startCount]).toEqual(['running', 'initializing', 1]);
+  });
+});
+
+describe('the agent channel', () => {
+  it('acts only on instances on the reporting agent\'s own host, and validates reports', async () => {
+    const c = await t.admin.post('/v1/containers', { imageUuid: 'sim:web', labels: {} });
+    await watch(c.body.id, (b) => b.state === 'running');
+    const token = (await t.admin.post('/v1/registrationtokens', { name: 'other' })).body.token;
+    const other = await fetch(`${t.stack.url}/agent/register`, {
+      method: 'POST',
+      body: JSON.stringify({ token, uuid: 'other-host', hostname: 'other' }),
+    }).then((r) => r.json() as Promise<{ accessKey: string; secretKey: string }>);
+    const post = (path: string, body: unknown) =>
+      fetch(`${t.stack.url}/agent/${path}`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${other.accessKey}:${other.secretKey}`).toString('base64')}` },
+        body: JSON.stringify(body),
+      });
+    const r = await post('exits', { data: [{ resourceId: c.body.id, exitCode: 1 }] });
+    expect([r.status, await r.json()]).toEqual([200, { retry: [] }]);
+    expect((await t.admin.get(`/v1/containers/${c.body.id}`)).body.state).toBe('running');
+    expect((await post('health', { data: [{ resourceId: c.body.id }] })).status).toBe(422);
+    expect((await post('health', { data: [{ resourceId: 'nope', healthy: true }] })).status).toBe(422);
+    expect((await fetch(`${t.stack.url}/agent/health`, { method: 'POST', body: '{"data":[]}' })).status).toBe(401);
   });
 });
 

@@ -163,6 +163,8 @@ export class InstanceHealth implements InstanceReports {
   async reportHealth(hostId: string, reports: readonly HealthReport[]): Promise<{ retry: string[] }> {
     const retry: string[] = [];
     for (const r of reports) {
+      // Reports of one instance apply in order: after one that must wait, the later ones wait too.
+      if (retry.includes(r.resourceId)) continue;
       const res = await this.onHost(hostId, r.resourceId);
       if (!res || !res.fields.healthCheck) continue;
       if (res.action) {
