@@ -23,6 +23,7 @@ import type { AgentCommand, CommandOutcome, HostFacts } from '../core/agent/prot
 import { AgentClient, type Credentials } from './client.js';
 import { AbandonCommandError, runWithDriver, type Driver } from './driver.js';
 import { AgentHttpError, Backoff, isTransient, pause, retry, type RetryPolicy } from './retry.js';
+import { HealthMonitor } from './health.js';
 
 export interface AgentLogger {
   info(msg: string): void;
@@ -134,6 +135,7 @@ export class Agent implements RunningAgent {
   private reauthing?: Promise<void>;
   private fault?: unknown;
   private stopped?: Promise<void>;
+  private monitor?: HealthMonitor;
 
   /**
    * Registers (or takes the given or saved credential) and starts polling.
@@ -157,6 +159,18 @@ export class Agent implements RunningAgent {
       client.credentials = { hostId: saved.hostId, accessKey: saved.accessKey, secretKey: saved.secretKey };
     } else client.credentials = await agent.register();
     agent.polling = agent.pollLoop();
+    // Health checks and exits run in a loop of their own, beside the command loop (drivers that can watch only).
+    if (opts.driver.running) {
+      agent.monitor = new HealthMonitor({
+        driver: opts.driver,
+        sink: {
+          health: (r) => agent.authed(() => client.health(r, agent.stopping.signal)),
+          exits: (r) => agent.authed(() => client.exits(r, agent.stopping.signal)),
+        },
+        warn: (m) => agent.log.warn(m),
+      });
+      agent.monitor.start();
+    }
     agent.log.info(`agent for host ${agent.hostId} polling ${opts.url}`);
     return agent;
   }
@@ -187,6 +201,7 @@ export class Agent implements RunningAgent {
   stop(o: { graceMs?: number } = {}): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping.abort();
+      await this.monitor?.stop();
       await this.done;
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise((r) => (timer = setTimeout(r, o.graceMs ?? 10_000)));

@@ -4,7 +4,7 @@
  * reaching the server is thrown as an `AgentNetworkError` (transient, see `retry.ts`), a non-2xx answer as an
  * `AgentHttpError`, anything else as it is. Commands are deduplicated by id, because delivery is at-least-once.
  */
-import { PROGRESS_MESSAGE_MAX, COMMAND_ERROR_MAX, type AgentCommand, type CommandOutcome, type HostFacts } from '../core/agent/protocol.js';
+import { PROGRESS_MESSAGE_MAX, COMMAND_ERROR_MAX, type AgentCommand, type CommandOutcome, type ExitReport, type HealthReport, type HostFacts } from '../core/agent/protocol.js';
 import { AgentHttpError, AgentNetworkError } from './retry.js';
 
 /** A host's agent credential, as registration returns it. */
@@ -138,6 +138,26 @@ export class AgentClient {
   async complete(id: string, outcome: CommandOutcome, signal?: AbortSignal): Promise<{ duplicate: boolean }> {
     const body = 'error' in outcome ? { error: outcome.error.slice(0, COMMAND_ERROR_MAX) } : outcome;
     return this.request('POST', `/agent/commands/${encodeURIComponent(id)}/complete`, body, { signal });
+  }
+
+  /**
+   * Reports health transitions of the host's instances; the answer lists those to report again later.
+   *
+   * @example
+   * const { retry } = await client.health([{ resourceId: '1i5', healthy: false, message: 'connection refused' }]);
+   */
+  health(reports: HealthReport[], signal?: AbortSignal): Promise<{ retry: string[] }> {
+    return this.request('POST', '/agent/health', { data: reports }, { signal });
+  }
+
+  /**
+   * Reports instances that stopped on their own; the answer lists those to report again later.
+   *
+   * @example
+   * await client.exits([{ resourceId: '1i5', exitCode: 1 }]);
+   */
+  exits(reports: ExitReport[], signal?: AbortSignal): Promise<{ retry: string[] }> {
+    return this.request('POST', '/agent/exits', { data: reports }, { signal });
   }
 
   private remember(id: string): void {

@@ -3,9 +3,9 @@
  * What a host agent runs commands with: a `Driver` turns the three host commands (cattle's
  * `compute.instance.activate` / `deactivate` / `remove`) into work on the machine, and reports progress.
  */
-import type { AgentCommand } from '../core/agent/protocol.js';
+import type { AgentCommand, ExitReport, HealthCheckSpec } from '../core/agent/protocol.js';
 
-export type { AgentCommand };
+export type { AgentCommand, ExitReport, HealthCheckSpec };
 
 /** Sends progress for the running command (also a heartbeat). `progress` is 0–100. */
 export type Report = (message: string, progress?: number | null) => Promise<void>;
@@ -29,6 +29,26 @@ export interface Driver {
   activate(cmd: AgentCommand, report: Report, ctx?: CommandContext): Promise<DriverResult | void>;
   deactivate(cmd: AgentCommand, report: Report, ctx?: CommandContext): Promise<DriverResult | void>;
   remove(cmd: AgentCommand, report: Report, ctx?: CommandContext): Promise<DriverResult | void>;
+  /** The instances running on the host now, for the agent's health loop (`agent/health.ts`); optional. */
+  running?(): MonitoredInstance[];
+  /** Runs one health check of a running instance (a TCP connect, or `requestLine` over HTTP); optional. */
+  check?(inst: MonitoredInstance, signal: AbortSignal): Promise<HealthResult>;
+  /** Instances that stopped on their own since the last call; optional. */
+  exits?(): ExitReport[];
+}
+
+/** A running instance as the health loop sees it. */
+export interface MonitoredInstance {
+  resourceId: string;
+  /** Counts the instance's starts on this host: a new run is checked afresh. */
+  run: number;
+  healthCheck: HealthCheckSpec | null;
+}
+
+/** One health check's outcome. */
+export interface HealthResult {
+  healthy: boolean;
+  message?: string;
 }
 
 /**

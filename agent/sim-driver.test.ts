@@ -94,3 +94,41 @@ describe('SimDriver', () => {
     expect(d.instances.size).toBe(0);
   });
 });
+
+describe('SimDriver health and exits', () => {
+  const start = (d: SimDriver, labels: Record<string, string>) =>
+    runWithDriver(d, { ...cmd('compute.instance.activate', 'start', labels), data: { id: '1i5', uuid: 'u-1', labels, healthCheck: { port: 80 } } }, report, ctx);
+  const monitored = (d: SimDriver) => d.running()[0];
+
+  it('lists running instances with their run and health check', async () => {
+    const d = new SimDriver({ workMs: 0 });
+    await start(d, {});
+    expect(d.running()).toEqual([{ resourceId: '1i5', run: 1, healthCheck: { port: 80 } }]);
+    await start(d, {});
+    expect(monitored(d).run).toBe(2);
+    expect(await d.check(monitored(d))).toEqual({ healthy: true });
+  });
+
+  it('sim.health=unhealthy-after:<n> fails after n checks of the first run; :always on every run; unhealthy always', async () => {
+    const d = new SimDriver({ workMs: 0 });
+    await start(d, { 'sim.health': 'unhealthy-after:1' });
+    expect((await d.check(monitored(d))).healthy).toBe(true);
+    expect((await d.check(monitored(d))).healthy).toBe(false);
+    await start(d, { 'sim.health': 'unhealthy-after:1' });
+    expect([(await d.check(monitored(d))).healthy, (await d.check(monitored(d))).healthy]).toEqual([true, true]);
+    await start(d, { 'sim.health': 'unhealthy-after:0:always' });
+    expect((await d.check(monitored(d))).healthy).toBe(false);
+    await start(d, { 'sim.health': 'unhealthy' });
+    expect(await d.check(monitored(d))).toEqual({ healthy: false, message: 'sim.health=unhealthy (port 80)' });
+  });
+
+  it('sim.exit=<s>[:<code>] stops a run on its own, reported once', async () => {
+    const d = new SimDriver({ workMs: 0 });
+    await start(d, { 'sim.exit': '0:3' });
+    expect(d.exits()).toEqual([{ resourceId: '1i5', exitCode: 3, message: 'sim.exit=0:3' }]);
+    expect(d.exits()).toEqual([]);
+    expect(d.running()).toEqual([]);
+    await start(d, { 'sim.exit': '60' });
+    expect(d.exits()).toEqual([]);
+  });
+});

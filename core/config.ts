@@ -52,6 +52,13 @@ export interface DroverConfig {
   stateMachineArns?: Record<string, string>;
   /** Webhook deliveries: retry backoff, give-up cap, worker interval, request timeout (`DROVER_WEBHOOK_*`). */
   webhooks: WebhookConfig;
+  /**
+   * Automatic recovery (health-check recreates, restart policies; `core/domain/health.ts`): the first wait before
+   * an attempt (`DROVER_RESTART_BACKOFF_MS`, 1000, doubling per attempt), the longest (`DROVER_RESTART_BACKOFF_CAP_MS`,
+   * 60000), the attempts allowed when `restartPolicy.maximumRetryCount` does not say (`DROVER_RESTART_MAX_RETRIES`,
+   * 5), and how far apart attempts may be to count together (`DROVER_RESTART_WINDOW_SECONDS`, 600).
+   */
+  restart: { backoffMs: number; backoffCapMs: number; maxRetries: number; windowSeconds: number };
 }
 
 /** How webhook deliveries are retried (`core/domain/webhooks.ts`). */
@@ -128,6 +135,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAttempts: positive(env.DROVER_WEBHOOK_MAX_ATTEMPTS, 30, 'DROVER_WEBHOOK_MAX_ATTEMPTS'),
       pollMs: positive(env.DROVER_WEBHOOK_POLL_MS, 1000, 'DROVER_WEBHOOK_POLL_MS'),
       timeoutMs: positive(env.DROVER_WEBHOOK_TIMEOUT_MS, 10_000, 'DROVER_WEBHOOK_TIMEOUT_MS'),
+    },
+    restart: {
+      backoffMs: positive(env.DROVER_RESTART_BACKOFF_MS, 1000, 'DROVER_RESTART_BACKOFF_MS'),
+      backoffCapMs: positive(env.DROVER_RESTART_BACKOFF_CAP_MS, 60_000, 'DROVER_RESTART_BACKOFF_CAP_MS'),
+      maxRetries: int(env.DROVER_RESTART_MAX_RETRIES, 5, 'DROVER_RESTART_MAX_RETRIES'),
+      windowSeconds: positive(env.DROVER_RESTART_WINDOW_SECONDS, 600, 'DROVER_RESTART_WINDOW_SECONDS'),
     },
   };
 }

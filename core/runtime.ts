@@ -23,6 +23,7 @@ import { UrlBuilder } from './api/urls.js';
 import { InlineRuns, type Runs } from './domain/runs.js';
 import { Scheduler } from './domain/scheduler.js';
 import { Idempotency } from './domain/idempotency.js';
+import { InstanceHealth } from './domain/health.js';
 import { DroverService } from './domain/service.js';
 import { IdempotencyRecords } from './store/idempotency.js';
 import { Store } from './store/store.js';
@@ -77,6 +78,8 @@ export interface Drover {
   events: EventFeed;
   /** Webhooks out: deliveries of events, and their worker (started by the embedded stack with `start`). */
   webhooks: WebhookDispatcher;
+  /** Health and exit reports of agents, and automatic recovery (acting on events only where `events` is on). */
+  health: InstanceHealth;
   /** Stops what `createDrover` started in the background (the event feed). */
   stop(): void;
 }
@@ -130,12 +133,19 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     render: (e, origin) => toWireEvent(e, new UrlBuilder(origin, '/v1'), 'project'),
     log,
   });
+  // Recovery acts on the event feed; in AWS the table's stream consumer will call the same code (not built yet).
+  const health = new InstanceHealth({ store, ledger, runs, options: config.restart, log });
+  const stopHealth = opts.events ? health.start(events) : () => undefined;
   const app = createApp({
     service,
     events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events, upgradeWebSocket: opts.upgradeWebSocket },
     logError: opts.logError,
-    agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0 },
+    agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0, instances: health },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
-  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, webhooks, stop: stopEvents };
+  const stop = () => {
+    stopHealth();
+    stopEvents();
+  };
+  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, webhooks, health, stop };
 }

@@ -49,3 +49,39 @@ export interface HostFacts {
   memoryMb: number;
   labels: Record<string, string>;
 }
+
+/**
+ * A change in an instance's health, as the agent's checks saw it (`POST /agent/health`, `{ data: HealthReport[] }`).
+ * The agent sends transitions only: `healthy` after `healthyThreshold` passing checks in a row, unhealthy after
+ * `unhealthyThreshold` failing ones.
+ */
+export interface HealthReport {
+  resourceId: string;
+  healthy: boolean;
+  /** Why, in a word or a line (`connection refused`, `HTTP 503`). */
+  message?: string;
+}
+
+/** A running instance that stopped on its own (`POST /agent/exits`, `{ data: ExitReport[] }`). */
+export interface ExitReport {
+  resourceId: string;
+  exitCode: number;
+  message?: string;
+}
+
+/** Most reports in one `POST /agent/health` or `/agent/exits`. */
+export const REPORTS_MAX = 100;
+
+/** An instance's `healthCheck` as the agent reads it from a command's `data` (Rancher's `instanceHealthCheck`). */
+export interface HealthCheckSpec {
+  port: number;
+  /** Milliseconds between checks (Rancher's default 2000). */
+  interval?: number | null;
+  /** Milliseconds a check may take (default 2000). */
+  responseTimeout?: number | null;
+  healthyThreshold?: number | null;
+  unhealthyThreshold?: number | null;
+  /** An HTTP request line (`GET /healthz HTTP/1.0`); without one the check is a TCP connect. */
+  requestLine?: string | null;
+  strategy?: 'none' | 'recreate' | 'recreateOnQuorum' | null;
+}

@@ -9,6 +9,8 @@
  *   POST /agent/commands/:id/ack              → { data: AgentCommand }
  *   POST /agent/commands/:id/progress         { message?, progress? } → { ok: true } | 410 Gone
  *   POST /agent/commands/:id/complete         { result?: { fields? } } | { error } → { duplicate: boolean }
+ *   POST /agent/health                        { data: HealthReport[] } → { retry: resourceId[] }
+ *   POST /agent/exits                         { data: ExitReport[] } → { retry: resourceId[] }
  */
 import { Hono, type Context } from 'hono';
 import { ApiError, statusError, ValidationError } from '../errors.js';
@@ -20,7 +22,9 @@ import { validateLabels } from '../schema/validate.js';
 import { TaskTokenError, type StepFunctions } from '../workflows/types.js';
 import type { Command } from '../store/commands.js';
 import { agentView, isCommandId, type Outbox } from './outbox.js';
-import { COMMAND_ERROR_MAX, PROGRESS_MESSAGE_MAX, type CommandOutcome } from './protocol.js';
+import { COMMAND_ERROR_MAX, PROGRESS_MESSAGE_MAX, REPORTS_MAX, type CommandOutcome, type ExitReport, type HealthReport } from './protocol.js';
+import type { InstanceReports } from '../domain/health.js';
+import { parseId } from '../ids.js';
 import { registerHost } from './registration.js';
 
 /** The workflow engine, or a getter for one wired after the app (absent: outcomes are only recorded). */
@@ -33,6 +37,8 @@ export interface AgentRoutesOptions {
   auth: Authenticator;
   outbox: Outbox;
   workflows?: WorkflowSource;
+  /** Where health and exit reports go (absent: those routes answer 404). */
+  instances?: InstanceReports;
   /** Longest long-poll in seconds (default 20; 0 on Lambda, which bills the wait). */
   maxWaitSeconds?: number;
   /** Least time between two `agentSeenAt` writes for one host from this process (default 5000 ms). */
@@ -161,6 +167,8 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
   // Every other route: the host's own credential, and a liveness stamp.
   app.use('/commands', agentAuth);
   app.use('/commands/*', agentAuth);
+  app.use('/health', agentAuth);
+  app.use('/exits', agentAuth);
   async function agentAuth(c: Context<Env>, next: () => Promise<void>) {
     const agent = await auth.authenticate(c.req.header('authorization'), ['agent']);
     c.set('agent', agent);
@@ -268,6 +276,39 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
       }
     }
     return send(c, { duplicate: !done.firstTime });
+  });
+
+  /** The `data` list of a report: at most REPORTS_MAX entries, each naming an instance by id. */
+  async function reports(c: Context<Env>): Promise<Record<string, unknown>[]> {
+    if (!opts.instances) throw statusError(404);
+    const data = (await readJson(c)).data;
+    if (!Array.isArray(data)) throw new ValidationError('InvalidFormat', 'data');
+    if (data.length > REPORTS_MAX) throw new ValidationError('MaxLimitExceeded', 'data');
+    for (const r of data) {
+      if (!isJsonObject(r)) throw new ValidationError('InvalidFormat', 'data');
+      const id = str(r, 'resourceId', { required: true, max: 32 })!;
+      if (parseId('instance', id) === null) throw new ValidationError('InvalidFormat', 'resourceId');
+      str(r, 'message', { max: PROGRESS_MESSAGE_MAX });
+    }
+    return data as Record<string, unknown>[];
+  }
+
+  // Health results and exits of the host's running instances: only instances on the agent's own host are acted on.
+  app.post('/health', async (c) => {
+    const list: HealthReport[] = (await reports(c)).map((r) => {
+      if (typeof r.healthy !== 'boolean') throw new ValidationError('InvalidFormat', 'healthy');
+      return { resourceId: r.resourceId as string, healthy: r.healthy, message: r.message as string | undefined };
+    });
+    return send(c, await opts.instances!.reportHealth(c.get('agent').hostId!, list));
+  });
+
+  app.post('/exits', async (c) => {
+    const list: ExitReport[] = (await reports(c)).map((r) => ({
+      resourceId: r.resourceId as string,
+      exitCode: int(r, 'exitCode', -2_147_483_648, 2_147_483_647) ?? 0,
+      message: r.message as string | undefined,
+    }));
+    return send(c, await opts.instances!.reportExits(c.get('agent').hostId!, list));
   });
 
   return app;

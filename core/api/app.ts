@@ -22,6 +22,7 @@ import { renderCollection, renderError, renderOutput, renderResource, renderSche
 import { UrlBuilder } from './urls.js';
 import type { Outbox } from '../agent/outbox.js';
 import { createAgentRoutes, type WorkflowSource } from '../agent/routes.js';
+import type { InstanceReports } from '../domain/health.js';
 import type { Idempotency } from '../domain/idempotency.js';
 import { toApiError } from './errors.js';
 import { once } from './idempotency.js';
@@ -49,6 +50,8 @@ export interface AgentChannelOptions {
   workflows?: WorkflowSource;
   /** Longest agent long-poll in seconds (0 on Lambda). */
   maxWaitSeconds?: number;
+  /** Where agents' health and exit reports go (`core/domain/health.ts`). */
+  instances?: InstanceReports;
 }
 
 /** Largest request body read (`413` beyond). */
@@ -222,6 +225,7 @@ export function createApp(opts: AppOptions): Hono {
       outbox: opts.agent.outbox,
       workflows: opts.agent.workflows,
       maxWaitSeconds: opts.agent.maxWaitSeconds,
+      instances: opts.agent.instances,
       logError,
     }),
   );

@@ -146,6 +146,9 @@ export class Ledger {
       (cur) => {
         const from = stateOf(cur, field);
         if (!p.from.includes(from)) throw new ConflictError(stateConflictMessage(cur, action, from));
+        // A process on another field (a health update, allocate) never takes the place of an open action: its
+        // workflow would be fenced out and the resource left transitioning.
+        if (field !== 'state' && cur.action) throw new ConflictError(stateConflictMessage(cur, action, cur.state));
         return this.started({ ...cur, ...clearedTransitioning() }, p, action, { id: actionId, input, caller, from });
       },
       { state: () => ({ field, in: p.from }), current: res },

@@ -32,8 +32,11 @@ export interface ProcessDef {
   links?: readonly LinkStep[];
   /** Takes the resource out of service: its transitioning and done states count as gone (`isGone`). */
   wayOut?: true;
-  /** Begun only through that API: no Rancher action (absent from `/v1` schemas and `actions` maps). */
-  api?: 'wakame';
+  /**
+   * Begun only through that API: no Rancher action (absent from `/v1` schemas and `actions` maps). `drover`: begun
+   * by Drover itself only (an instance exiting on its own), in no API.
+   */
+  api?: 'wakame' | 'drover';
   /** The Wakame state its transitioning state shows as, where one Rancher state stands for several Wakame ones. */
   wakameTransitioning?: string;
 }
@@ -75,9 +78,9 @@ const counted = (v: unknown) => (typeof v === 'number' ? v : 0);
 export const EFFECTS = {
   firstRunning: (r: Resource, c: EffectContext): Resource => ({ ...r, fields: { ...r.fields, firstRunning: r.fields.firstRunning ?? c.now } }),
   countStart: (r: Resource): Resource => ({ ...r, fields: { ...r.fields, startCount: counted(r.fields.startCount) + 1 } }),
-  // A container with a health check starts out initializing (cattle InstanceHealthcheckRegister).
-  initHealth: (r: Resource): Resource =>
-    r.fields.healthCheck && r.fields.healthState == null ? { ...r, fields: { ...r.fields, healthState: 'initializing' } } : r,
+  // A container with a health check starts out initializing (cattle InstanceHealthcheckRegister), on every start and
+  // restart: the host checks it afresh, as a recreated container is (core/domain/health.ts).
+  initHealth: (r: Resource): Resource => (r.fields.healthCheck ? { ...r, fields: { ...r.fields, healthState: 'initializing' } } : r),
   healthUpdated: (r: Resource, c: EffectContext): Resource => ({ ...r, fields: { ...r.fields, healthUpdated: c.now } }),
   markRemoved: (r: Resource, c: EffectContext): Resource => ({
     ...r,
@@ -131,7 +134,7 @@ const INSTANCE = {
     transitioning: 'restarting',
     done: 'running',
     workflow: 'instance-restart',
-    effects: ['countStart'],
+    effects: ['countStart', 'initHealth'],
     chain: THEN_DELETE,
   },
   remove: {
@@ -180,6 +183,9 @@ const INSTANCE = {
     api: 'wakame',
   },
   error: { from: ['creating', 'stopped'], transitioning: 'erroring', done: 'error' },
+  // A running instance that stopped on its own, as its host agent reported (core/domain/health.ts): no host work,
+  // the host has already seen it stop. Its links follow it as after a stop.
+  exit: { from: ['running'], transitioning: 'stopping', done: 'stopped', links: [{ action: 'deactivate' }], api: 'drover' },
   allocate: { field: 'allocationState', from: ['inactive'], transitioning: 'activating', done: 'active', workflow: 'instance-allocate' },
   deallocate: {
     field: 'allocationState',
