@@ -19,6 +19,8 @@ export const ID_PREFIX = {
   securityGroup: 'sg',
   sshKeyPair: 'skp',
   instanceSpec: 'is',
+  // The audit trail: one entry per action request (`core/domain/audit.ts`).
+  auditEntry: 'ae',
 } as const;
 
 export type BaseType = keyof typeof ID_PREFIX;
