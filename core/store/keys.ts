@@ -18,6 +18,7 @@
  * | wakameAccount   | `wkacct#<a-uuid>`                 | `K`                     |
  * | hostnameClaim   | `hostname#<projectId>#<hostname>` | `K`                     |
  * | event           | `ev#<projectId>`                  | event id (append order) |
+ * | auditPointer    | `audit#<resourceId>`              | `P`                     |
  */
 
 /** What an item of the table holds; the change feed reports it with every write. */
@@ -33,7 +34,8 @@ export type EntityKind =
   | 'idempotencyPart'
   | 'wakameAccount'
   | 'hostnameClaim'
-  | 'event';
+  | 'event'
+  | 'auditPointer';
 
 /** The key of one item, with the kind of entity it holds (only `pk` and `sk` go to DynamoDB). */
 export interface ItemKey {
@@ -71,6 +73,8 @@ export const keys = {
   hostnameClaim: (projectId: string, hostname: string) => key('hostnameClaim', `hostname#${projectId}#${hostname}`, 'K'),
   /** One `resource.change` event of a project, kept for the retention (`expiresAt`). */
   event: (projectId: string, id: string) => key('event', eventPartition(projectId), id),
+  /** The audit trail's pointer from a resource to the entry of its latest action (audit entries are resources). */
+  auditPointer: (resourceId: string) => key('auditPointer', `audit#${resourceId}`, 'P'),
 } as const;
 
 /**
