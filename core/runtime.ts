@@ -17,6 +17,8 @@ import { Ledger } from './domain/ledger.js';
 import { seedWakame } from './domain/wakame/seed.js';
 import { EventFeed } from './domain/events.js';
 import { EventLog } from './store/events.js';
+import { AuditWriter } from './domain/audit.js';
+import { AuditStore } from './store/audit.js';
 import { InlineRuns, type Runs } from './domain/runs.js';
 import { Scheduler } from './domain/scheduler.js';
 import { Idempotency } from './domain/idempotency.js';
@@ -72,6 +74,11 @@ export interface Drover {
   defaultProjectId: string;
   /** `resource.change` events: the log, and (with `events`) the feed filling it from this process's changes. */
   events: EventFeed;
+  /**
+   * The audit trail's writer: with `events`, it records every action from the event feed (in AWS the stream
+   * consumer will feed it).
+   */
+  audit: AuditWriter;
   /** Stops what `createDrover` started in the background (the event feed). */
   stop(): void;
 }
@@ -117,6 +124,9 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const service = new DroverService({ store, ledger, runs, auth, defaultProjectId, cursorSecret });
   const events = new EventFeed(store, new EventLog(store, { retentionSeconds: config.eventRetentionSeconds }), log);
   const stopEvents = opts.events ? events.start() : () => undefined;
+  // The audit trail is derived from the events, so it runs where they do.
+  const audit = new AuditWriter(new AuditStore(store), { retentionSeconds: config.auditRetentionSeconds, logError: log });
+  const stopAudit = opts.events ? audit.start(events) : () => undefined;
   const app = createApp({
     service,
     events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events, upgradeWebSocket: opts.upgradeWebSocket },
@@ -124,5 +134,5 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0 },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
-  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, stop: stopEvents };
+  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, audit, stop: () => (stopAudit(), stopEvents()) };
 }

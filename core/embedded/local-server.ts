@@ -234,6 +234,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       outbox.close(); // answers waiting agent long-polls now rather than after the server is gone
       // Events of the last changes reach the log before the store closes; open event streams end with the server.
       await drover.events.settled();
+      await drover.audit.settled();
       drover.stop();
       await new Promise<void>((ok) => {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
