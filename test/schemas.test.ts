@@ -428,6 +428,7 @@ describe('GET /v1/schemas', () => {
       project: 'projects',
       apiKey: 'apiKeys',
       registrationToken: 'registrationTokens',
+      auditEntry: 'auditEntries',
     };
     for (const s of adminSchemas.data as Json[]) {
       if (s.id in stored) {
