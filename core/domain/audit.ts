@@ -141,12 +141,14 @@ export class AuditWriter {
     const res = event.resource;
     const cur = res.action ?? null;
     let known = this.open.get(res.id);
-    if (!known) {
+    // A resource's first change (its create) has no pointer yet: no read.
+    if (!known && event.previousState !== null) {
       const pointer = await this.trail.pointer(res.id);
-      if (pointer?.open) {
-        const entry = await this.trail.entry(pointer.entryId);
-        if (entry) known = { pointer, entry };
-      } else if (pointer && cur?.id === pointer.actionId) return; // already recorded and closed (a redelivery)
+      const entry = pointer && (await this.trail.entry(pointer.entryId));
+      // The pointer is not rewritten when its entry closes (one write less per action): the entry tells.
+      const open = !!entry && (entry.fields.outcome ?? null) === null;
+      if (pointer && entry && open) known = { pointer, entry };
+      else if (pointer && cur?.id === pointer.actionId) return; // already recorded and closed (a redelivery)
     }
     if (known && cur?.id === known.pointer.actionId) return this.step(res, event, known);
     if (known) await this.close(res, event, known, cur);
@@ -242,7 +244,6 @@ export class AuditWriter {
       }),
       known.entry,
     );
-    await this.trail.setPointer(res.id, { ...known.pointer, open: false }, known.entry.expiresAt ?? 0);
     this.open.delete(res.id);
   }
 }

@@ -14,7 +14,7 @@ import type { Store } from './store.js';
 export interface AuditPointer {
   actionId: string;
   entryId: string;
-  /** The action has not ended yet. */
+  /** Written `true` when the action began; whether it has ended, its entry's `outcome` tells. */
   open: boolean;
   /** The action's name and (redacted) input: whether its end chained into the next action depends on them. */
   name: string;
