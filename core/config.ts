@@ -31,6 +31,8 @@ export interface DroverConfig {
   /** Seconds between pings on an event stream, so a client can tell quiet from dead (`DROVER_EVENT_PING_SECONDS`, 20). */
   eventPingSeconds: number;
   idempotencySeconds: number;
+  /** Seconds an audit entry is kept after its action began (`DROVER_AUDIT_RETENTION_SECONDS`, default 30 days). */
+  auditRetentionSeconds: number;
   /** HeartbeatSeconds of every host call: an agent silent this long fails the step (`DROVER_HEARTBEAT_SECONDS`, 60). */
   heartbeatSeconds: number;
   /** TimeoutSeconds of every host call (`DROVER_ACTION_TIMEOUT_SECONDS`, 600: image pulls can be slow). */
@@ -121,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotencySeconds: positive(env.DROVER_IDEMPOTENCY_SECONDS, 86_400, 'DROVER_IDEMPOTENCY_SECONDS'),
     eventRetentionSeconds: positive(env.DROVER_EVENT_RETENTION_SECONDS, 86_400, 'DROVER_EVENT_RETENTION_SECONDS'),
     eventPingSeconds: positive(env.DROVER_EVENT_PING_SECONDS, 20, 'DROVER_EVENT_PING_SECONDS'),
+    auditRetentionSeconds: positive(env.DROVER_AUDIT_RETENTION_SECONDS, 30 * 86_400, 'DROVER_AUDIT_RETENTION_SECONDS'),
     heartbeatSeconds: positive(env.DROVER_HEARTBEAT_SECONDS, 60, 'DROVER_HEARTBEAT_SECONDS'),
     actionTimeoutSeconds: positive(env.DROVER_ACTION_TIMEOUT_SECONDS, 600, 'DROVER_ACTION_TIMEOUT_SECONDS'),
     sweepSeconds: positive(env.DROVER_SWEEP_SECONDS, 60, 'DROVER_SWEEP_SECONDS'),

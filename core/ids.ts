@@ -22,6 +22,8 @@ export const ID_PREFIX = {
   // Webhooks out: the subscriptions, and one record per delivery of an event to one of them.
   webhook: 'wh',
   webhookDelivery: 'whd',
+  // The audit trail: one entry per action request (`core/domain/audit.ts`).
+  auditEntry: 'ae',
 } as const;
 
 export type BaseType = keyof typeof ID_PREFIX;

@@ -20,6 +20,8 @@ import { EventLog } from './store/events.js';
 import { WebhookDispatcher } from './domain/webhooks.js';
 import { toWireEvent } from './api/render.js';
 import { UrlBuilder } from './api/urls.js';
+import { AuditWriter } from './domain/audit.js';
+import { AuditStore } from './store/audit.js';
 import { InlineRuns, type Runs } from './domain/runs.js';
 import { Scheduler } from './domain/scheduler.js';
 import { Idempotency } from './domain/idempotency.js';
@@ -80,6 +82,11 @@ export interface Drover {
   webhooks: WebhookDispatcher;
   /** Health and exit reports of agents, and automatic recovery (acting on events only where `events` is on). */
   health: InstanceHealth;
+  /**
+   * The audit trail's writer: with `events`, it records every action from the event feed (in AWS the stream
+   * consumer will feed it).
+   */
+  audit: AuditWriter;
   /** Stops what `createDrover` started in the background (the event feed). */
   stop(): void;
 }
@@ -136,6 +143,9 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   // Recovery acts on the event feed; in AWS the table's stream consumer will call the same code (not built yet).
   const health = new InstanceHealth({ store, ledger, runs, options: config.restart, log });
   const stopHealth = opts.events ? health.start(events) : () => undefined;
+  // The audit trail is derived from the events, so it runs where they do.
+  const audit = new AuditWriter(new AuditStore(store), { retentionSeconds: config.auditRetentionSeconds, logError: log });
+  const stopAudit = opts.events ? audit.start(events) : () => undefined;
   const app = createApp({
     service,
     events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events, upgradeWebSocket: opts.upgradeWebSocket },
@@ -144,8 +154,9 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
   const stop = () => {
+    stopAudit();
     stopHealth();
     stopEvents();
   };
-  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, webhooks, health, stop };
+  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, webhooks, health, audit, stop };
 }

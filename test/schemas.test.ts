@@ -431,6 +431,7 @@ describe('GET /v1/schemas', () => {
       receiver: 'receivers',
       webhook: 'webhooks',
       webhookDelivery: 'webhookDeliveries',
+      auditEntry: 'auditEntries',
     };
     for (const s of adminSchemas.data as Json[]) {
       if (s.id in stored) {

@@ -8,6 +8,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError, statusError } from '../errors.js';
 import { sendJson as send } from '../http/json.js';
+import { requestSource } from '../http/source.js';
 import { RECEIVER_PATH, RECEIVER_TYPE, type Principal } from '../domain/credentials.js';
 import { runReceiver } from '../domain/receivers.js';
 import { collectionFilters, parseFilters, type Condition } from '../domain/filters.js';
@@ -134,7 +135,11 @@ export function createApp(opts: AppOptions): Hono {
     const body = await c.req.text();
     const readBody = () => readInput(body, url.searchParams, c.req.header('content-type'));
     const principal = await service.deps.auth.authenticate(c.req.header('authorization'));
-    const scope = await resolveScope(service, principal, urlProject ?? c.req.header('x-api-project-id') ?? url.searchParams.get('projectId'));
+    const scope: Scope = {
+      ...(await resolveScope(service, principal, urlProject ?? c.req.header('x-api-project-id') ?? url.searchParams.get('projectId'))),
+      // The audit trail records where each action request came from.
+      source: requestSource(c),
+    };
     const keyed = (type: string, id: string | null, action: string | null, input: Record<string, unknown>) =>
       ({ callerId: principal.callerId, projectId: scope.projectId, type, id, action, input });
     c.header('X-API-Account-Id', scope.projectId ?? service.deps.defaultProjectId);

@@ -11,6 +11,7 @@ import { isAccountUuid, WakameAccounts, type Account } from '../domain/wakame/ac
 import { DcmgrError } from './errors.js';
 import { parseDcmgrPath, readParams, type ApiVersion } from './request.js';
 import { respond } from './response.js';
+import { requestSource } from '../http/source.js';
 
 /** Everything a route handler gets. */
 export interface DcmgrContext {
@@ -101,7 +102,7 @@ export function createDcmgrHandler(service: DroverService, routes: readonly Dcmg
       version,
       principal,
       account,
-      scope: { principal, projectId: account?.projectId ?? null },
+      scope: { principal, projectId: account?.projectId ?? null, source: requestSource(c) },
       params,
       path: found.path,
       quotaHeader: c.req.header('x-vdc-account-quota') ?? c.req.header('x_vdc_account_quota'),

@@ -15,7 +15,7 @@ import { ApiError, ConflictError, NotFoundError } from '../errors.js';
 import { hostIdOf } from './hosts.js';
 import { chainedAfter, EFFECTS, processOf, statesFor, type ProcessDef, type StateField } from '../process/lifecycle.js';
 import { actionDeadlineMs, failStateOf, stepOf, workflowFor, type StepBounds, type WorkflowName } from '../process/workflows.js';
-import type { CurrentAction, Resource } from '../store/item.js';
+import type { CurrentAction, RequestSource, Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 
 /** The resource and the action a write is fenced by. */
@@ -132,12 +132,12 @@ export class Ledger {
   /**
    * Moves `res` into the action's transitioning state (conditional on the process's start states and the
    * version) and records the action with its deadline. A concurrent change that makes the action invalid is a
-   * `ConflictError`.
+   * `ConflictError`. `source` (the client the request came from) is kept on the action for the audit trail.
    *
    * @example
    * const { resource, runs } = await ledger.begin(c, 'start', {}, 'admin'); // runs: [{ workflow: 'instance-start', ... }]
    */
-  async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Committed> {
+  async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string, source?: RequestSource): Promise<Committed> {
     const p = this.process(res, action);
     const field = p.field ?? 'state';
     const actionId = randomUUID();
@@ -149,7 +149,7 @@ export class Ledger {
         // A process on another field (a health update, allocate) never takes the place of an open action: its
         // workflow would be fenced out and the resource left transitioning.
         if (field !== 'state' && cur.action) throw new ConflictError(stateConflictMessage(cur, action, cur.state));
-        return this.started({ ...cur, ...clearedTransitioning() }, p, action, { id: actionId, input, caller, from });
+        return this.started({ ...cur, ...clearedTransitioning() }, p, action, { id: actionId, input, caller, from, ...sourceOf(source) });
       },
       { state: () => ({ field, in: p.from }), current: res },
     );
@@ -163,11 +163,11 @@ export class Ledger {
    * @example
    * const { resource, runs } = await ledger.create(newContainer, 'admin'); // resource.state === 'creating'
    */
-  async create(res: Resource, caller: string): Promise<Committed> {
+  async create(res: Resource, caller: string, source?: RequestSource): Promise<Committed> {
     const p = this.process(res, 'create');
     const from = stateOf(res, p.field ?? 'state');
     if (!p.from.includes(from)) throw new ConflictError(stateConflictMessage(res, 'create', from));
-    const written = await this.store.create(this.started({ ...res, ...clearedTransitioning() }, p, 'create', { id: randomUUID(), input: {}, caller, from }));
+    const written = await this.store.create(this.started({ ...res, ...clearedTransitioning() }, p, 'create', { id: randomUUID(), input: {}, caller, from, ...sourceOf(source) }));
     return { resource: written, runs: [this.runOf(written)] };
   }
 
@@ -197,7 +197,7 @@ export class Ledger {
       const np = this.process(cur, chained);
       const childField = np.field ?? 'state';
       const childFrom = np.from.includes(stateOf(cur, childField)) ? stateOf(cur, childField) : done;
-      return this.started(next, np, chained, { id: randomUUID(), input: { ...(p.chain?.input ?? {}) }, caller: act.caller, from: childFrom });
+      return this.started(next, np, chained, { id: randomUUID(), input: { ...(p.chain?.input ?? {}) }, caller: act.caller, from: childFrom, ...sourceOf(act.source) });
     }, current);
     if (!written || !finished) return undefined;
     const runs = written.action ? [this.runOf(written)] : [];
@@ -325,7 +325,7 @@ export class Ledger {
   }
 
   /** `res` in the transitioning state of process `p`, under a new current action. */
-  private started(res: Resource, p: ProcessDef, name: string, a: Pick<CurrentAction, 'id' | 'input' | 'caller' | 'from'>): Resource {
+  private started(res: Resource, p: ProcessDef, name: string, a: Pick<CurrentAction, 'id' | 'input' | 'caller' | 'from' | 'source'>): Resource {
     const at = this.now();
     const action: CurrentAction = { ...a, name, at, deadline: at + this.deadlineMs(res.baseType, name) };
     return withState({ ...res, action }, p.field ?? 'state', statesFor(p, a.from).transitioning);
@@ -426,6 +426,11 @@ function failureMessage(cur: Resource, workflow: string, f: Failure): string {
   return f.hostSilent === 'heartbeat'
     ? `Host ${hostId} stopped responding during ${what} (no heartbeat in time)`
     : `Timed out waiting for host ${hostId} to finish ${what}`;
+}
+
+/** The action's `source` attribute, only when there is one (actions Drover starts on its own have none). */
+function sourceOf(source: RequestSource | undefined): Pick<CurrentAction, 'source'> {
+  return source ? { source } : {};
 }
 
 function clearedTransitioning(): Partial<Resource> {

@@ -11,7 +11,7 @@ import { deleteAmendment, deleteVia, isGone, onItsWayOut, processOf } from '../p
 import { familyOf, schema as schemaById } from '../schema/registry.js';
 import type { ActionDef, ResourceSchema } from '../schema/types.js';
 import { validateActionInput, validateFields, validateLabels, type RefResolver } from '../schema/validate.js';
-import type { Resource } from '../store/item.js';
+import type { RequestSource, Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, newKeyPair, RECEIVER_PATH, RECEIVER_TYPE, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
 import { stateConflictMessage, stateOf, type Ledger } from './ledger.js';
@@ -26,6 +26,8 @@ import { WebhookDeliveries } from '../store/webhook-deliveries.js';
 export interface Scope {
   principal: Principal;
   projectId: string | null;
+  /** The client the request came from, kept on the actions it begins (the audit trail's "from where"). */
+  source?: RequestSource;
 }
 
 /** Result of a resource action: a process (202 + resource) or a handler (200 + output). */
@@ -158,7 +160,7 @@ export class DroverService {
       ([k, def]) => def.scheduleUpdate && k in changes && before.fields[k] !== after.fields[k],
     );
     if (scheduled && isAvailable(after, 'update')) {
-      return this.begin(after, 'update', {}, scope.principal.callerId);
+      return this.begin(after, 'update', {}, scope.principal.callerId, scope.source);
     }
     return after;
   }
@@ -177,8 +179,8 @@ export class DroverService {
       try {
         let out: Resource;
         const via = deleteVia(cur.baseType);
-        if (isAvailable(cur, 'remove')) out = await this.begin(cur, 'remove', {}, caller);
-        else if (via && isAvailable(cur, via.action)) out = await this.begin(cur, via.action, via.input, caller);
+        if (isAvailable(cur, 'remove')) out = await this.begin(cur, 'remove', {}, caller, scope.source);
+        else if (via && isAvailable(cur, via.action)) out = await this.begin(cur, via.action, via.input, caller, scope.source);
         else if (onItsWayOut(cur)) out = cur;
         else if (cur.action && deleteAmendment(cur)) {
           // A plain stop (a DELETE pasted right after a stop), a restart or a migration is under way: let it chain
@@ -212,7 +214,7 @@ export class DroverService {
     const args = await validateActionInput(def.input, input, this.refs(scope, res.projectId));
     const caller = scope.principal.callerId;
     if (processOf(res.baseType, name)) {
-      const resource = await this.begin(res, name, args, caller);
+      const resource = await this.begin(res, name, args, caller, scope.source);
       if (res.baseType === 'credential' || res.baseType === 'account') this.deps.auth.invalidate();
       return { kind: 'process', resource };
     }
@@ -235,7 +237,7 @@ export class DroverService {
    * await svc.beginProcess(scope, vm, 'move', { hostId: '1h2' });
    */
   async beginProcess(scope: Scope, res: Resource, action: string, input: Record<string, unknown>): Promise<Resource> {
-    return this.begin(res, action, input, scope.principal.callerId);
+    return this.begin(res, action, input, scope.principal.callerId, scope.source);
   }
 
   /**
@@ -244,15 +246,15 @@ export class DroverService {
    * (`allocationState`, `healthState`) is in one of their start states.
    */
   /** Stores a new resource under its `create` action through the ledger and dispatches the run that creates it. */
-  private async createResource(res: Resource, caller: string): Promise<Resource> {
-    const { resource, runs } = await this.deps.ledger.create(res, caller);
+  private async createResource(res: Resource, caller: string, source?: RequestSource): Promise<Resource> {
+    const { resource, runs } = await this.deps.ledger.create(res, caller, source);
     await this.deps.runs.dispatch(runs);
     return resource;
   }
 
   /** Begins an action through the ledger and dispatches the run it calls for; returns the transitioned resource. */
-  private async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string): Promise<Resource> {
-    const { resource, runs } = await this.deps.ledger.begin(res, action, input, caller);
+  private async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string, source?: RequestSource): Promise<Resource> {
+    const { resource, runs } = await this.deps.ledger.begin(res, action, input, caller, source);
     await this.deps.runs.dispatch(runs);
     return resource;
   }
@@ -329,8 +331,8 @@ export class DroverService {
       const links = await this.newLinks(res);
       // The instance knows its links by id, so its processes reach them with consistent reads (no index lag).
       if (links.length) res.fields.instanceLinkIds = links.map((l) => l.id);
-      for (const link of links) await this.createResource(link, caller);
-      out.push(await this.createResource(res, caller));
+      for (const link of links) await this.createResource(link, caller, scope.source);
+      out.push(await this.createResource(res, caller, scope.source));
     }
     return out;
   }
@@ -358,7 +360,7 @@ export class DroverService {
     const values = await validateFields(s, input, 'create', this.refs(scope, ''));
     const res = await this.newResource(s, null, { ...values, ...structuredClone(opts.internal ?? {}) });
     await opts.prepare?.(res);
-    return this.createResource(res, scope.principal.callerId);
+    return this.createResource(res, scope.principal.callerId, scope.source);
   }
 
   private async createApiKey(scope: Scope, s: ResourceSchema, input: Record<string, unknown>) {
@@ -383,7 +385,7 @@ export class DroverService {
   ): Promise<Resource> {
     const { publicValue, secretValue } = newKeyPair();
     const res = await this.newResource(s, projectId, { ...fields, publicValue, secretHash: hashSecret(secretValue) });
-    const started = await this.createResource(res, scope.principal.callerId);
+    const started = await this.createResource(res, scope.principal.callerId, scope.source);
     return { ...started, fields: { ...started.fields, ...reveal(publicValue, secretValue) } };
   }
 

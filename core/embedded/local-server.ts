@@ -239,6 +239,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       // Deliveries of those events are recorded; an attempt under way is cut off and stays due for the next start.
       stopWebhooks();
       await drover.webhooks.settled();
+      await drover.audit.settled();
       drover.stop();
       await new Promise<void>((ok) => {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();

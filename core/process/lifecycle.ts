@@ -354,7 +354,8 @@ export function transitioningStatesOf(baseType: ProcessBaseType): ReadonlySet<st
   let out = transitioningCache.get(baseType);
   if (!out) {
     const states = new Set<string>();
-    for (const p of Object.values(PROCESSES[baseType]) as ProcessDef[]) {
+    // A stored type no process moves (an audit entry) has no transitioning states.
+    for (const p of Object.values(PROCESSES[baseType] ?? {}) as ProcessDef[]) {
       if ((p.field ?? 'state') !== 'state') continue;
       if (typeof p.transitioning === 'string') states.add(p.transitioning);
       else Object.values(p.transitioning).forEach((s) => states.add(s));

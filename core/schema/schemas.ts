@@ -272,6 +272,8 @@ const INSTANCE_LINKS: Record<string, LinkDef> = {
   host: { kind: 'reference', field: 'hostId', type: 'host' },
   instanceLinks: { kind: 'collection', type: 'instanceLink', field: 'instanceId' },
   targetInstanceLinks: { kind: 'collection', type: 'instanceLink', field: 'targetInstanceId' },
+  // The audit trail of the instance: one entry per action request on it.
+  auditEntries: { kind: 'collection', type: 'auditEntry', field: 'resourceId' },
 };
 
 function stateful(
@@ -291,6 +293,46 @@ function stateful(
     resourceMethods: o.resourceMethods ?? ['GET'],
     links: o.links ?? {},
     adminOnly: o.adminOnly,
+  };
+}
+
+/**
+ * An audit entry: one action request, kept for the retention (`DROVER_AUDIT_RETENTION_SECONDS`) and written only by
+ * the audit writer (`core/domain/audit.ts`), from committed changes. Clients read it; nothing is writable.
+ */
+const AUDIT_ENTRY_FIELDS: Record<string, FieldDef> = {
+  accountId: readOnly('reference[account]', { filter: true }),
+  action: readOnly('string', { filter: true }),
+  actionId: readOnly('string', { filter: true }),
+  callerId: readOnly('string', { filter: true }),
+  created: readOnly('date', { filter: true }),
+  durationMs: readOnly('int', { filter: true }),
+  ended: readOnly('date', { filter: true }),
+  expires: readOnly('date'),
+  forwardedFor: readOnly('string'),
+  id: readOnly('int', { nullable: false }),
+  input: readOnly('json'),
+  kind: readOnly('string', { filter: true }),
+  message: readOnly('string'),
+  outcome: readOnly('enum', { options: ['failed', 'succeeded', 'superseded', 'timedOut'], filter: true }),
+  resourceId: readOnly('string', { filter: true }),
+  resourceType: readOnly('string', { filter: true }),
+  sourceIp: readOnly('string', { filter: true }),
+  steps: readOnly('array[json]'),
+  userAgent: readOnly('string'),
+};
+
+/** A stored type no process moves and no client writes: listed, filtered and read only. */
+function readOnlyRecord(id: string, baseType: BaseType, fields: Record<string, FieldDef>, links: Record<string, LinkDef>): ResourceSchema {
+  return {
+    id,
+    pluralName: `${id}s`.replace(/ys$/, 'ies'),
+    baseType,
+    resourceFields: sortKeys(fields),
+    resourceActions: {},
+    collectionMethods: ['GET'],
+    resourceMethods: ['GET'],
+    links,
   };
 }
 
@@ -393,6 +435,9 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
       labels: inputField('map[string]', { maxLength: TEXT, maxItems: LIST }),
       resourceTypes: inputField('array[string]', { maxLength: NAME, maxItems: LIST }),
       states: inputField('array[string]', { maxLength: NAME, maxItems: LIST }),
+    }),
+    readOnlyRecord('auditEntry', 'auditEntry', AUDIT_ENTRY_FIELDS, {
+      account: { kind: 'reference', field: 'accountId', type: 'project' },
     }),
     // embedded types (spec §2.6)
     embedded('restartPolicy', { maximumRetryCount: inputField('int'), name: inputField('string', { update: true, maxLength: NAME }) }),

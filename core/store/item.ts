@@ -22,6 +22,15 @@ export interface CurrentAction {
   deadline?: number;
   /** How many times the sweeper has re-driven this action. */
   redrives?: number;
+  /** Where the request came from (the API layer's view of the client), for the audit trail. */
+  source?: RequestSource;
+}
+
+/** The client a request came from: the peer address, what it says it forwards for, its user agent. */
+export interface RequestSource {
+  ip?: string | null;
+  forwardedFor?: string | null;
+  userAgent?: string | null;
 }
 
 export interface Resource {

@@ -19,6 +19,7 @@
  * | hostnameClaim   | `hostname#<projectId>#<hostname>` | `K`                     |
  * | event           | `ev#<projectId>`                  | event id (append order) |
  * | eventSource     | `evsrc#<resourceId>#<version>`    | `K`                     |
+ * | auditPointer    | `audit#<resourceId>`              | `P`                     |
  */
 
 /** What an item of the table holds; the change feed reports it with every write. */
@@ -35,7 +36,8 @@ export type EntityKind =
   | 'wakameAccount'
   | 'hostnameClaim'
   | 'event'
-  | 'eventSource';
+  | 'eventSource'
+  | 'auditPointer';
 
 /** The key of one item, with the kind of entity it holds (only `pk` and `sk` go to DynamoDB). */
 export interface ItemKey {
@@ -75,6 +77,8 @@ export const keys = {
   event: (projectId: string, id: string) => key('event', eventPartition(projectId), id),
   /** The id a change's event got: a redelivered change (a retried stream batch) gets the same one. */
   eventSource: (resourceId: string, version: number) => key('eventSource', `evsrc#${resourceId}#${version}`, 'K'),
+  /** The audit trail's pointer from a resource to the entry of its latest action (audit entries are resources). */
+  auditPointer: (resourceId: string) => key('auditPointer', `audit#${resourceId}`, 'P'),
 } as const;
 
 /** Partition prefixes of the entities whose key says what they are (a resource's says it by its sort key). */
