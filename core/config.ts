@@ -52,6 +52,11 @@ export interface DroverConfig {
   runner: 'workflows' | 'inline';
   /** State machine ARNs per workflow, JSON (`DROVER_STATE_MACHINES`; set by the stack in AWS). */
   stateMachineArns?: Record<string, string>;
+  /**
+   * Set on the table stream's consumer in AWS (`DROVER_STREAM_CONSUMER_ORIGIN`, the API's URL): that process feeds
+   * events to the audit trail and records webhook deliveries, whose bodies link to this origin.
+   */
+  streamConsumerOrigin?: string;
   /** Webhook deliveries: retry backoff, give-up cap, worker interval, request timeout (`DROVER_WEBHOOK_*`). */
   webhooks: WebhookConfig;
   /**
@@ -132,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     simHosts: int(env.DROVER_SIM_HOSTS, 2, 'DROVER_SIM_HOSTS'),
     runner: runnerOf(env.DROVER_RUNNER),
     stateMachineArns: env.DROVER_STATE_MACHINES ? (JSON.parse(env.DROVER_STATE_MACHINES) as Record<string, string>) : undefined,
+    streamConsumerOrigin: env.DROVER_STREAM_CONSUMER_ORIGIN || undefined,
     webhooks: {
       retryBaseMs: positive(env.DROVER_WEBHOOK_RETRY_BASE_MS, 2000, 'DROVER_WEBHOOK_RETRY_BASE_MS'),
       retryCapMs: positive(env.DROVER_WEBHOOK_RETRY_CAP_MS, 600_000, 'DROVER_WEBHOOK_RETRY_CAP_MS'),

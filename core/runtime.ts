@@ -145,7 +145,10 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const stopHealth = opts.events ? health.start(events) : () => undefined;
   // The audit trail is derived from the events, so it runs where they do.
   const audit = new AuditWriter(new AuditStore(store), { retentionSeconds: config.auditRetentionSeconds, logError: log });
-  const stopAudit = opts.events ? audit.start(events) : () => undefined;
+  // In AWS the table stream's consumer feeds the audit trail and records webhook deliveries (a schedule retries them).
+  const consumer = config.streamConsumerOrigin;
+  const stopAudit = opts.events || consumer ? audit.start(events) : () => undefined;
+  const stopCapture = consumer ? webhooks.capture(events, { origin: consumer }) : () => undefined;
   const app = createApp({
     service,
     events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events, upgradeWebSocket: opts.upgradeWebSocket },
@@ -154,6 +157,7 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
   const stop = () => {
+    stopCapture();
     stopAudit();
     stopHealth();
     stopEvents();

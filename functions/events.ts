@@ -1,7 +1,8 @@
 /**
  * @module
  * Lambda entry point of the table's stream consumer: every committed change the stream reports goes through the
- * same event feed the embedded stack runs on its store's change feed, into the event log.
+ * same event feed the embedded stack runs on its store's change feed, into the event log, the audit trail and
+ * webhook deliveries.
  */
 import { changeOfStreamRecord, type StreamRecord } from '../core/store/stream.js';
 import { stageDrover } from './stage.js';
@@ -16,8 +17,11 @@ interface StreamEvent {
  * event got the first time (`EventLog.claimId`), so nothing is logged twice.
  */
 export const handler = async (event: StreamEvent) => {
-  const { events } = await stageDrover();
+  const { events, audit, webhooks } = await stageDrover();
   for (const r of event.Records) if (r.dynamodb) events.consume(changeOfStreamRecord(r.dynamodb));
   await events.settled();
+  // What the events feed here (DROVER_STREAM_CONSUMER_ORIGIN set): the audit trail, and webhook deliveries.
+  await audit.settled();
+  await webhooks.settled();
   return { records: event.Records.length };
 };

@@ -32,7 +32,7 @@ describe('DroverStack', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
     const fns = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[];
     const handlers = fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME).map((f) => f.Properties.Handler);
-    for (const name of ['api', 'tasks', 'sweeper', 'reconciler', 'events']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
+    for (const name of ['api', 'tasks', 'sweeper', 'reconciler', 'events', 'webhooks']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
     // The table's stream feeds the events function, from the oldest record kept, with retries.
     const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')) as { Properties: any }[];
     expect(mappings).toHaveLength(1);
@@ -40,6 +40,8 @@ describe('DroverStack', () => {
     expect(JSON.stringify(mappings[0].Properties.EventSourceArn)).toContain('StreamArn');
     const eventsFn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([, f]: [string, any]) => f.Properties.Handler?.endsWith('events.handler'))!;
     expect(JSON.stringify(mappings[0].Properties.FunctionName)).toContain(eventsFn[0]);
+    // The consumer feeds the audit trail and webhook deliveries, whose bodies link to the API's URL.
+    expect(JSON.stringify((eventsFn[1] as any).Properties.Environment.Variables.DROVER_STREAM_CONSUMER_ORIGIN)).toContain('ApiEndpoint');
     for (const f of fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME)) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
     }
@@ -62,17 +64,20 @@ describe('DroverStack', () => {
         expect(task.Catch?.flatMap((c: { ErrorEquals: string[] }) => c.ErrorEquals), where).toContain('States.HeartbeatTimeout');
       }
     }
-    // The sweeper every minute, the reconciler (a consistent Scan of the table) every 10 minutes by default.
+    // The sweeper and the webhook worker every minute, the reconciler (a consistent Scan of the table) every 10
+    // minutes by default.
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
     const rules = Object.values(t.findResources('AWS::Events::Rule')) as { Properties: any }[];
     const byId = Object.entries(t.findResources('AWS::Lambda::Function')) as [string, { Properties: any }][];
-    const targetOf = (schedule: string) => {
-      const targets = JSON.stringify(rules.find((r) => r.Properties.ScheduleExpression === schedule)?.Properties.Targets);
-      return byId.find(([id]) => targets.includes(`"${id}"`))?.[1].Properties.Handler;
-    };
-    expect(targetOf('rate(1 minute)')).toMatch(/sweeper\.handler$/);
-    expect(targetOf('rate(10 minutes)')).toMatch(/reconciler\.handler$/);
+    const targetsOf = (schedule: string) =>
+      rules
+        .filter((r) => r.Properties.ScheduleExpression === schedule)
+        .map((r) => JSON.stringify(r.Properties.Targets))
+        .map((targets) => byId.find(([id]) => targets.includes(`"${id}"`))?.[1].Properties.Handler)
+        .sort();
+    expect(targetsOf('rate(1 minute)')).toEqual(['functions/sweeper.handler', 'functions/webhooks.handler']);
+    expect(targetsOf('rate(10 minutes)')).toEqual(['functions/reconciler.handler']);
   }, 120_000);
 });
 

@@ -87,12 +87,25 @@ export function DroverStack({ stack }: StackContext) {
     routes: { $default: 'functions/api.handler' },
   });
 
-  // The table's stream feeds the event log through the same event feed the embedded stack runs (functions/events.ts).
+  // The table's stream feeds the event log through the same event feed the embedded stack runs (functions/events.ts),
+  // and from it the audit trail and webhook deliveries, whose bodies link to the API.
   table.addConsumers(stack, {
     events: {
-      function: { ...functionDefaults, permissions: [table], handler: 'functions/events.handler', timeout: 60 },
+      function: {
+        ...functionDefaults,
+        permissions: [table],
+        handler: 'functions/events.handler',
+        timeout: 60,
+        environment: { ...environment, DROVER_STREAM_CONSUMER_ORIGIN: api.url },
+      },
       cdk: { eventSource: { startingPosition: StartingPosition.TRIM_HORIZON, batchSize: 100, retryAttempts: 10 } },
     },
+  });
+
+  // Webhook deliveries that failed are attempted again when due (every minute at most: EventBridge's finest rate).
+  new Cron(stack, 'Webhooks', {
+    schedule: 'rate(1 minute)',
+    job: { function: { ...functionDefaults, permissions: [table], handler: 'functions/webhooks.handler', timeout: 60 } },
   });
 
   new Cron(stack, 'Sweeper', {

@@ -152,10 +152,7 @@ export class WebhookDispatcher {
    * const stop = hooks.start(drover.events, { origin: stack.url });
    */
   start(feed: EventFeed, opts: { origin: string }): () => void {
-    this.origin = opts.origin;
-    const off = feed.subscribe((e) => {
-      this.chain = this.chain.then(() => this.onEvent(e)).catch((err) => this.log(err));
-    });
+    const off = this.capture(feed, opts);
     let running = false;
     const timer = setInterval(() => {
       if (running) return;
@@ -170,6 +167,20 @@ export class WebhookDispatcher {
       clearInterval(timer);
       this.closing.abort();
     };
+  }
+
+  /**
+   * Records (and attempts) the deliveries of each event of the feed from now on, without the worker that retries
+   * due ones: the table stream's consumer in AWS, where a scheduled function runs `runDue`. Returns the stop.
+   *
+   * @example
+   * const off = hooks.capture(drover.events, { origin: apiUrl });
+   */
+  capture(feed: EventFeed, opts: { origin: string }): () => void {
+    this.origin = opts.origin;
+    return feed.subscribe((e) => {
+      this.chain = this.chain.then(() => this.onEvent(e)).catch((err) => this.log(err));
+    });
   }
 
   /**

@@ -1,0 +1,107 @@
+/**
+ * The table stream's consumer in AWS, driven with DynamoDB Streams records (the shape Lambda delivers; no AWS client
+ * is mocked) against a DynamoDB-compatible endpoint, configured as the stack configures it
+ * (`DROVER_STREAM_CONSUMER_ORIGIN`): each change becomes an event in the log, an audit entry, and a signed webhook
+ * delivery; the scheduled worker attempts what is due.
+ */
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js';
+import { toItem, type Resource } from '../core/store/item.js';
+import { dynamoClient, ensureTable } from '../core/store/connect.js';
+
+let db: EmbeddedDynamo;
+let receiver: Server;
+let receiverUrl: string;
+const received: { headers: Record<string, unknown>; body: string }[] = [];
+const auth = `Basic ${Buffer.from('STREAMADMIN:stream-secret').toString('base64')}`;
+
+/** An API Gateway v2 request to the API function. */
+async function api(method: string, path: string, body?: unknown, query = '') {
+  const { handler } = await import('./api.js');
+  const out = await handler(
+    {
+      version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: query,
+      headers: { host: 'api.example.com', authorization: auth, 'x-forwarded-proto': 'https' },
+      requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' }, requestId: 'r', routeKey: '$default', stage: '$default', timeEpoch: Date.now() },
+      body: body === undefined ? undefined : JSON.stringify(body), isBase64Encoded: false,
+    } as never,
+    {} as never,
+  );
+  return { status: out.statusCode as number, body: JSON.parse(out.body as string) };
+}
+
+/** The stream record of one change of a resource. */
+const record = (before: Resource | undefined, after: Resource) => ({
+  dynamodb: {
+    Keys: marshall({ pk: after.id, sk: 'R' }),
+    ...(before ? { OldImage: marshall(toItem(before), { removeUndefinedValues: true }) } : {}),
+    NewImage: marshall(toItem(after), { removeUndefinedValues: true }),
+  },
+});
+
+beforeAll(async () => {
+  db = await startDynalite();
+  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
+  await ensureTable(client, 'drover-stream-test');
+  client.destroy();
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((ok) => receiver.listen(0, '127.0.0.1', ok));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+  Object.assign(process.env, {
+    DROVER_TABLE_NAME: 'drover-stream-test',
+    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+    DROVER_ADMIN_ACCESS_KEY: 'STREAMADMIN',
+    DROVER_ADMIN_SECRET_KEY: 'stream-secret',
+    DROVER_RUNNER: 'inline',
+    DROVER_STREAM_CONSUMER_ORIGIN: 'https://api.example.com',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  });
+});
+afterAll(async () => {
+  await new Promise((ok) => receiver.close(ok));
+  await db.close();
+});
+
+describe('functions/events and functions/webhooks', () => {
+  it('turn the stream into events, audit entries and signed webhook deliveries', async () => {
+    const hook = await api('POST', '/v1/webhooks', { url: receiverUrl, eventFilter: { resourceTypes: ['container'] } });
+    expect(hook.status).toBe(201);
+    const made = await api('POST', '/v1/containers', { imageUuid: 'sim:s', name: 'streamed' });
+    const { stageDrover } = await import('./stage.js');
+    const drover = await stageDrover();
+    const stored = (await drover.store.get(made.body.id))!;
+    // The stream's view of the create: the resource under its create action, then finished.
+    const creating: Resource = { ...stored, state: 'creating', version: 0, action: { id: 'act-create', name: 'create', input: {}, caller: 'admin', at: stored.created, from: 'requested' } };
+    const { handler: consume } = await import('./events.js');
+    expect(await consume({ Records: [record(undefined, creating), record(creating, stored)] })).toEqual({ records: 2 });
+
+    const events = (await drover.events.log.after(stored.projectId, undefined)).filter((e) => e.resourceId === stored.id);
+    expect(events.map((e) => e.version)).toEqual([0, stored.version]);
+
+    const audit = await api('GET', '/v1/auditentries', undefined, `resourceId=${stored.id}`);
+    expect(audit.body.data).toEqual([expect.objectContaining({ actionId: 'act-create', action: 'create', outcome: 'succeeded' })]);
+
+    // Both events reached the receiver, signed with the webhook's secret, with links to the API's origin.
+    expect(received).toHaveLength(2);
+    for (const r of received) {
+      const [t, v1] = String(r.headers['x-drover-signature']).split(',').map((kv) => kv.split('=')[1]);
+      expect(createHmac('sha256', hook.body.secret).update(`${t}.${r.body}`).digest('hex')).toBe(v1);
+      expect(JSON.parse(r.body).data.resource.links.self).toMatch(/^https:\/\/api\.example\.com\/v1\//);
+    }
+    // Nothing is due: the scheduled worker has nothing to attempt.
+    const { handler: worker } = await import('./webhooks.js');
+    expect(await worker()).toEqual({ ran: true });
+    expect(received).toHaveLength(2);
+  });
+});
