@@ -57,6 +57,8 @@ export interface DroverConfig {
    * events to the audit trail and records webhook deliveries, whose bodies link to this origin.
    */
   streamConsumerOrigin?: string;
+  /** The stage's EventBridge bus the stream consumer publishes events to (`DROVER_EVENT_BUS_NAME`; AWS only). */
+  eventBusName?: string;
   /** Webhook deliveries: retry backoff, give-up cap, worker interval, request timeout (`DROVER_WEBHOOK_*`). */
   webhooks: WebhookConfig;
   /**
@@ -138,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     runner: runnerOf(env.DROVER_RUNNER),
     stateMachineArns: env.DROVER_STATE_MACHINES ? (JSON.parse(env.DROVER_STATE_MACHINES) as Record<string, string>) : undefined,
     streamConsumerOrigin: env.DROVER_STREAM_CONSUMER_ORIGIN || undefined,
+    eventBusName: env.DROVER_EVENT_BUS_NAME || undefined,
     webhooks: {
       retryBaseMs: positive(env.DROVER_WEBHOOK_RETRY_BASE_MS, 2000, 'DROVER_WEBHOOK_RETRY_BASE_MS'),
       retryCapMs: positive(env.DROVER_WEBHOOK_RETRY_CAP_MS, 600_000, 'DROVER_WEBHOOK_RETRY_CAP_MS'),

@@ -18,6 +18,8 @@ import { seedWakame } from './domain/wakame/seed.js';
 import { EventFeed } from './domain/events.js';
 import { EventLog } from './store/events.js';
 import { WebhookDispatcher } from './domain/webhooks.js';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgePublisher } from './events/event-bridge.js';
 import { toWireEvent } from './api/render.js';
 import { UrlBuilder } from './api/urls.js';
 import { AuditWriter } from './domain/audit.js';
@@ -78,6 +80,8 @@ export interface Drover {
   defaultProjectId: string;
   /** `resource.change` events: the log, and (with `events`) the feed filling it from this process's changes. */
   events: EventFeed;
+  /** Where the stream consumer puts events for other services (AWS, with `DROVER_EVENT_BUS_NAME`). */
+  bus?: EventBridgePublisher;
   /** Webhooks out: deliveries of events, and their worker (started by the embedded stack with `start`). */
   webhooks: WebhookDispatcher;
   /** Health and exit reports of agents, and automatic recovery (acting on events only where `events` is on). */
@@ -149,6 +153,16 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const consumer = config.streamConsumerOrigin;
   const stopAudit = opts.events || consumer ? audit.start(events) : () => undefined;
   const stopCapture = consumer ? webhooks.capture(events, { origin: consumer }) : () => undefined;
+  // And puts every event on the stage's EventBridge bus, rendered as a project key sees it.
+  const bus =
+    consumer && config.eventBusName
+      ? new EventBridgePublisher({
+          client: new EventBridgeClient({ region: config.region }),
+          busName: config.eventBusName,
+          render: (e) => toWireEvent(e, new UrlBuilder(consumer, '/v1'), 'project') as Record<string, unknown>,
+        })
+      : undefined;
+  const stopBus = bus ? events.subscribe((e) => bus.add(e)) : () => undefined;
   const app = createApp({
     service,
     events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events, upgradeWebSocket: opts.upgradeWebSocket },
@@ -157,10 +171,11 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
   const stop = () => {
+    stopBus();
     stopCapture();
     stopAudit();
     stopHealth();
     stopEvents();
   };
-  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, webhooks, health, audit, stop };
+  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, bus, webhooks, health, audit, stop };
 }

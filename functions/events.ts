@@ -17,11 +17,12 @@ interface StreamEvent {
  * event got the first time (`EventLog.claimId`), so nothing is logged twice.
  */
 export const handler = async (event: StreamEvent) => {
-  const { events, audit, webhooks } = await stageDrover();
+  const { events, audit, webhooks, bus } = await stageDrover();
   for (const r of event.Records) if (r.dynamodb) events.consume(changeOfStreamRecord(r.dynamodb));
   await events.settled();
   // What the events feed here (DROVER_STREAM_CONSUMER_ORIGIN set): the audit trail, and webhook deliveries.
   await audit.settled();
   await webhooks.settled();
+  await bus?.settled();
   return { records: event.Records.length };
 };

@@ -40,6 +40,13 @@ describe('DroverStack', () => {
     expect(JSON.stringify(mappings[0].Properties.EventSourceArn)).toContain('StreamArn');
     const eventsFn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([, f]: [string, any]) => f.Properties.Handler?.endsWith('events.handler'))!;
     expect(JSON.stringify(mappings[0].Properties.FunctionName)).toContain(eventsFn[0]);
+    // The consumer puts events on the stage's bus, and may (only it may).
+    t.resourceCountIs('AWS::Events::EventBus', 1);
+    expect(JSON.stringify((eventsFn[1] as any).Properties.Environment.Variables.DROVER_EVENT_BUS_NAME)).toContain('Events');
+    const eventsGrants = Object.values(t.findResources('AWS::IAM::Policy')).filter((p: any) => JSON.stringify(p.Properties.PolicyDocument).includes('"events:'));
+    expect(eventsGrants).toHaveLength(1);
+    expect(JSON.stringify(eventsGrants[0])).toContain('"Action":"events:PutEvents"');
+    expect(JSON.stringify(eventsGrants[0])).not.toContain('events:*');
     // The consumer feeds the audit trail and webhook deliveries, whose bodies link to the API's URL.
     expect(JSON.stringify((eventsFn[1] as any).Properties.Environment.Variables.DROVER_STREAM_CONSUMER_ORIGIN)).toContain('ApiEndpoint');
     for (const f of fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME)) {

@@ -9,7 +9,7 @@ import { ArnFormat, Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Api, Cron, Function, Table, type StackContext } from 'sst/constructs';
+import { Api, Cron, EventBus, Function, Table, type StackContext } from 'sst/constructs';
 import { loadConfig } from '../core/config.js';
 import { INDEXES, TTL_ATTRIBUTE } from '../core/store/table.js';
 import { allDefinitions } from '../core/workflows/asl.js';
@@ -87,16 +87,20 @@ export function DroverStack({ stack }: StackContext) {
     routes: { $default: 'functions/api.handler' },
   });
 
+  // The stage's events for other services: rules on this bus route them (D10).
+  const bus = new EventBus(stack, 'Events');
+
   // The table's stream feeds the event log through the same event feed the embedded stack runs (functions/events.ts),
-  // and from it the audit trail and webhook deliveries, whose bodies link to the API.
+  // and from it the audit trail, webhook deliveries (bodies link to the API) and the bus.
   table.addConsumers(stack, {
     events: {
       function: {
         ...functionDefaults,
-        permissions: [table],
+        // Put events on the bus, nothing more (SST's default grant on a bus is events:*).
+        permissions: [table, new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] })],
         handler: 'functions/events.handler',
         timeout: 60,
-        environment: { ...environment, DROVER_STREAM_CONSUMER_ORIGIN: api.url },
+        environment: { ...environment, DROVER_STREAM_CONSUMER_ORIGIN: api.url, DROVER_EVENT_BUS_NAME: bus.eventBusName },
       },
       cdk: { eventSource: { startingPosition: StartingPosition.TRIM_HORIZON, batchSize: 100, retryAttempts: 10 } },
     },
@@ -118,6 +122,6 @@ export function DroverStack({ stack }: StackContext) {
     job: { function: { ...functionDefaults, handler: 'functions/reconciler.handler', timeout: Duration.minutes(15).toSeconds() } },
   });
 
-  stack.addOutputs({ ApiUrl: api.url, TableName: table.tableName });
+  stack.addOutputs({ ApiUrl: api.url, TableName: table.tableName, EventBusName: bus.eventBusName });
   return { table, api, tasks, machines };
 }
