@@ -42,6 +42,15 @@ export interface WorkflowSpec {
 /** A start that came from create ends in `error` (cattle chains start failures to instance.error). */
 const START_FAILED = { creating: 'error', stopped: 'stopped' } as const;
 
+/** Stopping the instance on its host: how a stop, a restart and a Wakame stop begin (a failure leaves `error`). */
+const STOP_ON_HOST = {
+  kind: 'host',
+  name: 'Deactivate',
+  command: 'compute.instance.deactivate',
+  message: 'Stopping',
+  failState: 'error',
+} as const satisfies StepSpec;
+
 /**
  * Every workflow. `process` has no steps: it only completes (state bounces such as update, restore, links).
  */
@@ -62,13 +71,13 @@ export const WORKFLOWS = {
   'instance-stop': {
     name: 'instance-stop',
     description: 'Has the host agent stop the instance.',
-    steps: [{ kind: 'host', name: 'Deactivate', command: 'compute.instance.deactivate', message: 'Stopping', failState: 'error' }],
+    steps: [STOP_ON_HOST],
   },
   'instance-restart': {
     name: 'instance-restart',
     description: 'Stops and starts the instance on its host.',
     steps: [
-      { kind: 'host', name: 'Deactivate', command: 'compute.instance.deactivate', message: 'Stopping', failState: 'error' },
+      STOP_ON_HOST,
       { kind: 'host', name: 'Activate', command: 'compute.instance.activate', message: 'Starting', failState: 'error' },
     ],
   },
@@ -87,7 +96,7 @@ export const WORKFLOWS = {
     name: 'instance-release',
     description: "Has the host agent stop the instance, then gives the host's capacity back (Wakame-VDC's stop).",
     steps: [
-      { kind: 'host', name: 'Deactivate', command: 'compute.instance.deactivate', message: 'Stopping', failState: 'error' },
+      STOP_ON_HOST,
       { kind: 'local', name: 'Deallocate', step: 'deallocate', message: 'Freeing host capacity', failState: 'stopped' },
     ],
   },

@@ -352,6 +352,13 @@ function embedded(id: string, fields: Record<string, FieldDef>, collectionMethod
 /** A field of an action's input. */
 const inputField = (type: string, o: Opts = {}): FieldDef => ({ type, create: true, nullable: true, ...o });
 
+/** A type a project owns and its keys manage whole: listed and created, read, changed and deleted one by one. */
+const OWNED_BY_PROJECT = {
+  collectionMethods: ['GET', 'POST'],
+  resourceMethods: ['GET', 'PUT', 'DELETE'],
+  links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
+} satisfies Partial<ResourceSchema>;
+
 /** Every schema, keyed by id. Order is the order of `/v1/schemas`. */
 export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
   [
@@ -400,19 +407,13 @@ export const SCHEMAS: Record<string, ResourceSchema> = Object.fromEntries(
     }),
     stateful('apiKey', 'credential', API_KEY_FIELDS, {
       adminOnly: true,
-      collectionMethods: ['GET', 'POST'],
-      resourceMethods: ['GET', 'PUT', 'DELETE'],
-      links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
+      ...OWNED_BY_PROJECT,
     }),
     stateful('registrationToken', 'credential', REGISTRATION_TOKEN_FIELDS, {
-      collectionMethods: ['GET', 'POST'],
-      resourceMethods: ['GET', 'PUT', 'DELETE'],
-      links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
+      ...OWNED_BY_PROJECT,
     }),
     stateful('receiver', 'credential', RECEIVER_FIELDS, {
-      collectionMethods: ['GET', 'POST'],
-      resourceMethods: ['GET', 'PUT', 'DELETE'],
-      links: { account: { kind: 'reference', field: 'accountId', type: 'project' } },
+      ...OWNED_BY_PROJECT,
     }),
     stateful('webhook', 'webhook', WEBHOOK_FIELDS, {
       collectionMethods: ['GET', 'POST'],
