@@ -48,6 +48,8 @@ export function eventOf(change: Change, id: string): StoredEvent | undefined {
 }
 
 function onlyQuietChanged(before: Resource, after: Resource): boolean {
+  // The common case, settled without serialising anything: no quiet field moved, so something else did.
+  if ([...QUIET_FIELDS].every((k) => before.fields[k] === after.fields[k])) return false;
   const { fields: bf, version: _bv, updated: _bu, ...bTop } = before;
   const { fields: af, version: _av, updated: _au, ...aTop } = after;
   if (JSON.stringify(bTop) !== JSON.stringify(aTop)) return false;
