@@ -5,7 +5,7 @@
  * by the Wakame state it is allowed from (W§3.3).
  */
 import { ConflictError } from '../errors.js';
-import { hostIdOf, hypervisorOf, isOnline, requirementOf, capacityOf } from '../domain/hosts.js';
+import { capacityOf, freeOf, hostIdOf, hypervisorOf, isOnline, requirementOf } from '../domain/hosts.js';
 import type { Account } from '../domain/wakame/accounts.js';
 import { bodyOf, numOfWakameId, wakameIdOf } from '../domain/wakame/ids.js';
 import {
@@ -321,10 +321,7 @@ async function liveHosts(ctx: DcmgrContext, projectId: string): Promise<Resource
   return (await resourcesIn(ctx, 'host', projectId)).filter((h) => h.state === 'active' && isOnline(h, now));
 }
 
-const free = (h: Resource) => {
-  const c = capacityOf(h);
-  return { vcpu: c.vcpu - c.allocatedVcpu, memoryMb: c.memoryMb - c.allocatedMemoryMb };
-};
+const free = (h: Resource) => freeOf(capacityOf(h));
 
 /** The host a `host_node_id` names in the caller's account: 400/141 when malformed, 404/114 when none. */
 async function namedHost(ctx: DcmgrContext, id: string): Promise<Resource> {
@@ -513,8 +510,9 @@ export async function operate(ctx: DcmgrContext, res: Resource, name: WakameOper
     if (!(op.from as readonly string[]).includes(state)) throw new DcmgrError('InvalidInstanceState', state);
     if (op.unsupported) throw new DcmgrError('NotSupported', op.unsupported);
     if (op.underWay === state) return cur;
+    // DELETE has its own way past an action under way (it waits, or asks that action to end in removal).
+    if (op.delete) return ctx.service.remove(ctx.scope, schema(cur.type), cur);
     try {
-      if (op.delete) return await ctx.service.remove(ctx.scope, schema(cur.type), cur);
       return await ctx.service.beginProcess(ctx.scope, cur, op.process!, input);
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;

@@ -136,3 +136,13 @@ export function runsHypervisorOf(host: Resource, instance: Resource): boolean {
   const wanted = instance.fields.hypervisor;
   return typeof wanted !== 'string' || !wanted || hypervisorOf(host) === wanted;
 }
+
+/**
+ * What a host has free: its capacity less what is charged to it.
+ *
+ * @example
+ * freeOf(capacityOf(host)) // { vcpu: 6, memoryMb: 15360 }
+ */
+export function freeOf(c: Capacity): Requirement {
+  return { vcpu: c.vcpu - c.allocatedVcpu, memoryMb: c.memoryMb - c.allocatedMemoryMb };
+}

@@ -5,7 +5,7 @@
 import type { Resource } from '../store/item.js';
 import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { capacityOf, hypervisorOf, isOnline, requirementOf, runsHypervisorOf, type Capacity, type Requirement } from './hosts.js';
+import { capacityOf, freeOf, hypervisorOf, isOnline, requirementOf, runsHypervisorOf, type Capacity, type Requirement } from './hosts.js';
 
 /*
  * How capacity is kept (spec §3.2 allocate/deallocate, §3.4 migrate):
@@ -56,8 +56,8 @@ export interface AllocateOptions {
   requestedHostId?: string;
 }
 
-const freeVcpu = (c: Capacity) => c.vcpu - c.allocatedVcpu;
-const freeMemory = (c: Capacity) => c.memoryMb - c.allocatedMemoryMb;
+const freeVcpu = (c: Capacity) => freeOf(c).vcpu;
+const freeMemory = (c: Capacity) => freeOf(c).memoryMb;
 
 /** Whether `need` fits the host's total capacity (ignoring what is charged). */
 const couldFit = (c: Capacity, need: Requirement) => need.vcpu <= c.vcpu && need.memoryMb <= c.memoryMb;
