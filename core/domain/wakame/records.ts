@@ -105,13 +105,20 @@ export class WakameRecords {
    * await records.list('image', '1a5') // the account's images and every public one
    */
   async list(kind: RecordKind, projectId: string | null, opts: { withDeleted?: boolean } = {}): Promise<Resource[]> {
+    // An account sees its own records and the shared pool's; only public images may live anywhere else.
+    const queries =
+      projectId === null || PUBLIC_ANYWHERE[kind]
+        ? [{ index: 'byKind' as const, partition: partitions.byKind(kind) }]
+        : [...new Set([projectId, this.sharedProjectId])].map((p) => ({ index: 'byProject' as const, partition: partitions.byProject(p, kind) }));
     const out: Resource[] = [];
-    for await (const page of this.store.queryIndex({ index: 'byKind', partition: partitions.byKind(kind) })) {
-      for (const res of page) {
-        if ((opts.withDeleted || res.state !== 'deleted') && this.visible(kind, res, projectId)) out.push(res);
+    for (const q of queries) {
+      for await (const page of this.store.queryIndex(q)) {
+        for (const res of page) {
+          if ((opts.withDeleted || res.state !== 'deleted') && this.visible(kind, res, projectId)) out.push(res);
+        }
       }
     }
-    return out;
+    return out.sort((a, b) => a.num - b.num);
   }
 
   /**
