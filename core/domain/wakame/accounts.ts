@@ -46,6 +46,8 @@ export class WakameAccounts {
   /** Accounts found recently, so a busy client costs no read per request. A project changed in this process
    *  (`auth.changes`) empties it; one changed elsewhere shows within `CACHE_MS`, as credentials do. */
   private readonly found = new Map<string, { account: Account; until: number; changes: number }>();
+  /** Each project's account uuid, once read (it never changes). */
+  private readonly uuids = new Map<string, string>();
 
   constructor(private readonly service: DroverService) {
     this.claims = accountClaims(service.store);
@@ -68,15 +70,21 @@ export class WakameAccounts {
   }
 
   /**
-   * The account uuid of the project a resource belongs to (no read: projects named on first use carry it).
+   * The account uuid of the project a resource belongs to. A project's uuid never changes, so it is read once per
+   * process (a project key's every request asks).
    *
    * @example
    * await accounts.uuidOfProject('1a1') // 'a-shpoolxx'
    */
   async uuidOfProject(projectId: string): Promise<string> {
     if (projectId === this.service.deps.defaultProjectId) return SHARED_POOL_ACCOUNT;
+    const known = this.uuids.get(projectId);
+    if (known) return known;
     const project = await this.store.get(projectId);
-    return project ? this.uuidOf(project) : projectId;
+    if (!project) return projectId;
+    if (this.uuids.size > 10_000) this.uuids.clear();
+    this.uuids.set(projectId, this.uuidOf(project));
+    return this.uuidOf(project);
   }
 
   /**
