@@ -93,6 +93,7 @@ const KIND_OF_PREFIX: [string, EntityKind][] = [
   ['hostname#', 'hostnameClaim'],
   ['evsrc#', 'eventSource'],
   ['ev#', 'event'],
+  ['audit#', 'auditPointer'],
 ];
 
 /**
