@@ -22,6 +22,7 @@ describe('kindOfKey', () => {
       event: keys.event('1a1', '1764620000123.0000'),
       eventSource: keys.eventSource('1i5', 3),
       auditPointer: keys.auditPointer('1i5'),
+      deliverySource: keys.deliverySource('1wh1', '1764620000123.0000'),
     } satisfies Record<keyof typeof keys, unknown>);
     expect(samples).toHaveLength(Object.keys(keys).length);
     for (const k of samples) expect(kindOfKey(k), k.pk).toBe(k.kind);

@@ -20,6 +20,7 @@
  * | event           | `ev#<projectId>`                  | event id (append order) |
  * | eventSource     | `evsrc#<resourceId>#<version>`    | `K`                     |
  * | auditPointer    | `audit#<resourceId>`              | `P`                     |
+ * | deliverySource  | `whdsrc#<webhookId>#<eventId>`    | `K`                     |
  */
 
 /** What an item of the table holds; the change feed reports it with every write. */
@@ -37,7 +38,8 @@ export type EntityKind =
   | 'hostnameClaim'
   | 'event'
   | 'eventSource'
-  | 'auditPointer';
+  | 'auditPointer'
+  | 'deliverySource';
 
 /** The key of one item, with the kind of entity it holds (only `pk` and `sk` go to DynamoDB). */
 export interface ItemKey {
@@ -79,6 +81,8 @@ export const keys = {
   eventSource: (resourceId: string, version: number) => key('eventSource', `evsrc#${resourceId}#${version}`, 'K'),
   /** The audit trail's pointer from a resource to the entry of its latest action (audit entries are resources). */
   auditPointer: (resourceId: string) => key('auditPointer', `audit#${resourceId}`, 'P'),
+  /** The delivery an event got for a webhook: a redelivered event (a retried stream batch) gets the same one. */
+  deliverySource: (webhookId: string, eventId: string) => key('deliverySource', `whdsrc#${webhookId}#${eventId}`, 'K'),
 } as const;
 
 /** Partition prefixes of the entities whose key says what they are (a resource's says it by its sort key). */
@@ -94,6 +98,7 @@ const KIND_OF_PREFIX: [string, EntityKind][] = [
   ['evsrc#', 'eventSource'],
   ['ev#', 'event'],
   ['audit#', 'auditPointer'],
+  ['whdsrc#', 'deliverySource'],
 ];
 
 /**

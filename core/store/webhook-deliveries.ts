@@ -2,12 +2,18 @@
  * @module
  * Webhook deliveries in the store: each is a `webhookDelivery` resource; one waiting for an attempt sits in the
  * `byDeadline` index under `WD#<num mod 8>`, sorted by `nextAttemptAt` (`deliveryDueAt`), so due work is found
- * by reading up to now, durably across restarts. Writes go through `Store.create` and `Store.mutate`.
+ * by reading up to now, durably across restarts. An event's delivery to a webhook is recorded once: a claim item
+ * `whdsrc#<webhookId>#<eventId>` names it, so an event handed out again (a retried stream batch keeps its event
+ * ids) finds the delivery it got first. Writes go through `Store.write`, `Store.create` and `Store.mutate`.
  */
-import { deadlineSortKey, partitions } from './keys.js';
+import { cond } from './expression.js';
+import { deadlineSortKey, keys, partitions } from './keys.js';
 import type { Resource } from './item.js';
 import type { Store } from './store.js';
 import { DEADLINE_SHARDS } from './table.js';
+
+/** How long a delivery's claim is kept: a table stream keeps its records 24 hours, so no batch comes back later. */
+const SOURCE_CLAIM_SECONDS = 86_400;
 
 /** Thrown inside a mutation to leave the item as it is. */
 class Unchanged extends Error {}
@@ -43,6 +49,28 @@ export class WebhookDeliveries {
    */
   create(res: Resource): Promise<Resource> {
     return this.store.create(res);
+  }
+
+  /**
+   * Stores the delivery of an event to a webhook unless it has one already; `make(num)` builds a new one under the
+   * next id. Returns the delivery and whether this call stored it. The claim is written first: after a crash
+   * between the two writes, the next call stores the delivery under the id claimed.
+   *
+   * @example
+   * const { delivery, created } = await deliveries.createOnce('1wh1', event.id, (num) => ({ id: formatId('webhookDelivery', num), num, ... }));
+   */
+  async createOnce(webhookId: string, eventId: string, make: (num: number) => Resource): Promise<{ delivery: Resource; created: boolean }> {
+    const key = keys.deliverySource(webhookId, eventId);
+    const fresh = make(await this.store.nextId('webhookDelivery'));
+    const expiresAt = Math.floor(fresh.created / 1000) + SOURCE_CLAIM_SECONDS;
+    if (await this.store.write({ key, update: { set: { id: fresh.id, num: fresh.num, expiresAt } }, condition: cond.notExists('pk') })) {
+      return { delivery: await this.store.create(fresh), created: true };
+    }
+    const claim = await this.store.readItem(key);
+    if (typeof claim?.id !== 'string') return { delivery: await this.store.create(fresh), created: true };
+    const stored = await this.store.get(claim.id);
+    if (stored) return { delivery: stored, created: false };
+    return { delivery: await this.store.create({ ...fresh, id: claim.id, num: Number(claim.num) }), created: true };
   }
 
   /**
