@@ -5,7 +5,9 @@
  * (`X-Drover-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`). A failed attempt (no 2xx,
  * a network error, a timeout) is retried after a capped exponential backoff with full jitter; a delivery that fails
  * `maxAttempts` times in a row ends `failed` and disables its webhook (`enabled: false`, `disabledReason`), which
- * is itself a `resource.change` event. Due deliveries are found in the store, so a restart loses none.
+ * is itself a `resource.change` event. Due deliveries are found in the store, so a restart loses none. Where a
+ * `DeliveryQueue` is given (AWS: the stage's SQS queue), attempts are handed to it instead of made in this process:
+ * new deliveries at once, a retry with its wait as the message's delay when the queue can hold it that long.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { ValidationError } from '../errors.js';
@@ -31,10 +33,29 @@ export interface WebhookSettings {
 /** The body of an event as a webhook receives it (the API layer renders it: `toWireEvent`). */
 export type RenderEvent = (event: StoredEvent, origin: string) => Record<string, unknown>;
 
+/** One attempt asked of a `DeliveryQueue`: of delivery `id`, after `delaySeconds` (0 when absent). */
+export interface QueuedAttempt {
+  id: string;
+  delaySeconds?: number;
+}
+
+/**
+ * Where delivery attempts are handed off (AWS: `core/events/webhook-queue.ts`). A message only says "attempt this
+ * delivery now if it is due": the store keeps the status, and the attempt's claim makes a duplicate harmless.
+ */
+export interface DeliveryQueue {
+  /** Longest delay a message may take; a longer wait is left to the scheduled `runDue`. */
+  readonly maxDelaySeconds: number;
+  /** Queues the attempts; rejects when any of them could not be queued. */
+  send(attempts: QueuedAttempt[]): Promise<void>;
+}
+
 export interface WebhookDispatcherOptions {
   store: Store;
   settings: WebhookSettings;
   render: RenderEvent;
+  /** Hand attempts to this queue instead of making them in this process (AWS). */
+  queue?: DeliveryQueue;
   now?: () => number;
   random?: () => number;
   log?: (err: unknown) => void;
@@ -132,6 +153,12 @@ export class WebhookDispatcher {
   private readonly random: () => number;
   private readonly log: (err: unknown) => void;
   private chain: Promise<void> = Promise.resolve();
+  /** The first failure to record or queue a delivery since `settled()` last answered. */
+  private failure: unknown;
+  /** New deliveries waiting to be handed to the queue (`settled()` sends them). */
+  private toQueue: QueuedAttempt[] = [];
+  /** The worker's pass under way (`start`), which `settled()` waits for: it reads the store. */
+  private pass: Promise<void> | undefined;
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly closing = new AbortController();
   private origin = 'http://127.0.0.1';
@@ -153,13 +180,11 @@ export class WebhookDispatcher {
    */
   start(feed: EventFeed, opts: { origin: string }): () => void {
     const off = this.capture(feed, opts);
-    let running = false;
     const timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      void this.runDue()
+      if (this.pass) return;
+      this.pass = this.runDue()
         .catch((err) => this.log(err))
-        .finally(() => (running = false));
+        .finally(() => (this.pass = undefined));
     }, this.opts.settings.pollMs);
     timer.unref();
     return () => {
@@ -170,8 +195,9 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Records (and attempts) the deliveries of each event of the feed from now on, without the worker that retries
-   * due ones: the table stream's consumer in AWS, where a scheduled function runs `runDue`. Returns the stop.
+   * Records the deliveries of each event of the feed from now on and attempts them (or, with a queue, hands them
+   * to it at `settled()`), without the worker that retries due ones: the table stream's consumer in AWS, where the
+   * queue's worker and a scheduled `runDue` make the attempts. Returns the stop.
    *
    * @example
    * const off = hooks.capture(drover.events, { origin: apiUrl });
@@ -179,23 +205,37 @@ export class WebhookDispatcher {
   capture(feed: EventFeed, opts: { origin: string }): () => void {
     this.origin = opts.origin;
     return feed.subscribe((e) => {
-      this.chain = this.chain.then(() => this.onEvent(e)).catch((err) => this.log(err));
+      this.chain = this.chain
+        .then(() => this.onEvent(e))
+        .catch((err) => {
+          this.log(err);
+          this.failure ??= err;
+        });
     });
   }
 
   /**
-   * Resolves once every event seen is recorded and every attempt under way has ended.
+   * Resolves once every event seen is recorded, its new deliveries are on the queue (if there is one), and every
+   * attempt under way has ended. Rejects (once) if recording or queueing failed meanwhile, so a stream batch is
+   * retried: an event handed out again finds the deliveries it got (`WebhookDeliveries.createOnce`).
    *
    * @example
    * stop(); await hooks.settled();
    */
   async settled(): Promise<void> {
     await this.chain;
+    const queued = this.toQueue.splice(0);
+    if (queued.length && this.opts.queue) await this.opts.queue.send(queued).catch((err) => (this.failure ??= err));
+    await this.pass;
     while (this.inflight.size) await Promise.allSettled([...this.inflight.values()]);
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure !== undefined) throw failure;
   }
 
   /**
-   * Records one delivery per matching webhook of the event's project, then attempts each.
+   * Records one delivery per matching webhook of the event's project (once: an event handed out again gets the ones
+   * it has), then attempts each, or with a queue keeps each still pending for `settled()` to queue.
    *
    * @example
    * await hooks.onEvent(event);
@@ -208,9 +248,8 @@ export class WebhookDispatcher {
     if (!webhooks.length) return;
     const body = JSON.stringify(this.opts.render(e, this.origin));
     for (const w of webhooks) {
-      const num = await this.opts.store.nextId('webhookDelivery');
       const now = this.now();
-      const d = await this.deliveries.create({
+      const { delivery: d } = await this.deliveries.createOnce(w.id, e.id, (num) => ({
         id: formatId('webhookDelivery', num),
         num,
         type: 'webhookDelivery',
@@ -231,8 +270,10 @@ export class WebhookDispatcher {
           nextAttemptAt: now,
           body,
         },
-      });
-      this.track(d.id);
+      }));
+      // A delivery the event got before (a retried stream batch) may never have reached the queue: queue it again.
+      if (!this.opts.queue) this.track(d.id);
+      else if (d.fields.status === 'pending') this.toQueue.push({ id: d.id });
     }
   }
 
@@ -270,8 +311,16 @@ export class WebhookDispatcher {
     this.inflight.set(id, p);
   }
 
-  /** Claims a due delivery (moving its next attempt past this one's timeout), POSTs it, and records the outcome. */
-  private async attempt(id: string): Promise<void> {
+  /**
+   * Attempts one delivery if it is due, as a queue message asks: claims it (moving its next attempt past this one's
+   * timeout, so a duplicate message or another worker leaves it alone), POSTs it, and records the outcome; a retry
+   * whose wait the queue can hold is queued again with that delay. Does nothing when the delivery is not due.
+   * Rejects only on Drover's own failure (the store, the queue): the receiver's refusal is a recorded retry.
+   *
+   * @example
+   * await hooks.attempt('1whd3');
+   */
+  async attempt(id: string): Promise<void> {
     const { settings } = this.opts;
     const claimedAt = this.now();
     const claimed = await this.deliveries.update(id, (f) =>
@@ -315,15 +364,21 @@ export class WebhookDispatcher {
     const latencyMs = Math.round(performance.now() - started);
     const now = this.now();
     let gaveUp = false;
+    let waitMs: number | undefined;
     const after = await this.deliveries.update(id, (f) => {
       const attempts = (typeof f.attempts === 'number' ? f.attempts : 0) + 1;
       const common = { attempts, lastAttemptAt: now, responseCode: code, latencyMs };
       if (!error) return { ...common, status: 'delivered', deliveredAt: now, nextAttemptAt: null, lastError: null };
       gaveUp = attempts >= settings.maxAttempts;
       if (gaveUp) return { ...common, status: 'failed', nextAttemptAt: null, lastError: error };
-      return { ...common, status: 'retrying', nextAttemptAt: now + backoffMs(attempts, settings, this.random), lastError: error };
+      waitMs = backoffMs(attempts, settings, this.random);
+      return { ...common, status: 'retrying', nextAttemptAt: now + waitMs, lastError: error };
     });
     if (after && gaveUp) await this.disable(webhook.id, after);
+    const queue = this.opts.queue;
+    // The message must not come before the retry is due: whole seconds, rounded up. A longer wait is runDue's.
+    const delaySeconds = waitMs === undefined ? undefined : Math.ceil(waitMs / 1000);
+    if (after && queue && delaySeconds !== undefined && delaySeconds <= queue.maxDelaySeconds) await queue.send([{ id, delaySeconds }]);
   }
 
   /** Turns a webhook off after one of its deliveries failed every attempt; the change is an event of its own. */

@@ -238,7 +238,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       await drover.events.settled().catch(() => undefined); // a failed append was logged when it failed
       // Deliveries of those events are recorded; an attempt under way is cut off and stays due for the next start.
       stopWebhooks();
-      await drover.webhooks.settled();
+      await drover.webhooks.settled().catch(() => undefined); // a failed record was logged when it failed
       await drover.audit.settled();
       drover.stop();
       await new Promise<void>((ok) => {
