@@ -59,6 +59,11 @@ export interface DroverConfig {
   streamConsumerOrigin?: string;
   /** The stage's EventBridge bus the stream consumer publishes events to (`DROVER_EVENT_BUS_NAME`; AWS only). */
   eventBusName?: string;
+  /**
+   * The stage's webhook delivery queue (`DROVER_WEBHOOK_QUEUE_URL`; set by the stack in AWS on the stream consumer,
+   * the queue's worker and the scheduled webhook function): delivery attempts are handed to it.
+   */
+  webhookQueueUrl?: string;
   /** Webhook deliveries: retry backoff, give-up cap, worker interval, request timeout (`DROVER_WEBHOOK_*`). */
   webhooks: WebhookConfig;
   /**
@@ -141,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stateMachineArns: env.DROVER_STATE_MACHINES ? (JSON.parse(env.DROVER_STATE_MACHINES) as Record<string, string>) : undefined,
     streamConsumerOrigin: env.DROVER_STREAM_CONSUMER_ORIGIN || undefined,
     eventBusName: env.DROVER_EVENT_BUS_NAME || undefined,
+    webhookQueueUrl: env.DROVER_WEBHOOK_QUEUE_URL || undefined,
     webhooks: {
       retryBaseMs: positive(env.DROVER_WEBHOOK_RETRY_BASE_MS, 2000, 'DROVER_WEBHOOK_RETRY_BASE_MS'),
       retryCapMs: positive(env.DROVER_WEBHOOK_RETRY_CAP_MS, 600_000, 'DROVER_WEBHOOK_RETRY_CAP_MS'),

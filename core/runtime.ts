@@ -17,7 +17,7 @@ import { Ledger } from './domain/ledger.js';
 import { seedWakame } from './domain/wakame/seed.js';
 import { EventFeed } from './domain/events.js';
 import { EventLog } from './store/events.js';
-import { WebhookDispatcher } from './domain/webhooks.js';
+import { WebhookDispatcher, type DeliveryQueue } from './domain/webhooks.js';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EventBridgePublisher } from './events/event-bridge.js';
 import { toWireEvent } from './api/render.js';
@@ -57,6 +57,11 @@ export interface DroverOptions {
   events?: boolean;
   /** The server's WebSocket upgrade, for `/v1/subscribe` over WebSocket (the embedded stack's). */
   upgradeWebSocket?: UpgradeWebSocket;
+  /**
+   * Where webhook delivery attempts go instead of this process (AWS: the stage's SQS queue, built by the entry
+   * points that use it, so no other Lambda bundle carries its client).
+   */
+  webhookQueue?: DeliveryQueue;
 }
 
 export interface Drover {
@@ -142,6 +147,7 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     store,
     settings: config.webhooks,
     render: (e, origin) => toWireEvent(e, new UrlBuilder(origin, '/v1'), 'project'),
+    queue: opts.webhookQueue,
     log,
   });
   // Recovery acts on the event feed; in AWS the table's stream consumer will call the same code (not built yet).
@@ -149,7 +155,7 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const stopHealth = opts.events ? health.start(events) : () => undefined;
   // The audit trail is derived from the events, so it runs where they do.
   const audit = new AuditWriter(new AuditStore(store), { retentionSeconds: config.auditRetentionSeconds, logError: log });
-  // In AWS the table stream's consumer feeds the audit trail and records webhook deliveries (a schedule retries them).
+  // In AWS the table stream's consumer feeds the audit trail and records webhook deliveries (onto the queue).
   const consumer = config.streamConsumerOrigin;
   const stopAudit = opts.events || consumer ? audit.start(events) : () => undefined;
   const stopCapture = consumer ? webhooks.capture(events, { origin: consumer }) : () => undefined;

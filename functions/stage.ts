@@ -3,9 +3,16 @@
  * What every Lambda entry point of a stage shares: the configuration from the environment the stack sets, and
  * one Drover wired over the stage's table, built on the first invocation and reused by the container.
  */
-import { loadConfig } from '../core/config.js';
+import { loadConfig, type DroverConfig } from '../core/config.js';
+import type { DeliveryQueue } from '../core/domain/webhooks.js';
 import { createDrover, type Drover } from '../core/runtime.js';
 import { dynamoClient } from '../core/store/connect.js';
+
+/** What an entry point adds to the stage's wiring (a Lambda runs one entry point: its first call's wiring holds). */
+export interface StageWiring {
+  /** The webhook delivery queue, for the entry points that use it (so only their bundles carry its client). */
+  webhookQueue?: (config: DroverConfig) => DeliveryQueue | undefined;
+}
 
 let ready: Promise<Drover> | undefined;
 
@@ -15,7 +22,7 @@ let ready: Promise<Drover> | undefined;
  * @example
  * export const handler = async (event) => (await stageDrover()).runTask(event);
  */
-export function stageDrover(): Promise<Drover> {
+export function stageDrover(wiring: StageWiring = {}): Promise<Drover> {
   if (!ready) {
     const config = loadConfig();
     if (!config.tableName) throw new Error('DROVER_TABLE_NAME is not set');
@@ -24,6 +31,7 @@ export function stageDrover(): Promise<Drover> {
       client: dynamoClient({ region: config.region, endpoint: config.dynamodbEndpoint }),
       tableName: config.tableName,
       admin: config.adminAccessKey ? { accessKey: config.adminAccessKey, secretKey: config.adminSecretKey! } : undefined,
+      webhookQueue: wiring.webhookQueue?.(config),
     });
   }
   return ready;
