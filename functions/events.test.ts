@@ -2,7 +2,8 @@
  * The table stream's consumer in AWS, driven with DynamoDB Streams records (the shape Lambda delivers; no AWS client
  * is mocked) against a DynamoDB-compatible endpoint, configured as the stack configures it
  * (`DROVER_STREAM_CONSUMER_ORIGIN`): each change becomes an event in the log, an audit entry, and a signed webhook
- * delivery; the scheduled worker attempts what is due.
+ * delivery; without a delivery queue (`DROVER_WEBHOOK_QUEUE_URL` unset) the consumer attempts them itself, and the
+ * scheduled worker attempts what is due (`functions/webhook-queue.test.ts` covers the queue).
  */
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
