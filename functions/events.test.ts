@@ -11,6 +11,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js';
 import { toItem, type Resource } from '../core/store/item.js';
+import { lambdaApi } from '../test/helpers/lambda.js';
 import { dynamoClient, ensureTable } from '../core/store/connect.js';
 
 let db: EmbeddedDynamo;
@@ -19,20 +20,8 @@ let receiverUrl: string;
 const received: { headers: Record<string, unknown>; body: string }[] = [];
 const auth = `Basic ${Buffer.from('STREAMADMIN:stream-secret').toString('base64')}`;
 
-/** An API Gateway v2 request to the API function. */
-async function api(method: string, path: string, body?: unknown, query = '') {
-  const { handler } = await import('./api.js');
-  const out = await handler(
-    {
-      version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: query,
-      headers: { host: 'api.example.com', authorization: auth, 'x-forwarded-proto': 'https' },
-      requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' }, requestId: 'r', routeKey: '$default', stage: '$default', timeEpoch: Date.now() },
-      body: body === undefined ? undefined : JSON.stringify(body), isBase64Encoded: false,
-    } as never,
-    {} as never,
-  );
-  return { status: out.statusCode as number, body: JSON.parse(out.body as string) };
-}
+/** Requests to the API function. */
+const api = lambdaApi(auth);
 
 /** The stream record of one change of a resource. */
 const record = (before: Resource | undefined, after: Resource) => ({

@@ -13,6 +13,8 @@ import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js
 import { webhookQueueOf } from '../core/events/webhook-queue.js';
 import { dynamoClient, ensureTable } from '../core/store/connect.js';
 import { toItem, type Resource } from '../core/store/item.js';
+import { lambdaApi } from '../test/helpers/lambda.js';
+import { until } from '../test/helpers/wait.js';
 
 interface Message {
   messageId: string;
@@ -36,20 +38,8 @@ function listen(server: Server): Promise<string> {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${(server.address() as { port: number }).port}`)));
 }
 
-/** An API Gateway v2 request to the API function. */
-async function api(method: string, path: string, body?: unknown, query = '') {
-  const { handler } = await import('./api.js');
-  const out = await handler(
-    {
-      version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: query,
-      headers: { host: 'api.example.com', authorization: auth, 'x-forwarded-proto': 'https' },
-      requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' }, requestId: 'r', routeKey: '$default', stage: '$default', timeEpoch: Date.now() },
-      body: body === undefined ? undefined : JSON.stringify(body), isBase64Encoded: false,
-    } as never,
-    {} as never,
-  );
-  return { status: out.statusCode as number, body: JSON.parse(out.body as string) };
-}
+/** Requests to the API function. */
+const api = lambdaApi(auth);
 
 /** Runs the stream consumer on the creates of these resources. */
 async function stream(...created: Resource[]) {
@@ -77,14 +67,6 @@ async function containerDelivered(name: string): Promise<Message> {
   expect(queued.slice(before)).toEqual([expect.objectContaining({ body: JSON.stringify({ deliveryId: d.id }) })]);
   return queued[before];
 }
-
-const until = async (fn: () => boolean) => {
-  const end = Date.now() + 10_000;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 beforeAll(async () => {
   db = await startDynalite();
