@@ -1,8 +1,8 @@
 /**
  * @module
  * Lambda entry point of the table's stream consumer: every committed change the stream reports goes through the
- * same event feed the embedded stack runs on its store's change feed, into the event log, the audit trail and
- * webhook deliveries.
+ * same event feed the embedded stack runs on its store's change feed, into the event log, the audit trail,
+ * webhook deliveries, the event bus, and the WebSocket API's `/v1/subscribe` clients.
  */
 import { changeOfStreamRecord, type StreamRecord } from '../core/store/stream.js';
 import { stageDrover } from './stage.js';
@@ -17,9 +17,16 @@ interface StreamEvent {
  * event got the first time (`EventLog.claimId`), so nothing is logged twice.
  */
 export const handler = async (event: StreamEvent) => {
-  const { events, audit, webhooks, bus } = await stageDrover();
-  for (const r of event.Records) if (r.dynamodb) events.consume(changeOfStreamRecord(r.dynamodb));
+  const { events, audit, webhooks, bus, live } = await stageDrover();
+  for (const r of event.Records) {
+    if (!r.dynamodb) continue;
+    const change = changeOfStreamRecord(r.dynamodb);
+    events.consume(change);
+    live?.observe(change);
+  }
   await events.settled();
+  // Subscribers get events once they are in the log (a connection that arrived is replayed from it first).
+  await live?.settled();
   // What the events feed here (DROVER_STREAM_CONSUMER_ORIGIN set): the audit trail, and webhook deliveries.
   await audit.settled();
   await webhooks.settled();

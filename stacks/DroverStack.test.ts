@@ -11,13 +11,37 @@ import { INDEXES } from '../core/store/table.js';
 import { WORKFLOWS } from '../core/process/workflows.js';
 import { DroverStack } from './DroverStack.js';
 
-describe('DroverStack', () => {
-  it('synthesizes the table with every index and the API on the Hono handler', async () => {
+let synthesized: Promise<Template> | undefined;
+/** The stage's template, synthesized once for every test of this file. */
+function template(): Promise<Template> {
+  synthesized ??= (async () => {
     await initProject({ stage: 'test' });
     const app = new App({ mode: 'deploy', stage: 'test' });
     app.stack(DroverStack);
     await app.finish();
-    const t = Template.fromStack(getStack(DroverStack));
+    return Template.fromStack(getStack(DroverStack));
+  })();
+  return synthesized;
+}
+
+/** The logical id and properties of the function whose handler ends with `handler`. */
+function functionOf(t: Template, handler: string): [string, any] {
+  const found = Object.entries(t.findResources('AWS::Lambda::Function')).find(([, f]: [string, any]) => f.Properties.Handler?.endsWith(handler));
+  if (!found) throw new Error(`no function with handler ${handler}`);
+  return [found[0], (found[1] as any).Properties];
+}
+
+/** The policy documents attached to a function's role. */
+function policiesOf(t: Template, fnProps: any): string[] {
+  const role = JSON.stringify(fnProps.Role);
+  return Object.values(t.findResources('AWS::IAM::Policy'))
+    .filter((p: any) => (p.Properties.Roles as unknown[]).some((r) => role.includes(JSON.stringify(r).replace(/^\{"Ref":"|"\}$/g, ''))))
+    .map((p: any) => JSON.stringify(p.Properties.PolicyDocument));
+}
+
+describe('DroverStack', () => {
+  it('synthesizes the table with every index and the API on the Hono handler', async () => {
+    const t = await template();
 
     t.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
@@ -28,7 +52,8 @@ describe('DroverStack', () => {
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
     });
-    t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    // The HTTP API, and the WebSocket API of `/v1/subscribe` (the next test).
+    t.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
     const fns = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[];
     const handlers = fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME).map((f) => f.Properties.Handler);
@@ -83,8 +108,42 @@ describe('DroverStack', () => {
         .map((r) => JSON.stringify(r.Properties.Targets))
         .map((targets) => byId.find(([id]) => targets.includes(`"${id}"`))?.[1].Properties.Handler)
         .sort();
-    expect(targetsOf('rate(1 minute)')).toEqual(['functions/sweeper.handler', 'functions/webhooks.handler']);
+    expect(targetsOf('rate(1 minute)')).toEqual(['functions/subscribe.ping', 'functions/sweeper.handler', 'functions/webhooks.handler']);
     expect(targetsOf('rate(10 minutes)')).toEqual(['functions/reconciler.handler']);
+  }, 120_000);
+
+  it('serves /v1/subscribe through a WebSocket API that the stream consumer pushes to', async () => {
+    const t = await template();
+    t.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
+    t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'WEBSOCKET' });
+    const routes = (Object.values(t.findResources('AWS::ApiGatewayV2::Route')) as { Properties: any }[]).map((r) => r.Properties.RouteKey).sort();
+    expect(routes).toEqual(['$connect', '$default', '$default', '$disconnect']);
+    const [subscriberId, subscriber] = functionOf(t, 'subscribe.handler');
+    // All three routes go to the one subscriber function.
+    const integrations = Object.values(t.findResources('AWS::ApiGatewayV2::Integration')).map((i) => JSON.stringify(i));
+    expect(integrations.filter((i) => i.includes(subscriberId))).toHaveLength(3);
+    // The HTTP API names the WebSocket API when asked for a stream it cannot hold; the subscriber records connections.
+    for (const fn of [functionOf(t, 'api.handler')[1], subscriber]) expect(JSON.stringify(fn.Environment.Variables.DROVER_WEBSOCKET_URL)).toContain('wss://');
+    // The consumer and the pinger post through the management API: ManageConnections on the API's connections,
+    // nothing wider. (SST grants the same to the routes' function, which posts nothing; the narrowing of every
+    // function's role is the AWS stage issue's.)
+    const [, consumer] = functionOf(t, 'events.handler');
+    const [, pinger] = functionOf(t, 'subscribe.ping');
+    for (const fn of [consumer, pinger]) {
+      expect(fn.Environment.Variables.DROVER_WEBSOCKET_ENDPOINT).toBeDefined();
+      const manage = policiesOf(t, fn).filter((p) => p.includes('execute-api:ManageConnections'));
+      expect(manage).toHaveLength(1);
+      expect(manage[0]).toContain('@connections/*');
+    }
+    const managers = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes('execute-api:'));
+    expect(managers).toHaveLength(3);
+    expect(JSON.stringify(managers)).not.toContain('execute-api:*');
+    for (const p of managers) expect(JSON.stringify(p).match(/"Action":"execute-api:[^"]*"/g)).toEqual(['"Action":"execute-api:ManageConnections"']);
+    // Connecting needs the table, not the workflows.
+    expect(policiesOf(t, subscriber).join()).not.toContain('states:');
+    // Pings every minute (DROVER_EVENT_PING_SECONDS rounded up to EventBridge's finest rate).
+    const rules = Object.values(t.findResources('AWS::Events::Rule')) as { Properties: any }[];
+    expect(rules.some((r) => r.Properties.ScheduleExpression === 'rate(1 minute)' && JSON.stringify(r.Properties.Targets).includes(functionOf(t, 'subscribe.ping')[0]))).toBe(true);
   }, 120_000);
 });
 
