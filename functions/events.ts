@@ -1,8 +1,8 @@
 /**
  * @module
  * Lambda entry point of the table's stream consumer: every committed change the stream reports goes through the
- * same event feed the embedded stack runs on its store's change feed, into the event log, the audit trail and
- * webhook deliveries.
+ * same event feed the embedded stack runs on its store's change feed, into the event log, the audit trail, webhook
+ * deliveries, and automatic recovery's decisions (recorded with their due time; `functions/recovery.ts` acts).
  */
 import { changeOfStreamRecord, type StreamRecord } from '../core/store/stream.js';
 import { stageDrover } from './stage.js';
@@ -17,11 +17,12 @@ interface StreamEvent {
  * event got the first time (`EventLog.claimId`), so nothing is logged twice.
  */
 export const handler = async (event: StreamEvent) => {
-  const { events, audit, webhooks, bus } = await stageDrover();
+  const { events, audit, webhooks, bus, health } = await stageDrover();
   for (const r of event.Records) if (r.dynamodb) events.consume(changeOfStreamRecord(r.dynamodb));
   await events.settled();
-  // What the events feed here (DROVER_STREAM_CONSUMER_ORIGIN set): the audit trail, and webhook deliveries.
+  // What the events feed here (DROVER_STREAM_CONSUMER_ORIGIN set): the audit trail, webhook deliveries, recovery.
   await audit.settled();
+  await health.settled();
   await webhooks.settled();
   await bus?.settled();
   return { records: event.Records.length };
