@@ -83,6 +83,7 @@ describe('InstanceHealth.runDue', () => {
 
   it('is invisible to the sweeper and the reconciler', async () => {
     const res = await pending('stopped', 'start', 0);
+    // A stand-in engine that only records: the sweeper must find nothing to ask it about.
     const calls: string[] = [];
     const workflows = new Proxy({}, { get: (_, name) => async () => void calls.push(String(name)) }) as StepFunctions;
     const { ledger, dispatched } = processOver(t.store);
