@@ -91,7 +91,10 @@ export interface Drover {
   live?: WebSocketFanOut;
   /** Webhooks out: deliveries of events, and their worker (started by the embedded stack with `start`). */
   webhooks: WebhookDispatcher;
-  /** Health and exit reports of agents, and automatic recovery (acting on events only where `events` is on). */
+  /**
+   * Health and exit reports of agents, and automatic recovery: it decides on the event feed where events run (`events`,
+   * or the stream consumer, which records attempts only), and begins due recoveries by timer (embedded) or `runDue`.
+   */
   health: InstanceHealth;
   /**
    * The audit trail's writer: with `events`, it records every action from the event feed (in AWS the stream
@@ -151,13 +154,15 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     render: (e, origin) => toWireEvent(e, new UrlBuilder(origin, '/v1'), 'project'),
     log,
   });
-  // Recovery acts on the event feed; in AWS the table's stream consumer will call the same code (not built yet).
+  // In AWS the table stream's consumer feeds what follows from events (a schedule does what is due later).
+  const consumer = config.streamConsumerOrigin;
+  // Recovery decides on the event feed. In a Lambda (the stream consumer) a timer would not outlive the batch: it
+  // records attempts, and the scheduled `functions/recovery.ts` begins them when due (`health.runDue`).
   const health = new InstanceHealth({ store, ledger, runs, options: config.restart, log });
-  const stopHealth = opts.events ? health.start(events) : () => undefined;
+  const stopHealth = opts.events ? health.start(events) : consumer ? health.start(events, { timers: false }) : () => undefined;
   // The audit trail is derived from the events, so it runs where they do.
   const audit = new AuditWriter(new AuditStore(store), { retentionSeconds: config.auditRetentionSeconds, logError: log });
-  // In AWS the table stream's consumer feeds the audit trail and records webhook deliveries (a schedule retries them).
-  const consumer = config.streamConsumerOrigin;
+  // The consumer also feeds the audit trail and records webhook deliveries (a schedule retries them).
   const stopAudit = opts.events || consumer ? audit.start(events) : () => undefined;
   const stopCapture = consumer ? webhooks.capture(events, { origin: consumer }) : () => undefined;
   // And puts every event on the stage's EventBridge bus, rendered as a project key sees it.

@@ -2,7 +2,8 @@
  * @module
  * Lambda entry point of the table's stream consumer: every committed change the stream reports goes through the
  * same event feed the embedded stack runs on its store's change feed, into the event log, the audit trail,
- * webhook deliveries, the event bus, and the WebSocket API's `/v1/subscribe` clients.
+ * webhook deliveries, automatic recovery's decisions (recorded with their due time; `functions/recovery.ts` acts),
+ * the event bus, and the WebSocket API's `/v1/subscribe` clients.
  */
 import { changeOfStreamRecord, type StreamRecord } from '../core/store/stream.js';
 import { stageDrover } from './stage.js';
@@ -17,7 +18,7 @@ interface StreamEvent {
  * event got the first time (`EventLog.claimId`), so nothing is logged twice.
  */
 export const handler = async (event: StreamEvent) => {
-  const { events, audit, webhooks, bus, live } = await stageDrover();
+  const { events, audit, webhooks, bus, live, health } = await stageDrover();
   for (const r of event.Records) {
     if (!r.dynamodb) continue;
     const change = changeOfStreamRecord(r.dynamodb);
@@ -27,8 +28,9 @@ export const handler = async (event: StreamEvent) => {
   await events.settled();
   // Subscribers get events once they are in the log (a connection that arrived is replayed from it first).
   await live?.settled();
-  // What the events feed here (DROVER_STREAM_CONSUMER_ORIGIN set): the audit trail, and webhook deliveries.
+  // What the events feed here (DROVER_STREAM_CONSUMER_ORIGIN set): the audit trail, webhook deliveries, recovery.
   await audit.settled();
+  await health.settled();
   await webhooks.settled();
   await bus?.settled();
   return { records: event.Records.length };

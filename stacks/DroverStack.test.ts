@@ -57,7 +57,7 @@ describe('DroverStack', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
     const fns = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[];
     const handlers = fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME).map((f) => f.Properties.Handler);
-    for (const name of ['api', 'tasks', 'sweeper', 'reconciler', 'events', 'webhooks']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
+    for (const name of ['api', 'tasks', 'sweeper', 'reconciler', 'events', 'webhooks', 'recovery']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
     // The table's stream feeds the events function, from the oldest record kept, with retries.
     const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')) as { Properties: any }[];
     expect(mappings).toHaveLength(1);
@@ -74,6 +74,19 @@ describe('DroverStack', () => {
     expect(JSON.stringify(eventsGrants[0])).not.toContain('events:*');
     // The consumer feeds the audit trail and webhook deliveries, whose bodies link to the API's URL.
     expect(JSON.stringify((eventsFn[1] as any).Properties.Environment.Variables.DROVER_STREAM_CONSUMER_ORIGIN)).toContain('ApiEndpoint');
+    // It also decides recoveries (a crash loop past its cap is stopped from there: a workflow), with the stage's settings.
+    const config = loadConfig(process.env);
+    expect((eventsFn[1] as any).Properties.Environment.Variables.DROVER_RESTART_BACKOFF_MS).toBe(String(config.restart.backoffMs));
+    const grantsOf = (fn: any) => {
+      const role = fn.Properties.Role['Fn::GetAtt'][0];
+      return Object.values(t.findResources('AWS::IAM::Policy'))
+        .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === role))
+        .map((p: any) => JSON.stringify(p.Properties.PolicyDocument))
+        .join();
+    };
+    expect(grantsOf(eventsFn[1])).toContain('states:StartExecution');
+    const webhooksFn = fns.find((f) => f.Properties.Handler?.endsWith('webhooks.handler'));
+    expect(grantsOf(webhooksFn)).not.toContain('states:StartExecution');
     for (const f of fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME)) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
     }
@@ -81,7 +94,6 @@ describe('DroverStack', () => {
     // One Standard state machine per workflow; every host call waits for a task token with both timeouts.
     const machines = Object.values(t.findResources('AWS::StepFunctions::StateMachine')) as { Properties: any }[];
     expect(machines.length).toBe(Object.keys(WORKFLOWS).length);
-    const config = loadConfig(process.env);
     for (const [workflow, spec] of Object.entries(WORKFLOWS)) {
       const m = machines.find((x) => x.Properties.StateMachineName === `test-drover-${workflow}`);
       expect(m, workflow).toBeDefined();
@@ -96,8 +108,8 @@ describe('DroverStack', () => {
         expect(task.Catch?.flatMap((c: { ErrorEquals: string[] }) => c.ErrorEquals), where).toContain('States.HeartbeatTimeout');
       }
     }
-    // The sweeper and the webhook worker every minute, the reconciler (a consistent Scan of the table) every 10
-    // minutes by default.
+    // The sweeper, the webhook worker and recovery (backoffs rounded up to it) every minute, the reconciler (a
+    // consistent Scan of the table) every 10 minutes by default.
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
     const rules = Object.values(t.findResources('AWS::Events::Rule')) as { Properties: any }[];
@@ -108,7 +120,7 @@ describe('DroverStack', () => {
         .map((r) => JSON.stringify(r.Properties.Targets))
         .map((targets) => byId.find(([id]) => targets.includes(`"${id}"`))?.[1].Properties.Handler)
         .sort();
-    expect(targetsOf('rate(1 minute)')).toEqual(['functions/subscribe.ping', 'functions/sweeper.handler', 'functions/webhooks.handler']);
+    expect(targetsOf('rate(1 minute)')).toEqual(['functions/recovery.handler', 'functions/subscribe.ping', 'functions/sweeper.handler', 'functions/webhooks.handler']);
     expect(targetsOf('rate(10 minutes)')).toEqual(['functions/reconciler.handler']);
   }, 120_000);
 

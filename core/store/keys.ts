@@ -178,6 +178,8 @@ export const partitions = {
   byDeadline: (shard: number) => `T#${shard}`,
   /** Webhook deliveries waiting for an attempt, in the `byDeadline` index beside the sweeper's `T#` partitions. */
   webhookDue: (shard: number) => `WD#${shard}`,
+  /** Instances whose automatic recovery (`fields.recovery.nextAt`) is pending, in `byDeadline` beside the others. */
+  recoveryDue: (shard: number) => `RD#${shard}`,
 } as const;
 
 /**

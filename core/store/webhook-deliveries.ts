@@ -4,10 +4,9 @@
  * `byDeadline` index under `WD#<num mod 8>`, sorted by `nextAttemptAt` (`deliveryDueAt`), so due work is found
  * by reading up to now, durably across restarts. Writes go through `Store.create` and `Store.mutate`.
  */
-import { deadlineSortKey, partitions } from './keys.js';
+import { partitions } from './keys.js';
 import type { Resource } from './item.js';
 import type { Store } from './store.js';
-import { DEADLINE_SHARDS } from './table.js';
 
 /** Thrown inside a mutation to leave the item as it is. */
 class Unchanged extends Error {}
@@ -29,10 +28,7 @@ export class WebhookDeliveries {
    * for await (const d of deliveries.due(Date.now())) console.log(d.id, d.fields.nextAttemptAt);
    */
   async *due(now: number): AsyncGenerator<Resource> {
-    for (let shard = 0; shard < DEADLINE_SHARDS; shard++) {
-      const pages = this.store.queryIndexRange({ index: 'byDeadline', partition: partitions.webhookDue(shard), below: deadlineSortKey(now + 1, '') });
-      for await (const page of pages) yield* page;
-    }
+    for await (const page of this.store.dueByDeadline(partitions.webhookDue, now)) yield* page;
   }
 
   /**
