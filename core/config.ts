@@ -25,11 +25,24 @@ export interface DroverConfig {
   cursorSecret?: string;
   /** Seconds a purged record is kept before it expires (`DROVER_PURGED_RETENTION_SECONDS`, default 86400). */
   purgedRetentionSeconds: number;
-  /** How long a response to a request with an `Idempotency-Key` is kept for replay (`DROVER_IDEMPOTENCY_SECONDS`, 86400). */
   /** Seconds an event is kept for subscribers to resume from (`DROVER_EVENT_RETENTION_SECONDS`, default 86400). */
   eventRetentionSeconds: number;
-  /** Seconds between pings on an event stream, so a client can tell quiet from dead (`DROVER_EVENT_PING_SECONDS`, 20). */
+  /**
+   * Seconds between pings on an event stream, so a client can tell quiet from dead (`DROVER_EVENT_PING_SECONDS`,
+   * 20; in AWS a schedule sends them, rounded up to whole minutes).
+   */
   eventPingSeconds: number;
+  /**
+   * How far before a resuming client's last event id the AWS stream replays (`DROVER_EVENT_RESUME_OVERLAP_SECONDS`,
+   * 5): the table's stream shards are consumed concurrently, so an event may be logged just after one with a later
+   * id. The embedded stack has one feed and replays exactly.
+   */
+  eventResumeOverlapSeconds: number;
+  /** The stage's WebSocket API (`DROVER_WEBSOCKET_URL`, `wss://…`; AWS only): where `/v1/subscribe` clients connect. */
+  websocketUrl?: string;
+  /** The management endpoint of that API (`DROVER_WEBSOCKET_ENDPOINT`, `https://…`): where the stream consumer posts. */
+  websocketEndpoint?: string;
+  /** How long a response to a request with an `Idempotency-Key` is kept for replay (`DROVER_IDEMPOTENCY_SECONDS`, 86400). */
   idempotencySeconds: number;
   /** Seconds an audit entry is kept after its action began (`DROVER_AUDIT_RETENTION_SECONDS`, default 30 days). */
   auditRetentionSeconds: number;
@@ -135,6 +148,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotencySeconds: positive(env.DROVER_IDEMPOTENCY_SECONDS, 86_400, 'DROVER_IDEMPOTENCY_SECONDS'),
     eventRetentionSeconds: positive(env.DROVER_EVENT_RETENTION_SECONDS, 86_400, 'DROVER_EVENT_RETENTION_SECONDS'),
     eventPingSeconds: positive(env.DROVER_EVENT_PING_SECONDS, 20, 'DROVER_EVENT_PING_SECONDS'),
+    eventResumeOverlapSeconds: int(env.DROVER_EVENT_RESUME_OVERLAP_SECONDS, 5, 'DROVER_EVENT_RESUME_OVERLAP_SECONDS'),
+    websocketUrl: env.DROVER_WEBSOCKET_URL || undefined,
+    websocketEndpoint: env.DROVER_WEBSOCKET_ENDPOINT || undefined,
     auditRetentionSeconds: positive(env.DROVER_AUDIT_RETENTION_SECONDS, 30 * 86_400, 'DROVER_AUDIT_RETENTION_SECONDS'),
     heartbeatSeconds: positive(env.DROVER_HEARTBEAT_SECONDS, 60, 'DROVER_HEARTBEAT_SECONDS'),
     actionTimeoutSeconds: positive(env.DROVER_ACTION_TIMEOUT_SECONDS, 600, 'DROVER_ACTION_TIMEOUT_SECONDS'),

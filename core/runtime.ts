@@ -20,6 +20,9 @@ import { EventLog } from './store/events.js';
 import { WebhookDispatcher, type DeliveryQueue } from './domain/webhooks.js';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EventBridgePublisher } from './events/event-bridge.js';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayPoster, WebSocketFanOut } from './events/websocket-gateway.js';
+import { StreamConnections } from './store/connections.js';
 import { toWireEvent } from './api/render.js';
 import { UrlBuilder } from './api/urls.js';
 import { AuditWriter } from './domain/audit.js';
@@ -87,9 +90,16 @@ export interface Drover {
   events: EventFeed;
   /** Where the stream consumer puts events for other services (AWS, with `DROVER_EVENT_BUS_NAME`). */
   bus?: EventBridgePublisher;
+  /** `/v1/subscribe` clients of the stage's WebSocket API (AWS): recorded at `$connect`, forgotten at `$disconnect`. */
+  streamConnections: StreamConnections;
+  /** What pushes events and pings to them (AWS, with `DROVER_WEBSOCKET_ENDPOINT`; fed by the stream consumer). */
+  live?: WebSocketFanOut;
   /** Webhooks out: deliveries of events, and their worker (started by the embedded stack with `start`). */
   webhooks: WebhookDispatcher;
-  /** Health and exit reports of agents, and automatic recovery (acting on events only where `events` is on). */
+  /**
+   * Health and exit reports of agents, and automatic recovery: it decides on the event feed where events run (`events`,
+   * or the stream consumer, which records attempts only), and begins due recoveries by timer (embedded) or `runDue`.
+   */
   health: InstanceHealth;
   /**
    * The audit trail's writer: with `events`, it records every action from the event feed (in AWS the stream
@@ -150,13 +160,15 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     queue: opts.webhookQueue,
     log,
   });
-  // Recovery acts on the event feed; in AWS the table's stream consumer will call the same code (not built yet).
+  // In AWS the table stream's consumer feeds what follows from events (a schedule does what is due later).
+  const consumer = config.streamConsumerOrigin;
+  // Recovery decides on the event feed. In a Lambda (the stream consumer) a timer would not outlive the batch: it
+  // records attempts, and the scheduled `functions/recovery.ts` begins them when due (`health.runDue`).
   const health = new InstanceHealth({ store, ledger, runs, options: config.restart, log });
-  const stopHealth = opts.events ? health.start(events) : () => undefined;
+  const stopHealth = opts.events ? health.start(events) : consumer ? health.start(events, { timers: false }) : () => undefined;
   // The audit trail is derived from the events, so it runs where they do.
   const audit = new AuditWriter(new AuditStore(store), { retentionSeconds: config.auditRetentionSeconds, logError: log });
-  // In AWS the table stream's consumer feeds the audit trail and records webhook deliveries (onto the queue).
-  const consumer = config.streamConsumerOrigin;
+  // The consumer also feeds the audit trail and records webhook deliveries (onto the delivery queue, where there is one).
   const stopAudit = opts.events || consumer ? audit.start(events) : () => undefined;
   const stopCapture = consumer ? webhooks.capture(events, { origin: consumer }) : () => undefined;
   // And puts every event on the stage's EventBridge bus, rendered as a project key sees it.
@@ -169,19 +181,40 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
         })
       : undefined;
   const stopBus = bus ? events.subscribe((e) => bus.add(e)) : () => undefined;
+  // And pushes them to `/v1/subscribe` clients of the stage's WebSocket API; the ping schedule uses the same pusher.
+  const streamConnections = new StreamConnections(store);
+  const live = config.websocketEndpoint
+    ? new WebSocketFanOut({
+        connections: streamConnections,
+        feed: events,
+        poster: new ApiGatewayPoster(new ApiGatewayManagementApiClient({ region: config.region, endpoint: config.websocketEndpoint })),
+        render: (e, role) => toWireEvent(e, new UrlBuilder(consumer ?? '', '/v1'), role) as Record<string, unknown>,
+        resumeOverlapMs: config.eventResumeOverlapSeconds * 1000,
+        logError: log,
+      })
+    : undefined;
+  const stopLive = live && consumer ? events.subscribe((e) => live.add(e)) : () => undefined;
   const app = createApp({
     service,
-    events: { feed: events, pingSeconds: config.eventPingSeconds, live: !!opts.events, upgradeWebSocket: opts.upgradeWebSocket },
+    events: {
+      feed: events,
+      pingSeconds: config.eventPingSeconds,
+      live: !!opts.events,
+      upgradeWebSocket: opts.upgradeWebSocket,
+      websocketUrl: config.websocketUrl,
+      connections: config.websocketUrl ? streamConnections : undefined,
+    },
     logError: opts.logError,
     agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0, instances: health },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
   const stop = () => {
+    stopLive();
     stopBus();
     stopCapture();
     stopAudit();
     stopHealth();
     stopEvents();
   };
-  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, bus, webhooks, health, audit, stop };
+  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, bus, streamConnections, live, webhooks, health, audit, stop };
 }

@@ -3,15 +3,20 @@
  * is mocked) against a DynamoDB-compatible endpoint, configured as the stack configures it
  * (`DROVER_STREAM_CONSUMER_ORIGIN`): each change becomes an event in the log, an audit entry, and a signed webhook
  * delivery; without a delivery queue (`DROVER_WEBHOOK_QUEUE_URL` unset) the consumer attempts them itself, and the
- * scheduled worker attempts what is due (`functions/webhook-queue.test.ts` covers the queue).
+ * scheduled worker attempts what is due (`functions/webhook-queue.test.ts` covers the queue). An exit under a
+ * restart policy is decided there too (the attempt recorded with its due time, nothing begun: a Lambda holds no
+ * timer), and the scheduled recovery function begins the restart once it is due.
  */
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js';
+import type { RecoveryRecord } from '../core/domain/health.js';
+import { SYSTEM_CALLER } from '../core/domain/ledger.js';
 import { toItem, type Resource } from '../core/store/item.js';
 import { lambdaApi } from '../test/helpers/lambda.js';
+import { until } from '../test/helpers/wait.js';
 import { dynamoClient, ensureTable } from '../core/store/connect.js';
 
 let db: EmbeddedDynamo;
@@ -54,6 +59,7 @@ beforeAll(async () => {
     DROVER_ADMIN_SECRET_KEY: 'stream-secret',
     DROVER_RUNNER: 'inline',
     DROVER_STREAM_CONSUMER_ORIGIN: 'https://api.example.com',
+    DROVER_RESTART_BACKOFF_MS: '50',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
   });
@@ -63,7 +69,7 @@ afterAll(async () => {
   await db.close();
 });
 
-describe('functions/events and functions/webhooks', () => {
+describe('functions/events, functions/webhooks and functions/recovery', () => {
   it('turn the stream into events, audit entries and signed webhook deliveries', async () => {
     const hook = await api('POST', '/v1/webhooks', { url: receiverUrl, eventFilter: { resourceTypes: ['container'] } });
     expect(hook.status).toBe(201);
@@ -93,5 +99,36 @@ describe('functions/events and functions/webhooks', () => {
     const { handler: worker } = await import('./webhooks.js');
     expect(await worker()).toEqual({ ran: true });
     expect(received).toHaveLength(2);
+  });
+
+  it('record a restart policy\'s attempt from the stream, and the scheduled recovery function begins it when due', async () => {
+    const made = await api('POST', '/v1/containers', { imageUuid: 'sim:s', name: 'exits', restartPolicy: { name: 'always' } });
+    const { stageDrover } = await import('./stage.js');
+    const { store, ledger } = await stageDrover();
+    const running = (await store.get(made.body.id))!;
+    expect(running.state).toBe('running');
+    // The instance exits (the `exit` process, as an agent's report begins it).
+    const begun = await ledger.begin(running, 'exit', { exitCode: 1 }, SYSTEM_CALLER);
+    const ref = { id: running.id, actionId: begun.resource.action!.id };
+    const reported = (await ledger.report(ref, { fields: { exit: { code: 1, at: Date.now() } } }, begun.resource))!;
+    const stopped = (await ledger.complete(ref, {}, reported))!.resource;
+
+    const { handler: consume } = await import('./events.js');
+    await consume({ Records: [record(running, begun.resource), record(begun.resource, reported), record(reported, stopped)] });
+    const decided = (await store.get(running.id))!;
+    const rec = decided.fields.recovery as RecoveryRecord;
+    expect([decided.state, decided.action ?? null]).toEqual(['stopped', null]);
+    expect(rec).toMatchObject({ attempts: 1, action: 'start', nextAt: expect.any(Number) });
+
+    const { handler: recover } = await import('./recovery.js');
+    // Due 50 ms after it was recorded: the function begins it on the first run at or after that.
+    const ran = await until(async () => {
+      const out = await recover();
+      return out.begun.length ? out : undefined;
+    });
+    expect(ran).toEqual({ begun: [running.id] });
+    const restarted = (await store.get(running.id))!;
+    expect([restarted.state, restarted.fields.startCount, (restarted.fields.recovery as RecoveryRecord).nextAt]).toEqual(['running', 2, undefined]);
+    expect(await recover()).toEqual({ begun: [] });
   });
 });

@@ -1,8 +1,9 @@
 /**
  * @module
  * Lambda entry point of the table's stream consumer: every committed change the stream reports goes through the
- * same event feed the embedded stack runs on its store's change feed, into the event log, the audit trail and
- * webhook deliveries, whose new ones go onto the delivery queue.
+ * same event feed the embedded stack runs on its store's change feed, into the event log, the audit trail,
+ * webhook deliveries (new ones go onto the delivery queue), automatic recovery's decisions (recorded with their due
+ * time; `functions/recovery.ts` acts), the event bus, and the WebSocket API's `/v1/subscribe` clients.
  */
 import { webhookQueueOf } from '../core/events/webhook-queue.js';
 import { changeOfStreamRecord, type StreamRecord } from '../core/store/stream.js';
@@ -19,11 +20,19 @@ interface StreamEvent {
  * logged twice, and its event keeps the deliveries it got (`WebhookDeliveries.createOnce`), queued again if pending.
  */
 export const handler = async (event: StreamEvent) => {
-  const { events, audit, webhooks, bus } = await stageDrover({ webhookQueue: webhookQueueOf });
-  for (const r of event.Records) if (r.dynamodb) events.consume(changeOfStreamRecord(r.dynamodb));
+  const { events, audit, webhooks, bus, live, health } = await stageDrover({ webhookQueue: webhookQueueOf });
+  for (const r of event.Records) {
+    if (!r.dynamodb) continue;
+    const change = changeOfStreamRecord(r.dynamodb);
+    events.consume(change);
+    live?.observe(change);
+  }
   await events.settled();
-  // What the events feed here (DROVER_STREAM_CONSUMER_ORIGIN set): the audit trail, and webhook deliveries (queued).
+  // Subscribers get events once they are in the log (a connection that arrived is replayed from it first).
+  await live?.settled();
+  // What the events feed here (DROVER_STREAM_CONSUMER_ORIGIN set): the audit trail, webhook deliveries (queued), recovery.
   await audit.settled();
+  await health.settled();
   await webhooks.settled();
   await bus?.settled();
   return { records: event.Records.length };

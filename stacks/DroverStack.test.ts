@@ -12,8 +12,7 @@ import { WORKFLOWS } from '../core/process/workflows.js';
 import { DroverStack } from './DroverStack.js';
 
 let synthesized: Promise<Template> | undefined;
-
-/** The stage's template, synthesized once for the file. */
+/** The stage's template, synthesized once for every test of this file. */
 function template(): Promise<Template> {
   synthesized ??= (async () => {
     await initProject({ stage: 'test' });
@@ -25,19 +24,19 @@ function template(): Promise<Template> {
   return synthesized;
 }
 
-/** The logical id and resource of the one Lambda function whose handler ends with `suffix`. */
-function functionWith(t: Template, suffix: string): [string, { Properties: any }] {
-  const found = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([, f]) => (f as any).Properties.Handler?.endsWith(suffix));
-  expect(found, suffix).toHaveLength(1);
-  return found[0] as [string, { Properties: any }];
+/** The logical id and properties of the function whose handler ends with `handler`. */
+function functionOf(t: Template, handler: string): [string, any] {
+  const found = Object.entries(t.findResources('AWS::Lambda::Function')).find(([, f]: [string, any]) => f.Properties.Handler?.endsWith(handler));
+  if (!found) throw new Error(`no function with handler ${handler}`);
+  return [found[0], (found[1] as any).Properties];
 }
 
-/** The IAM policies attached to a function's role, as JSON text. */
-function policiesOf(t: Template, fn: { Properties: any }): string[] {
-  const role = fn.Properties.Role['Fn::GetAtt'][0] as string;
-  return Object.entries(t.findResources('AWS::IAM::Policy'))
-    .filter(([, p]) => (p as any).Properties.Roles.some((r: { Ref?: string }) => r.Ref === role))
-    .map(([, p]) => JSON.stringify((p as any).Properties.PolicyDocument));
+/** The policy documents attached to a function's role. */
+function policiesOf(t: Template, fnProps: any): string[] {
+  const role = JSON.stringify(fnProps.Role);
+  return Object.values(t.findResources('AWS::IAM::Policy'))
+    .filter((p: any) => (p.Properties.Roles as unknown[]).some((r) => role.includes(JSON.stringify(r).replace(/^\{"Ref":"|"\}$/g, ''))))
+    .map((p: any) => JSON.stringify(p.Properties.PolicyDocument));
 }
 
 describe('DroverStack', () => {
@@ -53,18 +52,19 @@ describe('DroverStack', () => {
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
     });
-    t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    // The HTTP API, and the WebSocket API of `/v1/subscribe` (the next test).
+    t.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
     const fns = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[];
     const handlers = fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME).map((f) => f.Properties.Handler);
-    for (const name of ['api', 'tasks', 'sweeper', 'reconciler', 'events', 'webhooks']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
+    for (const name of ['api', 'tasks', 'sweeper', 'reconciler', 'events', 'webhooks', 'recovery']) expect(handlers.some((h) => h.endsWith(`${name}.handler`)), name).toBe(true);
     // The table's stream feeds the events function, from the oldest record kept, with retries.
     const mappings = (Object.values(t.findResources('AWS::Lambda::EventSourceMapping')) as { Properties: any }[]).filter((m) =>
       JSON.stringify(m.Properties.EventSourceArn).includes('StreamArn'),
     );
     expect(mappings).toHaveLength(1);
     expect(mappings[0].Properties).toMatchObject({ StartingPosition: 'TRIM_HORIZON', BatchSize: 100, MaximumRetryAttempts: 10 });
-    const eventsFn = functionWith(t, 'events.handler');
+    const eventsFn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([, f]: [string, any]) => f.Properties.Handler?.endsWith('events.handler'))!;
     expect(JSON.stringify(mappings[0].Properties.FunctionName)).toContain(eventsFn[0]);
     // The consumer puts events on the stage's bus, and may (only it may).
     t.resourceCountIs('AWS::Events::EventBus', 1);
@@ -75,6 +75,19 @@ describe('DroverStack', () => {
     expect(JSON.stringify(eventsGrants[0])).not.toContain('events:*');
     // The consumer feeds the audit trail and webhook deliveries, whose bodies link to the API's URL.
     expect(JSON.stringify((eventsFn[1] as any).Properties.Environment.Variables.DROVER_STREAM_CONSUMER_ORIGIN)).toContain('ApiEndpoint');
+    // It also decides recoveries (a crash loop past its cap is stopped from there: a workflow), with the stage's settings.
+    const config = loadConfig(process.env);
+    expect((eventsFn[1] as any).Properties.Environment.Variables.DROVER_RESTART_BACKOFF_MS).toBe(String(config.restart.backoffMs));
+    const grantsOf = (fn: any) => {
+      const role = fn.Properties.Role['Fn::GetAtt'][0];
+      return Object.values(t.findResources('AWS::IAM::Policy'))
+        .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === role))
+        .map((p: any) => JSON.stringify(p.Properties.PolicyDocument))
+        .join();
+    };
+    expect(grantsOf(eventsFn[1])).toContain('states:StartExecution');
+    const webhooksFn = fns.find((f) => f.Properties.Handler?.endsWith('webhooks.handler'));
+    expect(grantsOf(webhooksFn)).not.toContain('states:StartExecution');
     for (const f of fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME)) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
     }
@@ -82,7 +95,6 @@ describe('DroverStack', () => {
     // One Standard state machine per workflow; every host call waits for a task token with both timeouts.
     const machines = Object.values(t.findResources('AWS::StepFunctions::StateMachine')) as { Properties: any }[];
     expect(machines.length).toBe(Object.keys(WORKFLOWS).length);
-    const config = loadConfig(process.env);
     for (const [workflow, spec] of Object.entries(WORKFLOWS)) {
       const m = machines.find((x) => x.Properties.StateMachineName === `test-drover-${workflow}`);
       expect(m, workflow).toBeDefined();
@@ -97,8 +109,8 @@ describe('DroverStack', () => {
         expect(task.Catch?.flatMap((c: { ErrorEquals: string[] }) => c.ErrorEquals), where).toContain('States.HeartbeatTimeout');
       }
     }
-    // The sweeper and the webhook worker every minute, the reconciler (a consistent Scan of the table) every 10
-    // minutes by default.
+    // The sweeper, the webhook worker and recovery (backoffs rounded up to it) every minute, the reconciler (a
+    // consistent Scan of the table) every 10 minutes by default.
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
     const rules = Object.values(t.findResources('AWS::Events::Rule')) as { Properties: any }[];
@@ -109,8 +121,42 @@ describe('DroverStack', () => {
         .map((r) => JSON.stringify(r.Properties.Targets))
         .map((targets) => byId.find(([id]) => targets.includes(`"${id}"`))?.[1].Properties.Handler)
         .sort();
-    expect(targetsOf('rate(1 minute)')).toEqual(['functions/sweeper.handler', 'functions/webhooks.handler']);
+    expect(targetsOf('rate(1 minute)')).toEqual(['functions/recovery.handler', 'functions/subscribe.ping', 'functions/sweeper.handler', 'functions/webhooks.handler']);
     expect(targetsOf('rate(10 minutes)')).toEqual(['functions/reconciler.handler']);
+  }, 120_000);
+
+  it('serves /v1/subscribe through a WebSocket API that the stream consumer pushes to', async () => {
+    const t = await template();
+    t.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
+    t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'WEBSOCKET' });
+    const routes = (Object.values(t.findResources('AWS::ApiGatewayV2::Route')) as { Properties: any }[]).map((r) => r.Properties.RouteKey).sort();
+    expect(routes).toEqual(['$connect', '$default', '$default', '$disconnect']);
+    const [subscriberId, subscriber] = functionOf(t, 'subscribe.handler');
+    // All three routes go to the one subscriber function.
+    const integrations = Object.values(t.findResources('AWS::ApiGatewayV2::Integration')).map((i) => JSON.stringify(i));
+    expect(integrations.filter((i) => i.includes(subscriberId))).toHaveLength(3);
+    // The HTTP API names the WebSocket API when asked for a stream it cannot hold; the subscriber records connections.
+    for (const fn of [functionOf(t, 'api.handler')[1], subscriber]) expect(JSON.stringify(fn.Environment.Variables.DROVER_WEBSOCKET_URL)).toContain('wss://');
+    // The consumer and the pinger post through the management API: ManageConnections on the API's connections,
+    // nothing wider. (SST grants the same to the routes' function, which posts nothing; the narrowing of every
+    // function's role is the AWS stage issue's.)
+    const [, consumer] = functionOf(t, 'events.handler');
+    const [, pinger] = functionOf(t, 'subscribe.ping');
+    for (const fn of [consumer, pinger]) {
+      expect(fn.Environment.Variables.DROVER_WEBSOCKET_ENDPOINT).toBeDefined();
+      const manage = policiesOf(t, fn).filter((p) => p.includes('execute-api:ManageConnections'));
+      expect(manage).toHaveLength(1);
+      expect(manage[0]).toContain('@connections/*');
+    }
+    const managers = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes('execute-api:'));
+    expect(managers).toHaveLength(3);
+    expect(JSON.stringify(managers)).not.toContain('execute-api:*');
+    for (const p of managers) expect(JSON.stringify(p).match(/"Action":"execute-api:[^"]*"/g)).toEqual(['"Action":"execute-api:ManageConnections"']);
+    // Connecting needs the table, not the workflows.
+    expect(policiesOf(t, subscriber).join()).not.toContain('states:');
+    // Pings every minute (DROVER_EVENT_PING_SECONDS rounded up to EventBridge's finest rate).
+    const rules = Object.values(t.findResources('AWS::Events::Rule')) as { Properties: any }[];
+    expect(rules.some((r) => r.Properties.ScheduleExpression === 'rate(1 minute)' && JSON.stringify(r.Properties.Targets).includes(functionOf(t, 'subscribe.ping')[0]))).toBe(true);
   }, 120_000);
 
   it('queues webhook deliveries for a worker, with a dead-letter queue, and grants sending only', async () => {
@@ -122,8 +168,8 @@ describe('DroverStack', () => {
     expect(dlq[1].Properties.MessageRetentionPeriod).toBe(14 * 86_400);
     // A message that failed five receives moves to the dead-letter queue; one in work is hidden longer than the worker runs.
     expect(queue[1].Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlq[0], 'Arn'] }, maxReceiveCount: 5 });
-    const worker = functionWith(t, 'webhooks.queueHandler');
-    expect(queue[1].Properties.VisibilityTimeout).toBeGreaterThanOrEqual(worker[1].Properties.Timeout);
+    const worker = functionOf(t, 'webhooks.queueHandler');
+    expect(queue[1].Properties.VisibilityTimeout).toBeGreaterThanOrEqual(worker[1].Timeout);
 
     // The worker reads the queue ten messages at a time, reporting failed messages one by one.
     const fromQueue = (Object.values(t.findResources('AWS::Lambda::EventSourceMapping')) as { Properties: any }[]).filter((m) =>
@@ -136,12 +182,12 @@ describe('DroverStack', () => {
     // Who may use the queue: the stream consumer and the scheduled worker send (sqs:SendMessage on it, nothing else);
     // the queue's worker also sends (its retries) and receives through the mapping's grant. No sqs:* anywhere.
     const queueRef = JSON.stringify({ 'Fn::GetAtt': [queue[0], 'Arn'] });
-    const sqsStatements = (fn: { Properties: any }) =>
+    const sqsStatements = (fn: any) =>
       policiesOf(t, fn).flatMap((doc) => (JSON.parse(doc).Statement as any[]).filter((st) => JSON.stringify(st.Action).includes('sqs:')));
     for (const suffix of ['events.handler', 'webhooks.handler']) {
-      const fn = functionWith(t, suffix)[1];
+      const fn = functionOf(t, suffix)[1];
       expect(sqsStatements(fn), suffix).toEqual([{ Action: 'sqs:SendMessage', Effect: 'Allow', Resource: JSON.parse(queueRef) }]);
-      expect(JSON.stringify(fn.Properties.Environment.Variables.DROVER_WEBHOOK_QUEUE_URL), suffix).toContain(queue[0]);
+      expect(JSON.stringify(fn.Environment.Variables.DROVER_WEBHOOK_QUEUE_URL), suffix).toContain(queue[0]);
     }
     const workerActions = sqsStatements(worker[1]).flatMap((st) => [st.Action].flat());
     expect(workerActions).toContain('sqs:SendMessage');
@@ -149,7 +195,7 @@ describe('DroverStack', () => {
     expect(workerActions).toContain('sqs:DeleteMessage');
     expect(sqsStatements(worker[1]).every((st) => JSON.stringify(st.Resource) === queueRef)).toBe(true);
     for (const other of ['api.handler', 'tasks.handler', 'sweeper.handler', 'reconciler.handler']) {
-      expect(sqsStatements(functionWith(t, other)[1]), other).toEqual([]);
+      expect(sqsStatements(functionOf(t, other)[1]), other).toEqual([]);
     }
     expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('sqs:*');
   }, 120_000);

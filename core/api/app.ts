@@ -151,7 +151,7 @@ export function createApp(opts: AppOptions): Hono {
     if (segments[0].toLowerCase() === 'schemas') return schemas(c, method, segments, principal, urls);
     if (segments[0].toLowerCase() === 'subscribe' && segments.length === 1) {
       if (method !== 'GET') throw statusError(405);
-      return subscribe(c, opts.events, service.store, scope, url, urls);
+      return subscribe(c, opts.events, scope, url, urls);
     }
 
     const s = schemaFor(segments[0], principal.role);

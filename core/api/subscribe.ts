@@ -8,13 +8,11 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { UpgradeWebSocket } from 'hono/ws';
-import type { EventFeed } from '../domain/events.js';
+import { wants, type EventFeed } from '../domain/events.js';
 import type { Scope } from '../domain/service.js';
 import { ApiError, statusError } from '../errors.js';
-import { schemaFor } from '../schema/registry.js';
-import { eventIdTime, type StoredEvent } from '../store/events.js';
-import { partitions } from '../store/keys.js';
-import type { Store } from '../store/store.js';
+import { eventIdAt, eventIdTime, type StoredEvent } from '../store/events.js';
+import type { StreamConnections } from '../store/connections.js';
 import { toWireEvent } from './render.js';
 import type { UrlBuilder } from './urls.js';
 
@@ -26,12 +24,22 @@ export interface EventStreamOptions {
   live: boolean;
   /** The server's WebSocket upgrade, where it has one (`@hono/node-server` locally; none on Lambda). */
   upgradeWebSocket?: UpgradeWebSocket;
+  /** In AWS: the stage's WebSocket API (`wss://…`), where subscribers connect instead of here. */
+  websocketUrl?: string;
+  /**
+   * In AWS, the WebSocket API's function: `$connect`s to record (the request's `c.env.websocketConnectionId`),
+   * which the table stream's consumer then serves (`core/events/websocket-gateway.ts`).
+   */
+  connections?: StreamConnections;
+}
+
+/** What the WebSocket API's function hands the app with a `$connect` (`app.fetch(request, env)`). */
+export interface GatewayConnectEnv {
+  websocketConnectionId: string;
 }
 
 /** The one event name there is. */
 const RESOURCE_CHANGE = 'resource.change';
-/** Most events one resume replays before going live; a client further behind should list again. */
-const MAX_REPLAY = 10_000;
 
 /** Values of a query parameter given repeated or comma-separated. */
 function listParam(url: URL, name: string): string[] {
@@ -43,25 +51,33 @@ type WireEvent = Record<string, unknown>;
 
 /**
  * Serves one subscription: over WebSocket when the request asks to upgrade (the local stack; Rancher v1 served
- * events so), else as Server-Sent Events.
+ * events so), else as Server-Sent Events; in AWS, records a `$connect` of the stage's WebSocket API.
  *
  * @example
- * if (segments[0] === 'subscribe') return subscribe(c, opts.events, store, scope, url, urls);
+ * if (segments[0] === 'subscribe') return subscribe(c, opts.events, scope, url, urls);
  */
-export async function subscribe(c: Context, opts: EventStreamOptions, store: Store, scope: Scope, url: URL, urls: UrlBuilder): Promise<Response> {
+export async function subscribe(c: Context, opts: EventStreamOptions, scope: Scope, url: URL, urls: UrlBuilder): Promise<Response> {
   const names = listParam(url, 'eventNames');
   if (names.length && !names.includes(RESOURCE_CHANGE)) {
     throw new ApiError(422, 'InvalidOption', { fieldName: 'eventNames', message: `The stream carries ${RESOURCE_CHANGE} events only` });
   }
-  if (!opts.live) throw statusError(501, 'This deployment serves no live event stream; read events through its event bus');
+  const connectionId = (c.env as Partial<GatewayConnectEnv> | undefined)?.websocketConnectionId;
+  if (connectionId && opts.connections) return connectThroughGateway(c, opts, opts.connections, connectionId, scope, url);
+  if (!opts.live) {
+    throw statusError(
+      501,
+      opts.websocketUrl
+        ? `Subscribe through this stage's WebSocket API: ${opts.websocketUrl}?eventNames=${RESOURCE_CHANGE} (give projectId=<id> to pick a project)`
+        : 'This deployment serves no live event stream; read events through its event bus',
+    );
+  }
   const websocket = c.req.header('upgrade')?.toLowerCase() === 'websocket';
   if (!websocket && !(c.req.header('accept') ?? '').includes('text/event-stream') && url.searchParams.get('transport') !== 'sse') {
     throw statusError(400, 'Subscribe over WebSocket, or with Accept: text/event-stream (Server-Sent Events)');
   }
   if (websocket && !opts.upgradeWebSocket) throw statusError(501, 'This server takes no WebSocket; subscribe with Accept: text/event-stream');
-  const lastEventId = url.searchParams.get('lastEventId') ?? c.req.header('last-event-id') ?? undefined;
-  if (lastEventId !== undefined) checkResumable(lastEventId, opts.feed.log.retentionSeconds);
-  const sub = { opts, store, scope, urls, lastEventId, resourceTypes: new Set(listParam(url, 'resourceType')), resourceIds: new Set(listParam(url, 'resourceId')) };
+  const lastEventId = resumeFrom(c, url, opts);
+  const sub = { opts, scope, urls, lastEventId, resourceTypes: new Set(listParam(url, 'resourceType')), resourceIds: new Set(listParam(url, 'resourceId')) };
 
   if (websocket) {
     let close = () => {};
@@ -96,10 +112,38 @@ export async function subscribe(c: Context, opts: EventStreamOptions, store: Sto
   });
 }
 
+/** The event id a client resumes after (`lastEventId`, or SSE's `Last-Event-ID`), checked still retained. */
+function resumeFrom(c: Context, url: URL, opts: EventStreamOptions): string | undefined {
+  const lastEventId = url.searchParams.get('lastEventId') ?? c.req.header('last-event-id') ?? undefined;
+  if (lastEventId !== undefined) checkResumable(lastEventId, opts.feed.log.retentionSeconds);
+  return lastEventId;
+}
+
+/**
+ * A `$connect` of the stage's WebSocket API, authenticated and scoped like any request: recorded with what the
+ * client asked for; the table stream's consumer sees it arrive, sends what the client missed, then live events.
+ * Answering 200 lets API Gateway open the connection; an error refuses it.
+ */
+async function connectThroughGateway(c: Context, opts: EventStreamOptions, connections: StreamConnections, connectionId: string, scope: Scope, url: URL) {
+  const lastEventId = resumeFrom(c, url, opts);
+  const now = Date.now();
+  await connections.add({
+    connectionId,
+    projectId: scope.projectId,
+    role: scope.principal.role,
+    resourceTypes: listParam(url, 'resourceType'),
+    resourceIds: listParam(url, 'resourceId'),
+    live: false,
+    cursor: lastEventId ?? eventIdAt(now),
+    resuming: lastEventId !== undefined,
+    connectedAt: now,
+  });
+  return c.body(null, 200);
+}
+
 /** What a subscription asks for. */
 interface SubscriptionRequest {
   opts: EventStreamOptions;
-  store: Store;
   scope: Scope;
   urls: UrlBuilder;
   lastEventId: string | undefined;
@@ -122,11 +166,8 @@ interface SubscriptionSink {
 function openSubscription(req: SubscriptionRequest, sink: SubscriptionSink): () => void {
   const { opts, scope } = req;
   const role = scope.principal.role;
-  const wanted = (e: StoredEvent) =>
-    (scope.projectId === null || e.projectId === scope.projectId) &&
-    (!req.resourceTypes.size || req.resourceTypes.has(e.resourceType)) &&
-    (!req.resourceIds.size || req.resourceIds.has(e.resourceId)) &&
-    !!schemaFor(e.resourceType, role);
+  const filter = { projectId: scope.projectId, role, resourceTypes: req.resourceTypes, resourceIds: req.resourceIds };
+  const wanted = (e: StoredEvent) => wants(filter, e);
   let sent = req.lastEventId;
   let live = false;
   const held: StoredEvent[] = [];
@@ -146,7 +187,7 @@ function openSubscription(req: SubscriptionRequest, sink: SubscriptionSink): () 
     clearInterval(ping);
   };
   (async () => {
-    if (req.lastEventId !== undefined) for (const e of await replay(opts.feed, req.store, scope.projectId, req.lastEventId)) if (wanted(e)) send(e);
+    if (req.lastEventId !== undefined) for (const e of await opts.feed.missedSince(scope.projectId, req.lastEventId)) if (wanted(e)) send(e);
     for (const e of held) send(e);
     held.length = 0;
     live = true;
@@ -166,13 +207,4 @@ function checkResumable(id: string, retentionSeconds: number): void {
       message: `Events after ${id} are no longer kept (${retentionSeconds} s): list the resources again, then subscribe without lastEventId`,
     });
   }
-}
-
-/** The retained events after `afterId`, of one project or (the admin) of every project, in id order. */
-async function replay(feed: EventFeed, store: Store, projectId: string | null, afterId: string): Promise<StoredEvent[]> {
-  const projects: string[] = [];
-  if (projectId !== null) projects.push(projectId);
-  else for await (const page of store.queryIndex({ index: 'byKind', partition: partitions.byKind('account') })) projects.push(...page.map((p) => p.id));
-  const events = (await Promise.all(projects.map((p) => feed.log.after(p, afterId, MAX_REPLAY)))).flat();
-  return events.sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, MAX_REPLAY);
 }

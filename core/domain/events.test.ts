@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
+import { draftResource, putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
+import type { Change } from '../store/changes.js';
+import { toItem, type Resource } from '../store/item.js';
 import { EventIds, EventLog, eventIdTime, type StoredEvent } from '../store/events.js';
 import { WriteConflictError } from '../errors.js';
 import { EventFeed } from './events.js';
@@ -40,6 +42,24 @@ describe('the event feed', () => {
     await t.store.putConfig('someSetting', 1);
     await feed.settled();
     expect(seen.filter((e) => e.resourceId === host.id).map((e) => e.version)).toEqual([0, 2]);
+  });
+
+  it('logs each change once when stream consumers run side by side in one millisecond and batches come twice', async () => {
+    // Two shard consumers (changes may come twice) with the same clock: both hand out the same first id.
+    const clock = () => 1764620000000;
+    const consumers = [1, 2].map(() => new EventFeed(t.store, new EventLog(t.store, { retentionSeconds: 3600, now: clock }), undefined, true));
+    const a = await draftResource(t.store, { type: 'container', baseType: 'instance', state: 'running', projectId: '1a7' });
+    const b = await draftResource(t.store, { type: 'container', baseType: 'instance', state: 'running', projectId: '1a7' });
+    const created = (r: Resource): Change => ({ key: { pk: r.id, sk: 'R' }, kind: 'resource', oldImage: undefined, newImage: toItem(r) });
+    consumers[0].consume(created(a));
+    consumers[1].consume(created(b));
+    await Promise.all(consumers.map((c) => c.settled()));
+    // The batch of `a` comes again, to the other consumer.
+    consumers[1].consume(created(a));
+    await consumers[1].settled();
+    const logged = await consumers[0].log.after('1a7', undefined);
+    expect(logged.map((e) => e.resourceId).sort()).toEqual([a.id, b.id].sort());
+    expect(new Set(logged.map((e) => e.id)).size).toBe(2);
   });
 });
 

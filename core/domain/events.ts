@@ -5,9 +5,11 @@
  * to the event log in order and then handed to live subscribers. A write that lost its condition commits nothing and
  * makes no event.
  */
+import { schemaFor, type Role } from '../schema/registry.js';
 import type { Change } from '../store/changes.js';
-import { EventIds, type EventLog, type StoredEvent } from '../store/events.js';
+import { eventIdTime, EventIds, type EventLog, type StoredEvent } from '../store/events.js';
 import { fromItem, type Resource } from '../store/item.js';
+import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 
 /** The base types whose changes are events (D10), and webhooks (so disabling one after its failures is an event). */
@@ -20,6 +22,38 @@ const EVENTFUL: ReadonlySet<string> = new Set(['instance', 'instanceLink', 'host
 const QUIET_FIELDS: ReadonlySet<string> = new Set(['agentSeenAt']);
 
 export type EventListener = (event: StoredEvent) => void;
+
+/** What one subscriber of the stream asked for, and may see. */
+export interface SubscriptionFilter {
+  /** Its project, or `null` for every project (the admin without one). */
+  projectId: string | null;
+  role: Role;
+  /** Wanted resource types and ids (empty: all). */
+  resourceTypes: ReadonlySet<string> | readonly string[];
+  resourceIds: ReadonlySet<string> | readonly string[];
+}
+
+const has = (set: ReadonlySet<string> | readonly string[], v: string) => ('has' in set ? set.has(v) : set.includes(v));
+const size = (set: ReadonlySet<string> | readonly string[]) => ('size' in set ? set.size : set.length);
+
+/**
+ * Whether a subscriber gets `e`: its project (or every project), the types and ids it asked for, and only types its
+ * role has a schema for.
+ *
+ * @example
+ * wants({ projectId: '1a1', role: 'project', resourceTypes: ['container'], resourceIds: [] }, event) // true
+ */
+export function wants(f: SubscriptionFilter, e: StoredEvent): boolean {
+  return (
+    (f.projectId === null || e.projectId === f.projectId) &&
+    (!size(f.resourceTypes) || has(f.resourceTypes, e.resourceType)) &&
+    (!size(f.resourceIds) || has(f.resourceIds, e.resourceId)) &&
+    !!schemaFor(e.resourceType, f.role)
+  );
+}
+
+/** Most events one resume replays; a client further behind should list again. */
+export const MAX_REPLAY = 10_000;
 
 /**
  * The event of a committed change, if the change is one (`id` is given by the caller, in feed order).
@@ -95,13 +129,13 @@ export class EventFeed {
    * for (const r of event.Records) feed.consume(changeOfStreamRecord(r.dynamodb)); await feed.settled();
    */
   consume(change: Change): void {
-    const event = eventOf(change, this.ids.next(Date.now()));
+    const event = eventOf(change, this.ids.next(this.log.now()));
     if (!event) return;
     this.chain = this.chain
       .then(async () => {
-        const stable = this.redelivered ? { ...event, id: await this.log.claimId(event) } : event;
-        await this.log.append(stable);
-        return stable;
+        if (this.redelivered) return this.appendOnce(event);
+        await this.log.append(event);
+        return event;
       })
       .then((stable) => this.publish(stable))
       .catch((e) => {
@@ -133,6 +167,41 @@ export class EventFeed {
     const failure = this.failure;
     this.failure = undefined;
     if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * The retained events after `afterId` of one project, or (`null`, the admin) of every project, in id order, at
+   * most `MAX_REPLAY`. With `overlapMs`, from that much before `afterId` (without `afterId` itself): where several
+   * stream consumers append concurrently, an event can be logged after one with a later id, and a resume must not
+   * miss it (the repeats it may send are told apart by their ids).
+   *
+   * @example
+   * for (const e of await feed.missedSince('1a1', lastEventId)) send(e);
+   */
+  async missedSince(projectId: string | null, afterId: string, opts: { overlapMs?: number } = {}): Promise<StoredEvent[]> {
+    const projects: string[] = [];
+    if (projectId !== null) projects.push(projectId);
+    else for await (const page of this.store.queryIndex({ index: 'byKind', partition: partitions.byKind('account') })) projects.push(...page.map((p) => p.id));
+    const at = eventIdTime(afterId);
+    const from = opts.overlapMs && at !== null ? `${String(at - opts.overlapMs - 1).padStart(13, '0')}.9999` : afterId;
+    const events = (await Promise.all(projects.map((p) => this.log.after(p, from, MAX_REPLAY)))).flat().filter((e) => e.id !== afterId);
+    return events.sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, MAX_REPLAY);
+  }
+
+  /**
+   * Appends a change that may come twice, and from consumers running side by side (one per stream shard): it keeps
+   * the id it claimed first, and an id another consumer's change took in the same millisecond is traded for a
+   * fresh one, so no change is lost and none logged twice.
+   */
+  private async appendOnce(event: StoredEvent): Promise<StoredEvent> {
+    let id = await this.log.claimId(event);
+    for (;;) {
+      if (await this.log.append({ ...event, id })) return { ...event, id };
+      const there = await this.log.at(event.projectId, id);
+      // Logged already (a redelivery), or logged and expired since: nothing to add.
+      if (!there || (there.resourceId === event.resourceId && there.version === event.version)) return { ...event, id };
+      id = await this.log.reclaimId(event, id, this.ids.next(this.log.now()));
+    }
   }
 
   private publish(event: StoredEvent): void {

@@ -7,14 +7,19 @@
  *
  *   agent POST /agent/health ─▶ reportHealth ─▶ updatehealthy | updateunhealthy (finished in place, no workflow)
  *   agent POST /agent/exits  ─▶ reportExits  ─▶ exit (running → stopped), `fields.exit` = { code, at, message }
- *   event feed ─▶ Recovery: unhealthy + strategy recreate        ─┐ record the attempt on `fields.recovery`,
- *                           exited + restartPolicy always/on-failure ┘ wait the backoff, then begin restart | start
+ *   event feed ─▶ Recovery: unhealthy + strategy recreate        ─┐ record the attempt on `fields.recovery`
+ *                           exited + restartPolicy always/on-failure ┘ with its due time (`nextAt`, indexed: RD#)
  *                           past the cap ─▶ (stop, then) error, with the reason as its message
+ *   due (a timer in this process, or runDue on a schedule) ─▶ begin restart | start, clearing `nextAt` in that write
+ *
+ * The due time is durable: an embedded stack stopped during a backoff finds the recovery at its next start, and in
+ * AWS the stream consumer only records attempts while a scheduled function (`functions/recovery.ts`) runs `runDue`.
  */
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { ExitReport, HealthReport } from '../agent/protocol.js';
 import { processOf } from '../process/lifecycle.js';
-import type { Resource } from '../store/item.js';
+import { recoveryDueAt, type Resource } from '../store/item.js';
+import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import type { EventFeed } from './events.js';
 import { hostIdOf } from './hosts.js';
@@ -46,11 +51,19 @@ export interface RecoveryRecord {
   firstAt: number;
   /** When the last attempt (or the giving up) was decided: reports older than this are dealt with. */
   lastAt: number;
-  /** When the next action is due (the backoff). */
+  /** When the next action is due (the backoff); cleared by the write that begins it. */
   nextAt?: number;
+  /** The action due at `nextAt`: `restart` (a health recreate, of a running instance) or `start` (of a stopped one). */
+  action?: RecoveryAction;
   /** Set when the cap was reached: the instance is taken to `error` with this message. */
   gaveUp?: string;
 }
+
+/** What recovery begins once its backoff has passed. */
+export type RecoveryAction = 'restart' | 'start';
+
+/** The state an instance must still be in for its pending recovery action to begin. */
+const EXPECTED: Record<RecoveryAction, string> = { restart: 'running', start: 'stopped' };
 
 /** Why an instance needs recovery, judged from the resource alone. */
 type Need = { kind: 'recreate' | 'restart'; why: string; cap: number } | { kind: 'giveUp'; why: string };
@@ -142,6 +155,8 @@ export class InstanceHealth implements InstanceReports {
   private readonly now: () => number;
   private readonly log: (err: unknown) => void;
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Whether due recoveries are begun by timers in this process (not in a Lambda, where `runDue` runs on a schedule). */
+  private timersOn = true;
   /** One decision at a time per instance in this process. */
   private readonly chains = new Map<string, Promise<void>>();
   private stopped = false;
@@ -215,13 +230,15 @@ export class InstanceHealth implements InstanceReports {
   }
 
   /**
-   * Acts on every instance event from now on; returns the stop (which also drops pending backoff timers).
+   * Acts on every instance event from now on; returns the stop (which also drops pending backoff timers). With
+   * `timers: false` (the table stream's consumer in AWS) it only records attempts: `runDue` begins them when due.
    *
    * @example
    * const stop = health.start(drover.events); ... stop();
    */
-  start(feed: EventFeed): () => void {
+  start(feed: EventFeed, opts: { timers?: boolean } = {}): () => void {
     this.stopped = false;
+    this.timersOn = opts.timers ?? true;
     const off = feed.subscribe((e) => {
       if (e.resource.baseType === 'instance' && needOf(e.resource, this.deps.options)) this.consider(e.resource.id);
     });
@@ -231,6 +248,39 @@ export class InstanceHealth implements InstanceReports {
       this.timers.forEach(clearTimeout);
       this.timers.clear();
     };
+  }
+
+  /**
+   * Begins every recovery due at or before `now` (read from the `RD#` partitions of `byDeadline`, no scan): the
+   * instance must still be in the state its attempt was recorded for and under no action; one that is not has its
+   * due time cleared instead. Safe to run from several processes at once: the begin is conditional on the due time
+   * being still there, and clears it in the same write, so each recovery begins exactly once. Returns the ids begun.
+   *
+   * @example
+   * const begun = await health.runDue(); // ['1i5']
+   */
+  async runDue(now = this.now()): Promise<string[]> {
+    const begun: string[] = [];
+    for await (const page of this.deps.store.dueByDeadline(partitions.recoveryDue, now)) {
+      for (const res of page) if (await this.recover(res)) begun.push(res.id);
+    }
+    return begun;
+  }
+
+  /**
+   * Arms a timer in this process for every recovery recorded but not begun (those due already begin at once):
+   * after a restart, pending backoffs end when they were due, not at the next `runDue` pass.
+   *
+   * @example
+   * await health.resume();
+   */
+  async resume(): Promise<void> {
+    for await (const page of this.deps.store.dueByDeadline(partitions.recoveryDue, undefined)) {
+      for (const res of page) {
+        const due = dueOf(res);
+        if (due) this.arm(res.id, due.at);
+      }
+    }
   }
 
   /**
@@ -283,7 +333,10 @@ export class InstanceHealth implements InstanceReports {
             next.gaveUp =
               `${need.kind === 'recreate' ? 'Recreated' : 'Restarted'} ${restarts} time${restarts === 1 ? '' : 's'} in ` +
               `${span(now - firstAt)}; giving up (${need.why})`;
-          } else next.nextAt = now + backoffMs(attempts, this.deps.options);
+          } else {
+            next.nextAt = now + backoffMs(attempts, this.deps.options);
+            next.action = need.kind === 'recreate' ? 'restart' : 'start';
+          }
           attempt = next;
           return { ...cur, fields: { ...cur.fields, recovery: next } };
         },
@@ -299,20 +352,55 @@ export class InstanceHealth implements InstanceReports {
       if (e instanceof NothingToDo || e instanceof NotFoundError) return;
       throw e;
     }
-    const at = attempt!.nextAt!;
-    const action = need.kind === 'recreate' ? 'restart' : 'start';
-    const expect = need.kind === 'recreate' ? 'running' : 'stopped';
+    if (this.timersOn) this.arm(id, attempt!.nextAt!);
+  }
+
+  /** The fast path in a long-lived process: a timer that begins the recovery at `at` (as `runDue` would). */
+  private arm(id: string, at: number): void {
+    if (this.stopped) return;
     clearTimeout(this.timers.get(id));
     const timer = setTimeout(() => {
       this.timers.delete(id);
       if (this.stopped) return;
       void this.deps.store
         .get(id)
-        .then((cur) => (cur && !cur.action && cur.state === expect ? this.begin(cur, action, {}) : undefined))
+        .then((cur) => (cur && dueOf(cur)?.at === at ? this.recover(cur) : undefined))
         .catch((e) => this.log(e));
     }, Math.max(0, at - this.now()));
     timer.unref?.();
     this.timers.set(id, timer);
+  }
+
+  /**
+   * Begins the pending recovery of `res` (a copy read from the index or the table), clearing its due time in the
+   * same conditional write; if the instance is no longer in the state the attempt was recorded for, clears the due
+   * time alone. True when this call began the action.
+   */
+  private async recover(res: Resource): Promise<boolean> {
+    const due = dueOf(res);
+    if (!due) return false;
+    // Of several runners (timers, runDue in other processes) the first to write wins; the others find it gone.
+    const claim = (cur: Resource, stateOk: boolean): Resource => {
+      if (dueOf(cur)?.at !== due.at || dueOf(cur)?.action !== due.action || cur.action) throw new NothingToDo();
+      if ((cur.state === EXPECTED[due.action]) !== stateOk) throw stateOk ? new NotAsRecorded() : new NothingToDo();
+      const { nextAt: _n, action: _a, ...rest } = record(cur)!;
+      return { ...cur, fields: { ...cur.fields, recovery: rest } };
+    };
+    try {
+      const { runs } = await this.deps.ledger.begin(res, due.action, {}, SYSTEM_CALLER, undefined, (cur) => claim(cur, true));
+      await this.deps.runs.dispatch(runs);
+      return true;
+    } catch (e) {
+      if (e instanceof NotAsRecorded) {
+        // Stopped, started or errored by someone else meanwhile: nothing to recover, the due time goes.
+        await this.deps.store.mutate(res.id, (cur) => claim(cur, false)).catch((e2) => {
+          if (!(e2 instanceof NothingToDo || e2 instanceof NotFoundError)) throw e2;
+        });
+        return false;
+      }
+      if (e instanceof NothingToDo || e instanceof ConflictError || e instanceof NotFoundError) return false;
+      throw e;
+    }
   }
 
   /** The `error` process with the reason: begun, then ended by the ledger in `error` with the message shown. */
@@ -354,5 +442,14 @@ export class InstanceHealth implements InstanceReports {
   }
 }
 
+/** The pending recovery of an instance: its action and when it is due (`undefined` when none is pending). */
+function dueOf(res: Resource): { action: RecoveryAction; at: number } | undefined {
+  const at = recoveryDueAt(res);
+  const action = record(res)?.action;
+  return at !== undefined && action ? { action, at } : undefined;
+}
+
 /** Thrown out of `Store.mutate` when another decider got there first. */
 class NothingToDo extends Error {}
+/** Thrown out of a recovery's begin when the instance has left the state its attempt was recorded for. */
+class NotAsRecorded extends Error {}

@@ -133,17 +133,27 @@ export class Ledger {
    * Moves `res` into the action's transitioning state (conditional on the process's start states and the
    * version) and records the action with its deadline. A concurrent change that makes the action invalid is a
    * `ConflictError`. `source` (the client the request came from) is kept on the action for the audit trail.
+   * `also`, applied first to the current copy, writes the caller's own non-action fields in the same conditional
+   * write (automatic recovery clears its due time with the restart it begins), or throws to refuse.
    *
    * @example
    * const { resource, runs } = await ledger.begin(c, 'start', {}, 'admin'); // runs: [{ workflow: 'instance-start', ... }]
    */
-  async begin(res: Resource, action: string, input: Record<string, unknown>, caller: string, source?: RequestSource): Promise<Committed> {
+  async begin(
+    res: Resource,
+    action: string,
+    input: Record<string, unknown>,
+    caller: string,
+    source?: RequestSource,
+    also?: (cur: Resource) => Resource,
+  ): Promise<Committed> {
     const p = this.process(res, action);
     const field = p.field ?? 'state';
     const actionId = randomUUID();
     const { after } = await this.store.mutate(
       res.id,
-      (cur) => {
+      (read) => {
+        const cur = also ? also(read) : read;
         const from = stateOf(cur, field);
         if (!p.from.includes(from)) throw new ConflictError(stateConflictMessage(cur, action, from));
         // A process on another field (a health update, allocate) never takes the place of an open action: its

@@ -206,8 +206,13 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const driven = opts.workflows ? {} : await reconciler.drive(survey);
   const line = reportLine({ scanned: survey.scanned, ...allocations, ...driven });
   if (line) console.log(`Reconciled at start: ${line}`);
+  // Recoveries whose backoff the last run did not see end: due ones begin now, the rest get their timers back; a
+  // pass every DROVER_SWEEP_SECONDS catches any a timer missed (another process over a shared table, say).
+  await drover.health.runDue();
+  await drover.health.resume();
   const timers = [
     every(config.sweepSeconds, () => drover.sweeper.sweep().catch(logError)),
+    every(config.sweepSeconds, () => drover.health.runDue().catch(logError)),
     every(config.reconcileSeconds, () => reconciler.reconcile().catch(logError)),
   ];
 

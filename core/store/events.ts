@@ -5,7 +5,7 @@
  * subscriber resume. Written through `Store.write`.
  */
 import type { Resource } from './item.js';
-import { cond } from './expression.js';
+import { cond, type Condition } from './expression.js';
 import { eventPartition, keys } from './keys.js';
 import { isExpired, type Store } from './store.js';
 
@@ -53,6 +53,16 @@ export class EventIds {
 }
 
 /**
+ * The first event id of an epoch ms: every event logged at or after `ms` comes after it.
+ *
+ * @example
+ * eventIdAt(1764620000123) // '1764620000123.0000'
+ */
+export function eventIdAt(ms: number): string {
+  return `${String(ms).padStart(13, '0')}.0000`;
+}
+
+/**
  * The epoch ms an event id was handed out at, or `null` for a string that is no event id.
  *
  * @example
@@ -81,16 +91,33 @@ export class EventLog {
     return this.opts.retentionSeconds;
   }
 
+  /** The log's clock (epoch ms): what new event ids are made from. */
+  now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
   /**
-   * Stores an event (an id already stored is left as it is: appending again is harmless).
+   * Stores an event; `false` (and nothing written) when its id is taken already, by this event (appending again is
+   * harmless) or by another (`at` tells which).
    *
    * @example
-   * await log.append({ id, name: 'resource.change', ... });
+   * if (!(await log.append(event))) console.log(await log.at(event.projectId, event.id));
    */
-  async append(event: StoredEvent): Promise<void> {
+  async append(event: StoredEvent): Promise<boolean> {
     const expiresAt = Math.floor(event.time / 1000) + this.opts.retentionSeconds;
     const key = keys.event(event.projectId, event.id);
-    await this.store.write({ key, put: { pk: key.pk, sk: key.sk, ...event, expiresAt }, condition: cond.notExists('pk'), provenOld: null });
+    return !!(await this.store.write({ key, put: { pk: key.pk, sk: key.sk, ...event, expiresAt }, condition: cond.notExists('pk'), provenOld: null }));
+  }
+
+  /**
+   * The event logged under an id, if any.
+   *
+   * @example
+   * await log.at('1a1', '1764620000123.0000') // { resourceId: '1i5', version: 3, ... }
+   */
+  async at(projectId: string, id: string): Promise<StoredEvent | undefined> {
+    const item = await this.store.readItem(keys.event(projectId, id));
+    return item ? toEvent(item) : undefined;
   }
 
   /**
@@ -101,11 +128,26 @@ export class EventLog {
    * const id = await log.claimId(event); await log.append({ ...event, id });
    */
   async claimId(event: StoredEvent): Promise<string> {
+    return this.claim(event, event.id, cond.notExists('pk'));
+  }
+
+  /**
+   * Moves the change behind `event` from the id it claimed (`taken`, found used by another change) to `next`, unless
+   * it has been moved already; answers the id it holds now.
+   *
+   * @example
+   * id = await log.reclaimId(event, id, ids.next(log.now()));
+   */
+  async reclaimId(event: StoredEvent, taken: string, next: string): Promise<string> {
+    return this.claim(event, next, cond.eq('id', taken));
+  }
+
+  private async claim(event: StoredEvent, id: string, condition: Condition): Promise<string> {
     const key = keys.eventSource(event.resourceId, event.version);
     const expiresAt = Math.floor(event.time / 1000) + this.opts.retentionSeconds;
-    if (await this.store.write({ key, update: { set: { id: event.id, expiresAt } }, condition: cond.notExists('pk') })) return event.id;
+    if (await this.store.write({ key, update: { set: { id, expiresAt } }, condition })) return id;
     const claimed = (await this.store.readItem(key))?.id;
-    return typeof claimed === 'string' ? claimed : event.id;
+    return typeof claimed === 'string' ? claimed : id;
   }
 
   /**

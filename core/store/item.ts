@@ -80,6 +80,11 @@ export function indexKeys(r: Resource): Record<string, string> {
     k[INDEXES.byDeadline.pk] = partitions.byDeadline(r.num % DEADLINE_SHARDS);
     k[INDEXES.byDeadline.sk] = deadlineSortKey(due, r.id);
   }
+  const recoverAt = recoveryDueAt(r);
+  if (recoverAt !== undefined) {
+    k[INDEXES.byDeadline.pk] = partitions.recoveryDue(r.num % DEADLINE_SHARDS);
+    k[INDEXES.byDeadline.sk] = deadlineSortKey(recoverAt, r.id);
+  }
   const attemptAt = deliveryDueAt(r);
   if (attemptAt !== undefined) {
     k[INDEXES.byDeadline.pk] = partitions.webhookDue(r.num % DEADLINE_SHARDS);
@@ -136,6 +141,27 @@ export function purgeDueAt(r: Resource): number | undefined {
 export function deliveryDueAt(r: Resource): number | undefined {
   const at = r.fields.nextAttemptAt;
   if (r.baseType !== 'webhookDelivery' || (r.fields.status !== 'pending' && r.fields.status !== 'retrying') || typeof at !== 'number') return undefined;
+  return at;
+}
+
+/**
+ * When an instance's automatic recovery is due (`fields.recovery.nextAt`, epoch ms, with the action it will begin),
+ * or `undefined`: none pending, or the instance is under an action or awaiting its purge (then it sits in the
+ * sweeper's `T#` partition instead, and comes back here once that action ends). Such an instance sits in
+ * `byDeadline` under `RD#<num mod 8>`, so `InstanceHealth.runDue` finds due recoveries without a scan, and a
+ * restart of the process loses none.
+ *
+ * The instance item itself is indexed rather than a separate due item: the due time lives on `fields.recovery`
+ * already, and the begin of the recovery action clears it in the same conditional write that starts the action,
+ * so the record and its index entry can never disagree and no second item has to be written or cleaned up.
+ *
+ * @example
+ * recoveryDueAt(exitedContainer) // 1767225661000
+ */
+export function recoveryDueAt(r: Resource): number | undefined {
+  const rec = r.fields.recovery as { nextAt?: unknown; action?: unknown } | undefined;
+  const at = rec?.nextAt;
+  if (r.baseType !== 'instance' || r.action || purgeDueAt(r) !== undefined || typeof at !== 'number' || typeof rec?.action !== 'string') return undefined;
   return at;
 }
 

@@ -20,6 +20,7 @@
  * | event           | `ev#<projectId>`                  | event id (append order) |
  * | eventSource     | `evsrc#<resourceId>#<version>`    | `K`                     |
  * | auditPointer    | `audit#<resourceId>`              | `P`                     |
+ * | streamConnection | `wsconn`                         | API Gateway connection id |
  * | deliverySource  | `whdsrc#<webhookId>#<eventId>`    | `K`                     |
  */
 
@@ -39,6 +40,7 @@ export type EntityKind =
   | 'event'
   | 'eventSource'
   | 'auditPointer'
+  | 'streamConnection'
   | 'deliverySource';
 
 /** The key of one item, with the kind of entity it holds (only `pk` and `sk` go to DynamoDB). */
@@ -81,9 +83,17 @@ export const keys = {
   eventSource: (resourceId: string, version: number) => key('eventSource', `evsrc#${resourceId}#${version}`, 'K'),
   /** The audit trail's pointer from a resource to the entry of its latest action (audit entries are resources). */
   auditPointer: (resourceId: string) => key('auditPointer', `audit#${resourceId}`, 'P'),
+  /**
+   * A `/v1/subscribe` client connected through the stage's WebSocket API (AWS). All in one partition: a stage is
+   * one tenant, whose subscribers (UIs, CLIs) are few, and the stream consumer reads them all per batch.
+   */
+  streamConnection: (connectionId: string) => key('streamConnection', STREAM_CONNECTIONS_PARTITION, connectionId),
   /** The delivery an event got for a webhook: a redelivered event (a retried stream batch) gets the same one. */
   deliverySource: (webhookId: string, eventId: string) => key('deliverySource', `whdsrc#${webhookId}#${eventId}`, 'K'),
 } as const;
+
+/** The one partition of WebSocket stream connections. */
+export const STREAM_CONNECTIONS_PARTITION = 'wsconn';
 
 /** Partition prefixes of the entities whose key says what they are (a resource's says it by its sort key). */
 const KIND_OF_PREFIX: [string, EntityKind][] = [
@@ -111,6 +121,7 @@ const KIND_OF_PREFIX: [string, EntityKind][] = [
 export function kindOfKey(k: { pk: string; sk: string }): EntityKind {
   if (k.sk === RESOURCE_SK) return 'resource';
   if (k.pk.startsWith('idem#')) return k.sk === 'K' ? 'idempotency' : 'idempotencyPart';
+  if (k.pk === STREAM_CONNECTIONS_PARTITION) return 'streamConnection';
   for (const [prefix, kind] of KIND_OF_PREFIX) if (k.pk.startsWith(prefix)) return kind;
   throw new Error(`no entity has the key ${k.pk} / ${k.sk}`);
 }
@@ -172,6 +183,8 @@ export const partitions = {
   byDeadline: (shard: number) => `T#${shard}`,
   /** Webhook deliveries waiting for an attempt, in the `byDeadline` index beside the sweeper's `T#` partitions. */
   webhookDue: (shard: number) => `WD#${shard}`,
+  /** Instances whose automatic recovery (`fields.recovery.nextAt`) is pending, in `byDeadline` beside the others. */
+  recoveryDue: (shard: number) => `RD#${shard}`,
 } as const;
 
 /**

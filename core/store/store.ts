@@ -21,9 +21,9 @@ import { ConflictError, NotFoundError, TooLargeError, WriteConflictError } from 
 import { baseTypeOfId, parseId, type BaseType } from '../ids.js';
 import { ChangeFeed, type Change, type Item } from './changes.js';
 import { applyUpdate, buildExpression, cond, type Condition, type Update } from './expression.js';
-import { dynamoKey, keys, padNum, RESOURCE_SK, type ItemKey } from './keys.js';
+import { deadlineSortKey, dynamoKey, keys, padNum, RESOURCE_SK, type ItemKey } from './keys.js';
 import { accessKeyOf, fromItem, hostIndexEntry, toItem, type Resource } from './item.js';
-import { INDEXES, type IndexName } from './table.js';
+import { DEADLINE_SHARDS, INDEXES, type IndexName } from './table.js';
 
 /**
  * One write of one item, as data: a whole-item `put` (resources, whose `version` the caller sets), an `update`
@@ -480,6 +480,19 @@ export class Store {
       Limit: q.pageSize ?? 200,
     };
     yield* this.query(input);
+  }
+
+  /**
+   * Pages of the resources in one sharded family of `byDeadline` partitions (`partitions.byDeadline`,
+   * `partitions.webhookDue`, `partitions.recoveryDue`) due at or before `now` (every one when `now` is undefined),
+   * shard by shard, oldest first within a shard.
+   *
+   * @example
+   * for await (const page of store.dueByDeadline(partitions.webhookDue, Date.now())) for (const d of page) ...
+   */
+  async *dueByDeadline(partition: (shard: number) => string, now: number | undefined): AsyncGenerator<Resource[]> {
+    const below = now === undefined ? undefined : deadlineSortKey(now + 1, '');
+    for (let shard = 0; shard < DEADLINE_SHARDS; shard++) yield* this.queryIndexRange({ index: 'byDeadline', partition: partition(shard), below });
   }
 
   /**

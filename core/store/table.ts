@@ -13,6 +13,8 @@
  * | byState      | `S#<project>#<baseType>#<state>`      | padded num | `?state=running` without a scan          |
  * | byHost       | `H#<hostId>#<baseType>`               | padded num | instances on a host                      |
  * | byDeadline   | `T#<num mod 8>` (while an action runs, or a removed instance awaits its purge) | deadline (or removeTime) + id | the sweeper: transitions past due, purges due |
+ * | byDeadline   | `WD#<num mod 8>` (a webhook delivery awaiting an attempt) | nextAttemptAt + id | the webhook worker |
+ * | byDeadline   | `RD#<num mod 8>` (an instance with a pending recovery, no action) | recovery.nextAt + id | `InstanceHealth.runDue` |
  */
 
 export const INDEXES = {

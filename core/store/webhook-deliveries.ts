@@ -7,10 +7,9 @@
  * ids) finds the delivery it got first. Writes go through `Store.write`, `Store.create` and `Store.mutate`.
  */
 import { cond } from './expression.js';
-import { deadlineSortKey, keys, partitions } from './keys.js';
+import { keys, partitions } from './keys.js';
 import type { Resource } from './item.js';
 import type { Store } from './store.js';
-import { DEADLINE_SHARDS } from './table.js';
 
 /** How long a delivery's claim is kept: a table stream keeps its records 24 hours, so no batch comes back later. */
 const SOURCE_CLAIM_SECONDS = 86_400;
@@ -35,10 +34,7 @@ export class WebhookDeliveries {
    * for await (const d of deliveries.due(Date.now())) console.log(d.id, d.fields.nextAttemptAt);
    */
   async *due(now: number): AsyncGenerator<Resource> {
-    for (let shard = 0; shard < DEADLINE_SHARDS; shard++) {
-      const pages = this.store.queryIndexRange({ index: 'byDeadline', partition: partitions.webhookDue(shard), below: deadlineSortKey(now + 1, '') });
-      for await (const page of pages) yield* page;
-    }
+    for await (const page of this.store.dueByDeadline(partitions.webhookDue, now)) yield* page;
   }
 
   /**

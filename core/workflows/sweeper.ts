@@ -10,10 +10,9 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import { SYSTEM_CALLER, type Ledger } from '../domain/ledger.js';
 import type { Runs } from '../domain/runs.js';
 import { workflowFor } from '../process/workflows.js';
-import { deadlineSortKey, partitions } from '../store/keys.js';
+import { partitions } from '../store/keys.js';
 import { purgeDueAt, type Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
-import { DEADLINE_SHARDS } from '../store/table.js';
 import { executionInput } from './runs.js';
 import type { StepFunctions } from './types.js';
 
@@ -72,12 +71,11 @@ export class Sweeper {
     const report = emptySweepReport();
     const now = this.now();
     const store = this.opts.store;
-    for (let shard = 0; shard < DEADLINE_SHARDS; shard++) {
-      for await (const page of store.queryIndexRange({ index: 'byDeadline', partition: partitions.byDeadline(shard), below: deadlineSortKey(now + 1, '') })) {
-        for (const res of page) {
-          if (res.action) await this.resolve(res, report);
-          else await this.purge(res, report);
-        }
+    // Only the `T#` partitions: webhook deliveries (`WD#`) and pending recoveries (`RD#`) share the index, not these.
+    for await (const page of store.dueByDeadline(partitions.byDeadline, now)) {
+      for (const res of page) {
+        if (res.action) await this.resolve(res, report);
+        else await this.purge(res, report);
       }
     }
     return report;

@@ -1,0 +1,228 @@
+/**
+ * The live stream in AWS: `$connect`s of the stage's WebSocket API (the events Lambda gets from API Gateway) against
+ * a DynamoDB-compatible endpoint, the stream consumer fed the table's real committed changes as DynamoDB Streams
+ * records, and API Gateway's management API played by a local HTTP server that speaks its wire protocol
+ * (`POST`/`DELETE /@connections/{id}`; API Gateway has no local engine), reached by the real SDK client. Checks
+ * replay before live, resume across concurrent shard consumers, project isolation, refusals, gone connections and
+ * pings.
+ */
+import { createServer, type Server } from 'node:http';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js';
+import type { Change } from '../core/store/changes.js';
+import { dynamoClient, ensureTable } from '../core/store/connect.js';
+
+let db: EmbeddedDynamo;
+let gateway: Server;
+const adminAuth = `Basic ${Buffer.from('WSADMIN:ws-secret').toString('base64')}`;
+
+/** API Gateway's side of each connection: opened once `$connect` has answered, and what was posted to it. */
+const connections = new Map<string, { open: boolean; gone: boolean; failing?: boolean; closed?: boolean; refusedUntilOpen: number; messages: any[] }>();
+
+/** Committed changes of the stage's table, in order, waiting to be handed to the consumer as its stream. */
+let changes: Change[] = [];
+
+/** An API Gateway v2 request to the API function. */
+async function api(method: string, path: string, body?: unknown, auth = adminAuth, headers: Record<string, string> = {}) {
+  const { handler } = await import('./api.js');
+  const out = await handler(
+    {
+      version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: '',
+      headers: { host: 'api.example.com', authorization: auth, 'x-forwarded-proto': 'https', ...headers },
+      requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' }, requestId: 'r', routeKey: '$default', stage: '$default', timeEpoch: Date.now() },
+      body: body === undefined ? undefined : JSON.stringify(body), isBase64Encoded: false,
+    } as never,
+    {} as never,
+  );
+  return { status: out.statusCode as number, body: JSON.parse((out.body as string) || 'null') };
+}
+
+/** A `$connect` as API Gateway sends it; the connection opens at the gateway after a 200. */
+async function connect(connectionId: string, query: Record<string, string> = {}, auth = adminAuth) {
+  const { handler } = await import('./subscribe.js');
+  connections.set(connectionId, { open: false, gone: false, refusedUntilOpen: 1, messages: [] });
+  const out = await handler({
+    requestContext: { routeKey: '$connect', connectionId, domainName: 'ws.example.com' },
+    headers: { Authorization: auth, 'Sec-WebSocket-Version': '13' },
+    queryStringParameters: { eventNames: 'resource.change', ...query },
+  });
+  return { status: out.statusCode, body: 'body' in out && out.body ? JSON.parse(out.body) : null };
+}
+
+/** Hands the committed changes so far to the stream consumer, as one batch of stream records. */
+async function stream() {
+  const { handler } = await import('./events.js');
+  const batch = changes;
+  changes = [];
+  await handler({
+    Records: batch.map((c) => ({
+      dynamodb: {
+        Keys: marshall(c.key),
+        ...(c.oldImage ? { OldImage: marshall(c.oldImage, { removeUndefinedValues: true }) } : {}),
+        ...(c.newImage ? { NewImage: marshall(c.newImage, { removeUndefinedValues: true }) } : {}),
+      },
+    })),
+  });
+}
+
+const received = (id: string) => connections.get(id)!.messages.filter((m) => m.name === 'resource.change');
+
+beforeAll(async () => {
+  db = await startDynalite();
+  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
+  await ensureTable(client, 'drover-ws-test');
+  client.destroy();
+  gateway = createServer((req, res) => {
+    const id = decodeURIComponent(req.url!.replace(/^\/@connections\//, ''));
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const c = connections.get(id);
+      const gone = () => res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' }).end('{"message":null}');
+      if (!c || c.gone) return gone();
+      if (req.method === 'DELETE') {
+        c.gone = c.closed = true;
+        return res.writeHead(204).end();
+      }
+      if (c.failing) return res.writeHead(400, { 'content-type': 'application/json', 'x-amzn-errortype': 'BadRequestException' }).end('{"message":"bad"}');
+      // API Gateway opens a connection only once `$connect` has answered: the first posts find it gone.
+      if (!c.open && c.refusedUntilOpen-- > 0) return gone();
+      c.open = true;
+      c.messages.push(JSON.parse(body));
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((ok) => gateway.listen(0, '127.0.0.1', ok));
+  Object.assign(process.env, {
+    DROVER_TABLE_NAME: 'drover-ws-test',
+    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+    DROVER_ADMIN_ACCESS_KEY: 'WSADMIN',
+    DROVER_ADMIN_SECRET_KEY: 'ws-secret',
+    DROVER_RUNNER: 'inline',
+    DROVER_STREAM_CONSUMER_ORIGIN: 'https://api.example.com',
+    DROVER_WEBSOCKET_URL: 'wss://ws.example.com/live',
+    DROVER_WEBSOCKET_ENDPOINT: `http://127.0.0.1:${(gateway.address() as { port: number }).port}`,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  });
+  const { stageDrover } = await import('./stage.js');
+  (await stageDrover()).store.changes.subscribe((c) => void changes.push(c));
+});
+afterAll(async () => {
+  await new Promise((ok) => gateway.close(ok));
+  await db.close();
+});
+beforeEach(async () => {
+  // Each test starts with the stream caught up, so earlier tests' changes are not replayed into it.
+  await stream();
+  const { stageDrover } = await import('./stage.js');
+  for (const c of await (await stageDrover()).streamConnections.all()) await (await stageDrover()).streamConnections.remove(c.connectionId);
+  changes = [];
+});
+
+describe('functions/subscribe and the stream consumer (the WebSocket API)', () => {
+  it('sends a new connection what happened since it connected, then live events, in order and once each', async () => {
+    expect(await connect('conn-a=', { resourceType: 'container' })).toEqual({ status: 200, body: null });
+    const made = await api('POST', '/v1/containers', { imageUuid: 'sim:s', name: 'ws-one' });
+    expect(made.status).toBe(201);
+    // One batch holds the connection's arrival and the create: the connection is replayed to from the log.
+    await stream();
+    const first = received('conn-a=');
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.every((e) => e.resourceType === 'container' && e.resourceId === made.body.id)).toBe(true);
+    // Later changes go live.
+    expect((await api('POST', `/v1/containers/${made.body.id}?action=stop`, {})).status).toBe(202);
+    await stream();
+    const all = received('conn-a=');
+    expect(all.length).toBeGreaterThan(first.length);
+    expect(all.at(-1).data.resource.state).toBe('stopped');
+    const versions = all.map((e) => e.version);
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+    // Rendered as the API renders it, with links to the API (not the WebSocket API).
+    expect(all[0].data.resource.links.self).toBe(`https://api.example.com/v1/containers/${made.body.id}`);
+    // The connection opened with a ping, which is how the consumer found it open.
+    expect(connections.get('conn-a=')!.messages[0]).toEqual({ name: 'ping' });
+  });
+
+  it('resumes after the last event id without missing one a concurrent shard consumer logged late', async () => {
+    const made = await api('POST', '/v1/containers', { imageUuid: 'sim:s', name: 'ws-resume' });
+    await stream();
+    const { stageDrover } = await import('./stage.js');
+    const drover = await stageDrover();
+    const logged = (await drover.events.log.after(made.body.accountId, undefined)).filter((e) => e.resourceId === made.body.id);
+    const last = logged.at(-1)!;
+    // Another shard's consumer logs an event (another resource's) with an id just before the client's last one,
+    // after the client saw that one.
+    const late = { ...logged[0], id: `${String(Number(last.id.slice(0, 13)) - 1).padStart(13, '0')}.0042`, resourceId: '1i999999', version: 1 };
+    late.resource = { ...late.resource, id: '1i999999' };
+    await drover.events.log.append(late);
+    expect(await connect('conn-r=', { lastEventId: last.id })).toEqual({ status: 200, body: null });
+    expect((await api('POST', `/v1/containers/${made.body.id}?action=stop`, {})).status).toBe(202);
+    await stream();
+    const got = received('conn-r=');
+    const ids = got.map((e) => e.id);
+    expect(ids).toContain(late.id);
+    expect(ids).not.toContain(last.id);
+    expect(got.at(-1).data.resource.state).toBe('stopped');
+    // In id order, each once.
+    expect(ids).toEqual([...new Set(ids)].sort());
+  });
+
+  it("shows a project's connection only its project's events, and refuses bad keys and expired resumes", async () => {
+    const p = await api('POST', '/v1/projects', { name: 'ws-team' });
+    const k = await api('POST', '/v1/apikeys', { accountId: p.body.id, name: 'ws-team-key' });
+    const projectAuth = `Basic ${Buffer.from(`${k.body.publicValue}:${k.body.secretValue}`).toString('base64')}`;
+    expect((await connect('conn-p=', {}, projectAuth)).status).toBe(200);
+    const theirs = await api('POST', '/v1/containers', { imageUuid: 'sim:s', name: 'theirs' }, projectAuth);
+    const mine = await api('POST', '/v1/containers', { imageUuid: 'sim:s', name: 'not-theirs' });
+    await stream();
+    const got = received('conn-p=');
+    expect(got.some((e) => e.resourceId === theirs.body.id)).toBe(true);
+    expect(got.some((e) => e.resourceId === mine.body.id)).toBe(false);
+    expect(got.every((e) => e.data.resource.accountId === p.body.id)).toBe(true);
+
+    const bad = await connect('conn-bad=', {}, `Basic ${Buffer.from('nobody:nothing').toString('base64')}`);
+    expect(bad).toMatchObject({ status: 401, body: { type: 'error', status: 401 } });
+    const expired = await connect('conn-old=', { lastEventId: '0000000000001.0000' });
+    expect(expired).toMatchObject({ status: 410, body: { code: 'EventsExpired' } });
+    const { stageDrover } = await import('./stage.js');
+    const kept = (await (await stageDrover()).streamConnections.all()).map((c) => c.connectionId);
+    expect(kept).toEqual(['conn-p=']);
+  });
+
+  it('forgets connections at $disconnect and when found gone; pings the rest', async () => {
+    const { handler, ping } = await import('./subscribe.js');
+    for (const id of ['conn-x=', 'conn-y=', 'conn-z=']) expect((await connect(id)).status).toBe(200);
+    await stream();
+    const { stageDrover } = await import('./stage.js');
+    const drover = await stageDrover();
+    expect((await drover.streamConnections.all()).every((c) => c.live)).toBe(true);
+    await handler({ requestContext: { routeKey: '$disconnect', connectionId: 'conn-x=' } });
+    connections.get('conn-y=')!.gone = true; // the client went away without a $disconnect yet
+    expect(await ping()).toEqual({ sent: 1, gone: 1 });
+    expect((await drover.streamConnections.all()).map((c) => c.connectionId)).toEqual(['conn-z=']);
+    expect(connections.get('conn-z=')!.messages.at(-1)).toEqual({ name: 'ping' });
+  });
+
+  it('closes a connection it cannot write to, so its client resumes; sends an event too large without its resource', async () => {
+    for (const id of ['conn-f=', 'conn-ok=']) expect((await connect(id)).status).toBe(200);
+    await stream();
+    connections.get('conn-f=')!.failing = true;
+    const big = await api('POST', '/v1/containers', { imageUuid: 'sim:s', name: 'big', environment: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`PAD${i}`, 'x'.repeat(4096)])) });
+    expect(big.status).toBe(201);
+    await stream();
+    expect(connections.get('conn-f=')!.closed).toBe(true);
+    const { stageDrover } = await import('./stage.js');
+    expect((await (await stageDrover()).streamConnections.all()).map((c) => c.connectionId)).toEqual(['conn-ok=']);
+    const got = received('conn-ok=').filter((e) => e.resourceId === big.body.id);
+    expect(got.length).toBeGreaterThan(0);
+    for (const e of got) expect(e).toMatchObject({ resourceOmitted: true, data: {}, resourceType: 'container' });
+  });
+
+  it('answers SSE on the HTTP API with where to subscribe instead', async () => {
+    const out = await api('GET', '/v1/subscribe', undefined, adminAuth, { accept: 'text/event-stream' });
+    expect(out.status).toBe(501);
+    expect(out.body.message).toContain('wss://ws.example.com/live?eventNames=resource.change');
+  });
+});
