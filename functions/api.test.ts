@@ -4,8 +4,8 @@
  * exactly as a deployed stage would be: DROVER_TABLE_NAME plus an endpoint.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js';
-import { dynamoClient, ensureTable } from '../core/store/connect.js';
+import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
+import { stageTable } from '../test/helpers/lambda.js';
 
 let db: EmbeddedDynamo;
 let handler: (event: any, context: any) => Promise<any>;
@@ -36,10 +36,7 @@ function event(method: string, path: string, body?: unknown, query = '') {
 }
 
 beforeAll(async () => {
-  db = await startDynalite();
-  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
-  await ensureTable(client, 'drover-test');
-  client.destroy();
+  db = await stageTable('drover-test');
   Object.assign(process.env, {
     DROVER_TABLE_NAME: 'drover-test',
     DROVER_DYNAMODB_ENDPOINT: db.endpoint,

@@ -11,13 +11,12 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js';
+import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
 import type { RecoveryRecord } from '../core/domain/health.js';
 import { SYSTEM_CALLER } from '../core/domain/ledger.js';
 import { toItem, type Resource } from '../core/store/item.js';
-import { lambdaApi } from '../test/helpers/lambda.js';
+import { lambdaApi, stageTable } from '../test/helpers/lambda.js';
 import { until } from '../test/helpers/wait.js';
-import { dynamoClient, ensureTable } from '../core/store/connect.js';
 
 let db: EmbeddedDynamo;
 let receiver: Server;
@@ -38,10 +37,7 @@ const record = (before: Resource | undefined, after: Resource) => ({
 });
 
 beforeAll(async () => {
-  db = await startDynalite();
-  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
-  await ensureTable(client, 'drover-stream-test');
-  client.destroy();
+  db = await stageTable('drover-stream-test');
   receiver = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));

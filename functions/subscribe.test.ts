@@ -9,9 +9,9 @@
 import { createServer, type Server } from 'node:http';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js';
+import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
+import { lambdaApi, stageTable } from '../test/helpers/lambda.js';
 import type { Change } from '../core/store/changes.js';
-import { dynamoClient, ensureTable } from '../core/store/connect.js';
 
 let db: EmbeddedDynamo;
 let gateway: Server;
@@ -23,20 +23,9 @@ const connections = new Map<string, { open: boolean; gone: boolean; failing?: bo
 /** Committed changes of the stage's table, in order, waiting to be handed to the consumer as its stream. */
 let changes: Change[] = [];
 
-/** An API Gateway v2 request to the API function. */
-async function api(method: string, path: string, body?: unknown, auth = adminAuth, headers: Record<string, string> = {}) {
-  const { handler } = await import('./api.js');
-  const out = await handler(
-    {
-      version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: '',
-      headers: { host: 'api.example.com', authorization: auth, 'x-forwarded-proto': 'https', ...headers },
-      requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' }, requestId: 'r', routeKey: '$default', stage: '$default', timeEpoch: Date.now() },
-      body: body === undefined ? undefined : JSON.stringify(body), isBase64Encoded: false,
-    } as never,
-    {} as never,
-  );
-  return { status: out.statusCode as number, body: JSON.parse((out.body as string) || 'null') };
-}
+/** An API Gateway v2 request to the API function, as the admin or with another `Authorization`. */
+const api = (method: string, path: string, body?: unknown, auth = adminAuth, headers: Record<string, string> = {}) =>
+  lambdaApi(auth)(method, path, body, '', headers);
 
 /** A `$connect` as API Gateway sends it; the connection opens at the gateway after a 200. */
 async function connect(connectionId: string, query: Record<string, string> = {}, auth = adminAuth) {
@@ -69,10 +58,7 @@ async function stream() {
 const received = (id: string) => connections.get(id)!.messages.filter((m) => m.name === 'resource.change');
 
 beforeAll(async () => {
-  db = await startDynalite();
-  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
-  await ensureTable(client, 'drover-ws-test');
-  client.destroy();
+  db = await stageTable('drover-ws-test');
   gateway = createServer((req, res) => {
     const id = decodeURIComponent(req.url!.replace(/^\/@connections\//, ''));
     let body = '';

@@ -9,11 +9,10 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynalite, type EmbeddedDynamo } from '../core/embedded/dynalite.js';
+import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
 import { webhookQueueOf } from '../core/events/webhook-queue.js';
-import { dynamoClient, ensureTable } from '../core/store/connect.js';
 import { toItem, type Resource } from '../core/store/item.js';
-import { lambdaApi } from '../test/helpers/lambda.js';
+import { lambdaApi, stageTable } from '../test/helpers/lambda.js';
 import { until } from '../test/helpers/wait.js';
 
 interface Message {
@@ -69,10 +68,7 @@ async function containerDelivered(name: string): Promise<Message> {
 }
 
 beforeAll(async () => {
-  db = await startDynalite();
-  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
-  await ensureTable(client, 'drover-queue-fn-test');
-  client.destroy();
+  db = await stageTable('drover-queue-fn-test');
   receiver = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));

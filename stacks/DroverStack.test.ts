@@ -125,6 +125,27 @@ describe('DroverStack', () => {
     expect(targetsOf('rate(10 minutes)')).toEqual(['functions/reconciler.handler']);
   }, 120_000);
 
+  it('grants every function the data actions the store sends, on the table and its indexes; the Scan to the reconciler alone', async () => {
+    const t = await template();
+    const fns = (Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[]).filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME);
+    expect(fns.length).toBeGreaterThanOrEqual(10);
+    const data = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'];
+    for (const fn of fns) {
+      const statements = policiesOf(t, fn.Properties).flatMap((p) => JSON.parse(p).Statement as { Action: string | string[]; Resource: unknown }[]);
+      const onTable = statements.filter((st) => JSON.stringify(st.Resource).includes('MainTable') && !JSON.stringify(st.Resource).includes('StreamArn'));
+      const actions = onTable.flatMap((st) => [st.Action].flat());
+      const handler = fn.Properties.Handler;
+      expect(actions, handler).not.toContain('dynamodb:*');
+      expect(new Set(actions), handler).toEqual(new Set(handler.endsWith('reconciler.handler') ? [...data, 'dynamodb:Scan'] : data));
+      // The table and its indexes, nothing else.
+      for (const st of onTable) expect(JSON.stringify(st.Resource), handler).toMatch(/MainTable[^"]*","Arn"\]\}(,\{"Fn::Join":\["",\[\{"Fn::GetAtt":\["MainTable[^"]*","Arn"\]\},"\/index\/\*"\]\]\})?\]$/);
+    }
+    // Functions that start no workflow may not.
+    for (const handler of ['subscribe.handler', 'subscribe.ping', 'webhooks.handler', 'webhooks.queueHandler']) {
+      expect(policiesOf(t, functionOf(t, handler)[1]).join(), handler).not.toContain('states:');
+    }
+  }, 120_000);
+
   it('serves /v1/subscribe through a WebSocket API that the stream consumer pushes to', async () => {
     const t = await template();
     t.resourceCountIs('AWS::ApiGatewayV2::Api', 2);

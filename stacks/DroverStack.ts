@@ -70,7 +70,14 @@ export function DroverStack({ stack }: StackContext) {
       ? { DROVER_ADMIN_ACCESS_KEY: config.adminAccessKey, DROVER_ADMIN_SECRET_KEY: config.adminSecretKey ?? '' }
       : {}),
   };
-  const functionDefaults = { runtime: 'nodejs22.x' as const, memorySize: 1024, permissions: [table, ...workflowAccess], environment };
+  // What the store sends (core/store/store.ts): item reads and writes, and queries of the table and its indexes.
+  // The whole-table Scan is the reconciler's alone. (SST's grant on a table would be dynamodb:*.)
+  const dataAccess = (opts: { scan?: boolean } = {}) =>
+    new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...(opts.scan ? ['dynamodb:Scan'] : [])],
+      resources: [table.tableArn, `${table.tableArn}/index/*`],
+    });
+  const functionDefaults = { runtime: 'nodejs22.x' as const, memorySize: 1024, permissions: [dataAccess(), ...workflowAccess], environment };
 
   const tasks = new Function(stack, 'Tasks', { ...functionDefaults, handler: 'functions/tasks.handler', timeout: 60 });
   const machines = workflows.map((w) => {
@@ -100,7 +107,7 @@ export function DroverStack({ stack }: StackContext) {
   // Connecting needs the table and nothing else.
   const subscriber = new Function(stack, 'Subscriber', {
     ...functionDefaults,
-    permissions: [table],
+    permissions: [dataAccess()],
     environment: { ...environment, ...liveEnvironment },
     handler: 'functions/subscribe.handler',
     timeout: 10,
@@ -132,7 +139,7 @@ export function DroverStack({ stack }: StackContext) {
   webhookQueue.addConsumer(stack, {
     function: {
       ...functionDefaults,
-      permissions: [table, sendToWebhookQueue],
+      permissions: [dataAccess(), sendToWebhookQueue],
       handler: 'functions/webhooks.queueHandler',
       timeout: workerTimeout,
       environment: webhookQueueEnvironment,
@@ -149,7 +156,7 @@ export function DroverStack({ stack }: StackContext) {
       function: {
         ...functionDefaults,
         // Put events on the bus, nothing more (SST's default grant on a bus is events:*), and deliveries on the queue.
-        permissions: [table, ...workflowAccess, new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] }), sendToWebhookQueue],
+        permissions: [dataAccess(), ...workflowAccess, new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] }), sendToWebhookQueue],
         handler: 'functions/events.handler',
         timeout: 60,
         environment: { ...webhookQueueEnvironment, ...pushEnvironment, DROVER_STREAM_CONSUMER_ORIGIN: api.url, DROVER_EVENT_BUS_NAME: bus.eventBusName },
@@ -163,7 +170,7 @@ export function DroverStack({ stack }: StackContext) {
   // Pings keep connections from API Gateway's idle limit, and let clients tell a quiet stream from a dead one.
   const pings = new Cron(stack, 'Pings', {
     schedule: everySeconds(config.eventPingSeconds),
-    job: { function: { ...functionDefaults, permissions: [table], environment: { ...environment, ...pushEnvironment }, handler: 'functions/subscribe.ping', timeout: 60 } },
+    job: { function: { ...functionDefaults, permissions: [dataAccess()], environment: { ...environment, ...pushEnvironment }, handler: 'functions/subscribe.ping', timeout: 60 } },
   });
   live.cdk.webSocketStage.grantManagementApiAccess(pings.jobFunction);
 
@@ -174,7 +181,7 @@ export function DroverStack({ stack }: StackContext) {
     job: {
       function: {
         ...functionDefaults,
-        permissions: [table, sendToWebhookQueue],
+        permissions: [dataAccess(), sendToWebhookQueue],
         handler: 'functions/webhooks.handler',
         timeout: 60,
         environment: webhookQueueEnvironment,
@@ -196,7 +203,14 @@ export function DroverStack({ stack }: StackContext) {
   // A consistent Scan of the whole table per run: its read cost sets the default interval (10 minutes).
   new Cron(stack, 'Reconciler', {
     schedule: everySeconds(config.reconcileSeconds),
-    job: { function: { ...functionDefaults, handler: 'functions/reconciler.handler', timeout: Duration.minutes(15).toSeconds() } },
+    job: {
+      function: {
+        ...functionDefaults,
+        permissions: [dataAccess({ scan: true }), ...workflowAccess],
+        handler: 'functions/reconciler.handler',
+        timeout: Duration.minutes(15).toSeconds(),
+      },
+    },
   });
 
   stack.addOutputs({

@@ -4,6 +4,23 @@
  * the other entry points that set up through the API.
  */
 
+import { startDynalite, type EmbeddedDynamo } from '../../core/embedded/dynalite.js';
+import { dynamoClient, ensureTable } from '../../core/store/connect.js';
+
+/**
+ * A DynamoDB-compatible server with the stage's table made, as a deployed stage has it (the stack makes it there).
+ *
+ * @example
+ * const db = await stageTable('drover-ws-test'); process.env.DROVER_DYNAMODB_ENDPOINT = db.endpoint;
+ */
+export async function stageTable(tableName: string): Promise<EmbeddedDynamo> {
+  const db = await startDynalite();
+  const client = dynamoClient({ region: 'us-east-1', endpoint: db.endpoint, local: true });
+  await ensureTable(client, tableName);
+  client.destroy();
+  return db;
+}
+
 /** A JSON answer of the API function. */
 export interface LambdaAnswer {
   status: number;
@@ -18,17 +35,17 @@ export interface LambdaAnswer {
  * const made = await api('POST', '/v1/containers', { imageUuid: 'sim:s' });
  */
 export function lambdaApi(authorization: string) {
-  return async (method: string, path: string, body?: unknown, query = ''): Promise<LambdaAnswer> => {
+  return async (method: string, path: string, body?: unknown, query = '', headers: Record<string, string> = {}): Promise<LambdaAnswer> => {
     const { handler } = await import('../../functions/api.js');
     const out = await handler(
       {
         version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: query,
-        headers: { host: 'api.example.com', authorization, 'x-forwarded-proto': 'https' },
+        headers: { host: 'api.example.com', authorization, 'x-forwarded-proto': 'https', ...headers },
         requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' }, requestId: 'r', routeKey: '$default', stage: '$default', timeEpoch: Date.now() },
         body: body === undefined ? undefined : JSON.stringify(body), isBase64Encoded: false,
       } as never,
       {} as never,
     );
-    return { status: out.statusCode as number, body: JSON.parse(out.body as string) };
+    return { status: out.statusCode as number, body: out.body ? JSON.parse(out.body as string) : null };
   };
 }
