@@ -63,6 +63,8 @@ export interface DroverConfig {
   simHosts: number;
   /** Work that runs processes: `workflows` (Step Functions, the default) or `inline` (no hosts; `DROVER_RUNNER`). */
   runner: 'workflows' | 'inline';
+  /** The SST stage this runs in (`DROVER_STAGE`, set by the stack; `local` otherwise): the metrics' dimension. */
+  stage: string;
   /** State machine ARNs per workflow, JSON (`DROVER_STATE_MACHINES`; set by the stack in AWS). */
   stateMachineArns?: Record<string, string>;
   /**
@@ -159,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     removeDelaySeconds: int(env.DROVER_REMOVE_DELAY_SECONDS, 60, 'DROVER_REMOVE_DELAY_SECONDS'),
     simHosts: int(env.DROVER_SIM_HOSTS, 2, 'DROVER_SIM_HOSTS'),
     runner: runnerOf(env.DROVER_RUNNER),
+    stage: env.DROVER_STAGE || 'local',
     stateMachineArns: env.DROVER_STATE_MACHINES ? (JSON.parse(env.DROVER_STATE_MACHINES) as Record<string, string>) : undefined,
     streamConsumerOrigin: env.DROVER_STREAM_CONSUMER_ORIGIN || undefined,
     eventBusName: env.DROVER_EVENT_BUS_NAME || undefined,

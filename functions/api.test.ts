@@ -122,7 +122,7 @@ describe('functions/tasks, functions/sweeper and functions/reconciler handlers',
     const created = await handler(event('POST', '/v1/containers', { imageUuid: 'sim:web', name: 'swept' }), {});
     expect(created.statusCode).toBe(201);
     // Nothing is overdue in this stage, so a sweep examines nothing.
-    expect(await sweeper()).toEqual({ checked: 0, redriven: [], failed: [], purged: [] });
+    expect(await sweeper()).toEqual({ checked: 0, redriven: [], failed: [], purged: [], oldestOverdueSeconds: 0 });
     // The reconciler reads every resource and finds nothing to do: everything here finished inline.
     const report = await reconciler();
     expect(report.scanned).toBeGreaterThanOrEqual(3);

@@ -90,7 +90,7 @@ describe('InstanceHealth.runDue', () => {
     const runs: Runs = { dispatch: async (r) => void dispatched.push(...r) };
     const sweeper = new Sweeper({ store: t.store, ledger, workflows, runs, now: () => clock });
     expect(await ids(partitions.byDeadline, undefined)).not.toContain(res.id);
-    expect(await sweeper.sweep()).toEqual({ checked: 0, redriven: [], failed: [], purged: [] });
+    expect(await sweeper.sweep()).toEqual({ checked: 0, redriven: [], failed: [], purged: [], oldestOverdueSeconds: 0 });
     const survey = await new Reconciler({ store: t.store, ledger, runs, sweeper, now: () => clock }).survey({ quiescent: true });
     expect(survey.work.map((r) => r.id)).not.toContain(res.id);
     expect([calls, dispatched]).toEqual([[], []]);

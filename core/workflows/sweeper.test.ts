@@ -10,7 +10,7 @@ import { failStateOf } from '../process/workflows.js';
 import type { Resource } from '../store/item.js';
 import type { Store } from '../store/store.js';
 import { putResource, startTestStore, type TestStore } from '../../test/helpers/store.js';
-import { emptySweepReport, Sweeper, type SweeperOptions } from './sweeper.js';
+import { emptySweepReport, Sweeper, SWEEP_METRIC, sweepLogLine, type SweeperOptions } from './sweeper.js';
 import type { ExecutionInput, ExecutionStatus, StepFunctions } from './types.js';
 
 class ScriptedEngine implements StepFunctions {
@@ -71,10 +71,13 @@ describe('Sweeper', () => {
     const wf = new ScriptedEngine();
     const sweeper = sweeperWith({ workflows: wf });
     const c = await startingContainer();
-    expect((await sweeper.sweep()).checked).toBe(0);
+    expect(await sweeper.sweep()).toMatchObject({ checked: 0, oldestOverdueSeconds: 0 });
     clock += DEADLINE + 1_000;
     const report = await sweeper.sweep();
     expect(report.redriven).toContain(c.id);
+    // It found the action one second past its deadline (and re-drove it: the next pass finds nothing overdue).
+    expect(report.oldestOverdueSeconds).toBe(1);
+    expect((await sweeper.sweep()).oldestOverdueSeconds).toBe(0);
     expect(wf.started).toContainEqual({ id: c.id, actionId: c.action!.id, workflow: 'instance-start' });
     const after = await store.get(c.id);
     expect([after!.state, after!.action!.redrives]).toEqual(['starting', 1]);
@@ -168,5 +171,17 @@ describe('Sweeper', () => {
     await sweeper.purge(removed, report);
     expect(report.purged).toEqual([]);
     expect((await store.get(removed.id))!.state).toBe('stopped');
+  });
+
+  it("logs its report with the oldest overdue age as a CloudWatch metric of the stage (Embedded Metric Format)", () => {
+    const report = { checked: 2, redriven: [], failed: ['1i5'], purged: [], oldestOverdueSeconds: 75 };
+    const line = sweepLogLine(report, { stage: 'prod', now: 1_700_000_000_000 });
+    // What CloudWatch Logs reads: the envelope names the namespace, the dimension and the metric, each found at the top level.
+    expect(line._aws).toEqual({
+      Timestamp: 1_700_000_000_000,
+      CloudWatchMetrics: [{ Namespace: 'Drover', Dimensions: [['Stage']], Metrics: [{ Name: 'OldestOverdueActionSeconds', Unit: 'Seconds' }] }],
+    });
+    expect(line).toMatchObject({ Stage: 'prod', OldestOverdueActionSeconds: 75, message: 'sweep', ...report });
+    expect(SWEEP_METRIC).toEqual({ namespace: 'Drover', name: 'OldestOverdueActionSeconds', dimension: 'Stage' });
   });
 });

@@ -46,6 +46,41 @@ export interface SweepReport {
  */
 export const emptySweepReport = (): SweepReport => ({ checked: 0, redriven: [], failed: [], purged: [] });
 
+/** What a pass over the `byDeadline` index found, besides what it did. */
+export interface SweepPassReport extends SweepReport {
+  /**
+   * How long past its deadline the oldest open action this pass found was, in whole seconds (0 when none was).
+   * A pass resolves what it finds, so on a healthy stage this stays under a sweep interval or two; a value that
+   * keeps growing means actions stay stuck (the stage alarms on it).
+   */
+  oldestOverdueSeconds: number;
+}
+
+/** The CloudWatch metric the sweeper's log line carries (Embedded Metric Format), and the stage alarms on. */
+export const SWEEP_METRIC = { namespace: 'Drover', name: 'OldestOverdueActionSeconds', dimension: 'Stage' } as const;
+
+/**
+ * The sweeper's log line: its report, plus the Embedded Metric Format envelope that makes CloudWatch Logs record
+ * `oldestOverdueSeconds` as the metric `SWEEP_METRIC` of the stage (no PutMetricData call, so no grant).
+ *
+ * @example
+ * console.log(JSON.stringify(sweepLogLine(await sweeper.sweep(), { stage: 'prod', now: Date.now() })));
+ */
+export function sweepLogLine(report: SweepPassReport, opts: { stage: string; now: number }): Record<string, unknown> {
+  return {
+    _aws: {
+      Timestamp: opts.now,
+      CloudWatchMetrics: [
+        { Namespace: SWEEP_METRIC.namespace, Dimensions: [[SWEEP_METRIC.dimension]], Metrics: [{ Name: SWEEP_METRIC.name, Unit: 'Seconds' }] },
+      ],
+    },
+    [SWEEP_METRIC.dimension]: opts.stage,
+    [SWEEP_METRIC.name]: report.oldestOverdueSeconds,
+    message: 'sweep',
+    ...report,
+  };
+}
+
 /**
  * Finds and resolves stuck transitions, and starts due purges.
  *
@@ -65,17 +100,20 @@ export class Sweeper {
    * their `removeTime`.
    *
    * @example
-   * const { redriven, failed, purged } = await sweeper.sweep();
+   * const { redriven, failed, purged, oldestOverdueSeconds } = await sweeper.sweep();
    */
-  async sweep(): Promise<SweepReport> {
-    const report = emptySweepReport();
+  async sweep(): Promise<SweepPassReport> {
+    const report: SweepPassReport = { ...emptySweepReport(), oldestOverdueSeconds: 0 };
     const now = this.now();
     const store = this.opts.store;
     // Only the `T#` partitions: webhook deliveries (`WD#`) and pending recoveries (`RD#`) share the index, not these.
     for await (const page of store.dueByDeadline(partitions.byDeadline, now)) {
       for (const res of page) {
-        if (res.action) await this.resolve(res, report);
-        else await this.purge(res, report);
+        if (res.action) {
+          const overdue = Math.floor((now - (res.action.deadline ?? res.action.at)) / 1000);
+          report.oldestOverdueSeconds = Math.max(report.oldestOverdueSeconds, overdue);
+          await this.resolve(res, report);
+        } else await this.purge(res, report);
       }
     }
     return report;
