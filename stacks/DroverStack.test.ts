@@ -9,6 +9,7 @@ import { App, getStack } from 'sst/constructs';
 import { loadConfig } from '../core/config.js';
 import { INDEXES } from '../core/store/table.js';
 import { WORKFLOWS } from '../core/process/workflows.js';
+import { allDefinitions } from '../core/workflows/asl.js';
 import { DroverStack } from './DroverStack.js';
 
 let synthesized: Promise<Template> | undefined;
@@ -64,6 +65,14 @@ describe('DroverStack', () => {
     );
     expect(mappings).toHaveLength(1);
     expect(mappings[0].Properties).toMatchObject({ StartingPosition: 'TRIM_HORIZON', BatchSize: 100, MaximumRetryAttempts: 10 });
+    // A batch that failed every retry is halved down to the failing record first, then goes to the events'
+    // dead-letter queue (as does one older than 12 hours) instead of blocking its shard.
+    const eventDlq = Object.keys(t.findResources('AWS::SQS::Queue')).find((id) => id.startsWith('EventDeadLetters'))!;
+    expect(mappings[0].Properties).toMatchObject({
+      BisectBatchOnFunctionError: true,
+      MaximumRecordAgeInSeconds: 12 * 3600,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [eventDlq, 'Arn'] } } },
+    });
     const eventsFn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([, f]: [string, any]) => f.Properties.Handler?.endsWith('events.handler'))!;
     expect(JSON.stringify(mappings[0].Properties.FunctionName)).toContain(eventsFn[0]);
     // The consumer puts events on the stage's bus, and may (only it may).
@@ -183,7 +192,8 @@ describe('DroverStack', () => {
   it('queues webhook deliveries for a worker, with a dead-letter queue, and grants sending only', async () => {
     const t = await template();
     const queues = Object.entries(t.findResources('AWS::SQS::Queue')) as [string, { Properties: any }][];
-    expect(queues).toHaveLength(2);
+    // The delivery queue, its dead-letter queue, and the stream consumer's dead-letter queue.
+    expect(queues).toHaveLength(3);
     const dlq = queues.find(([id]) => id.includes('WebhookDeadLetters'))!;
     const queue = queues.find(([id]) => id.includes('WebhookDeliveries'))!;
     expect(dlq[1].Properties.MessageRetentionPeriod).toBe(14 * 86_400);
@@ -205,9 +215,13 @@ describe('DroverStack', () => {
     const queueRef = JSON.stringify({ 'Fn::GetAtt': [queue[0], 'Arn'] });
     const sqsStatements = (fn: any) =>
       policiesOf(t, fn).flatMap((doc) => (JSON.parse(doc).Statement as any[]).filter((st) => JSON.stringify(st.Action).includes('sqs:')));
-    for (const suffix of ['events.handler', 'webhooks.handler']) {
+    const toQueue = { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: JSON.parse(queueRef) };
+    // The consumer also records failed stream batches on its dead-letter queue (the event source's own grant).
+    const eventDlq = queues.find(([id]) => id.includes('EventDeadLetters'))!;
+    const toEventDlq = { Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [eventDlq[0], 'Arn'] } };
+    for (const [suffix, expected] of [['events.handler', [toQueue, toEventDlq]], ['webhooks.handler', [toQueue]]] as const) {
       const fn = functionOf(t, suffix)[1];
-      expect(sqsStatements(fn), suffix).toEqual([{ Action: 'sqs:SendMessage', Effect: 'Allow', Resource: JSON.parse(queueRef) }]);
+      expect(sqsStatements(fn), suffix).toEqual(expected);
       expect(JSON.stringify(fn.Environment.Variables.DROVER_WEBHOOK_QUEUE_URL), suffix).toContain(queue[0]);
     }
     const workerActions = sqsStatements(worker[1]).flatMap((st) => [st.Action].flat());
@@ -219,6 +233,152 @@ describe('DroverStack', () => {
       expect(sqsStatements(functionOf(t, other)[1]), other).toEqual([]);
     }
     expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('sqs:*');
+  }, 120_000);
+
+  it('grants no * action anywhere, no * resource on data, workflow, event, queue or secret APIs, and each function exactly the workflow actions it sends', async () => {
+    const t = await template();
+    // Actions AWS offers on no narrower resource than `*`: X-Ray's, CloudWatch Logs' delivery and retention
+    // plumbing (the state machines' logging, CDK's log retention), and the stream poller's ListStreams.
+    const anyResourceAllowed = new Set([
+      'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
+      'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+      'logs:PutRetentionPolicy', 'logs:DeleteRetentionPolicy',
+      'dynamodb:ListStreams',
+    ]);
+    const guarded = /^(dynamodb|states|events|sqs|sns|secretsmanager|ssm|kms):/;
+    const policies = Object.entries(t.findResources('AWS::IAM::Policy')) as [string, { Properties: any }][];
+    expect(policies.length).toBeGreaterThan(10);
+    for (const [id, p] of policies) {
+      for (const st of p.Properties.PolicyDocument.Statement as { Effect: string; Action: string | string[]; Resource: unknown }[]) {
+        const actions = [st.Action].flat();
+        const resources = [st.Resource].flat();
+        for (const a of actions) expect(a, id).not.toContain('*');
+        if (resources.includes('*')) {
+          for (const a of actions) expect(anyResourceAllowed.has(a), `${id}: ${a} on *`).toBe(true);
+        }
+        if (actions.some((a) => guarded.test(a) && !anyResourceAllowed.has(a))) {
+          for (const r of resources) expect(r, `${id}: ${actions.join()}`).not.toBe('*');
+        }
+      }
+    }
+
+    // Per function, the exact workflow actions its code sends (stacks/grants.ts explains each).
+    const send = ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'];
+    const expected: Record<string, string[]> = {
+      'api.handler': ['states:StartExecution', ...send],
+      'tasks.handler': ['states:StartExecution', 'states:SendTaskSuccess'],
+      'sweeper.handler': ['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution'],
+      'reconciler.handler': ['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution'],
+      'events.handler': ['states:StartExecution'],
+      'recovery.handler': ['states:StartExecution'],
+      'webhooks.handler': [],
+      'webhooks.queueHandler': [],
+      'subscribe.handler': [],
+      'subscribe.ping': [],
+    };
+    const machines = Object.keys(WORKFLOWS);
+    for (const [handler, actions] of Object.entries(expected)) {
+      const statements = policiesOf(t, functionOf(t, handler)[1]).flatMap((doc) =>
+        (JSON.parse(doc).Statement as { Action: string | string[]; Resource: unknown }[]).filter((st) => JSON.stringify(st.Action).includes('"states:')),
+      );
+      expect(statements.flatMap((st) => [st.Action].flat()).sort(), handler).toEqual([...actions].sort());
+      for (const st of statements) {
+        // Every machine of this stage, by ARN: the machines themselves, or (Describe, Stop) their executions.
+        const onExecutions = [st.Action].flat().some((a) => a === 'states:DescribeExecution' || a === 'states:StopExecution');
+        const arns = [st.Resource].flat().map((r) => JSON.stringify(r));
+        expect(arns.map((a) => /:states:[^"]*:(stateMachine|execution):test-drover-([a-z-]+)(:\*)?"/.exec(a)?.slice(1)), handler).toEqual(
+          machines.map((w) => [onExecutions ? 'execution' : 'stateMachine', w, onExecutions ? ':*' : undefined]),
+        );
+      }
+    }
+    // Every function of the stage is in that list.
+    const stageFunctions = (Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[]).filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME);
+    expect(stageFunctions.map((f) => String(f.Properties.Handler).replace('functions/', '')).sort()).toEqual(Object.keys(expected).sort());
+  }, 120_000);
+
+  it("runs each workflow with core's definition, logs executions at the stage's level and keeps the table as the stage's config says", async () => {
+    const t = await template();
+    const config = loadConfig(process.env);
+    const [tasksId] = functionOf(t, 'tasks.handler');
+    const placeholder = 'arn:aws:lambda:region:account:function:tasks';
+    const expected = allDefinitions({ tasksFunctionArn: placeholder, heartbeatSeconds: config.heartbeatSeconds, timeoutSeconds: config.actionTimeoutSeconds });
+    const machines = Object.values(t.findResources('AWS::StepFunctions::StateMachine')) as { Properties: any }[];
+    for (const [workflow, definition] of Object.entries(expected)) {
+      const m = machines.find((x) => x.Properties.StateMachineName === `test-drover-${workflow}`)!;
+      // The whole definition, with the one reference in it (the tasks function's ARN) substituted.
+      const parts = m.Properties.DefinitionString['Fn::Join'][1] as unknown[];
+      const text = parts
+        .map((p) => {
+          if (typeof p === 'string') return p;
+          expect(p, workflow).toEqual({ 'Fn::GetAtt': [tasksId, 'Arn'] });
+          return placeholder;
+        })
+        .join('');
+      expect(JSON.parse(text), workflow).toEqual(JSON.parse(JSON.stringify(definition)));
+      // A dev stage logs errors, with execution data, to its own log group kept 14 days; no X-Ray.
+      expect(m.Properties.LoggingConfiguration).toMatchObject({ Level: 'ERROR', IncludeExecutionData: true });
+      const groupRef = m.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
+      const group = t.findResources('AWS::Logs::LogGroup')[groupRef];
+      expect(group.Properties).toMatchObject({ LogGroupName: `/aws/vendedlogs/states/test-drover-${workflow}`, RetentionInDays: 14 });
+      expect(group.DeletionPolicy).toBe('Delete');
+      expect(m.Properties.TracingConfiguration).toEqual({ Enabled: false });
+    }
+    // The machines' roles may invoke the tasks function and deliver their logs; they send no workflow action.
+    for (const p of Object.values(t.findResources('AWS::IAM::Policy')).filter((p: any) => JSON.stringify(p.Properties.Roles).includes('Workflow'))) {
+      const actions = (p as any).Properties.PolicyDocument.Statement.flatMap((st: any) => [st.Action].flat());
+      expect(actions).toContain('lambda:InvokeFunction');
+      expect(actions).toContain('logs:CreateLogDelivery');
+      expect(actions.filter((a: string) => a.startsWith('states:'))).toEqual([]);
+    }
+    // Functions: no X-Ray on a dev stage, logs kept 14 days.
+    for (const f of Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[]) expect(f.Properties.TracingConfig).toBeUndefined();
+    for (const r of Object.values(t.findResources('Custom::LogRetention')) as { Properties: any }[]) expect(r.Properties.RetentionInDays).toBe(14);
+
+    // A dev stage's table goes with its stack: no deletion protection, no point-in-time recovery.
+    const [table] = Object.values(t.findResources('AWS::DynamoDB::Table')) as { Properties: any; DeletionPolicy: string }[];
+    expect(table.DeletionPolicy).toBe('Delete');
+    expect(table.Properties.DeletionProtectionEnabled).toBe(false);
+    expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: false });
+  }, 120_000);
+
+  it('alarms on overdue actions, function errors and throttles, failed and timed-out executions and dead letters, to one topic', async () => {
+    const t = await template();
+    const [topicId] = Object.keys(t.findResources('AWS::SNS::Topic'));
+    expect(topicId).toBeDefined();
+    // No alarm e-mail configured on this stage: no subscription (the synth test covers one that has it).
+    t.resourceCountIs('AWS::SNS::Subscription', 0);
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')) as { Properties: any }[];
+    for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    const metric = (namespace: string, name: string) => alarms.filter((a) => a.Properties.Namespace === namespace && a.Properties.MetricName === name);
+
+    // The sweeper's metric (Embedded Metric Format, functions/sweeper.ts), for this stage.
+    const overdue = metric('Drover', 'OldestOverdueActionSeconds');
+    expect(overdue).toHaveLength(1);
+    expect(overdue[0].Properties).toMatchObject({ Dimensions: [{ Name: 'Stage', Value: 'test' }], Statistic: 'Maximum', Threshold: 300, ComparisonOperator: 'GreaterThanThreshold' });
+
+    // Every function of the stage: its errors and its throttles.
+    const fnIds = Object.entries(t.findResources('AWS::Lambda::Function'))
+      .filter(([, f]: [string, any]) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME)
+      .map(([id]) => id)
+      .sort();
+    const dimensionOf = (a: { Properties: any }) => a.Properties.Dimensions[0].Value.Ref;
+    for (const name of ['Errors', 'Throttles']) {
+      const found = metric('AWS/Lambda', name);
+      expect(found.map(dimensionOf).sort(), name).toEqual(fnIds);
+      for (const a of found) expect(a.Properties).toMatchObject({ Statistic: 'Sum', Threshold: 0, Period: 300 });
+    }
+    // Every state machine: failed and timed-out executions.
+    const machineIds = Object.keys(t.findResources('AWS::StepFunctions::StateMachine')).sort();
+    for (const name of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+      expect(metric('AWS/States', name).map(dimensionOf).sort(), name).toEqual(machineIds);
+    }
+    // Both dead-letter queues: any visible message.
+    const dlqs = Object.keys(t.findResources('AWS::SQS::Queue')).filter((id) => id.includes('DeadLetters'));
+    expect(dlqs).toHaveLength(2);
+    const visible = metric('AWS/SQS', 'ApproximateNumberOfMessagesVisible');
+    expect(visible.map((a) => a.Properties.Dimensions[0].Value['Fn::GetAtt'][0]).sort()).toEqual(dlqs.sort());
+    expect(alarms).toHaveLength(1 + 2 * fnIds.length + 2 * machineIds.length + dlqs.length);
   }, 120_000);
 });
 
