@@ -125,7 +125,10 @@ export function DroverStack({ stack }: StackContext) {
 
   // `/v1/subscribe` in AWS: clients hold WebSocket connections here; `$connect` goes through the Hono app and is
   // recorded in the table, the stream consumer pushes events, a schedule pings (functions/subscribe.ts).
-  const live = new WebSocketApi(stack, 'Live', {});
+  // API Gateway's access logs, kept as long as the stage keeps logs (SST's default keeps them forever).
+  const accessLog = { retention: sstRetentionOf(stageCfg.logRetentionDays) };
+  const live = new WebSocketApi(stack, 'Live', { accessLog });
+  live.cdk.accessLogGroup?.applyRemovalPolicy(stageCfg.removalPolicy);
   const liveEnvironment = { DROVER_WEBSOCKET_URL: live.url };
 
   // The Hono app (and the agent channel) behind the stage's choice of endpoint.
@@ -144,6 +147,7 @@ export function DroverStack({ stack }: StackContext) {
     const api = new Api(stack, 'Api', {
       defaults: { function: apiFunctionProps },
       routes: { $default: 'functions/api.handler' },
+      accessLog,
       // A domain whose DNS is elsewhere: no Route 53 lookup, so the stack still synthesizes offline.
       customDomain: stageCfg.domain && {
         domainName: stageCfg.domain.name,
@@ -151,6 +155,7 @@ export function DroverStack({ stack }: StackContext) {
         cdk: { certificate: Certificate.fromCertificateArn(stack, 'ApiCertificate', stageCfg.domain.certificateArn) },
       },
     });
+    api.cdk.accessLogGroup?.applyRemovalPolicy(stageCfg.removalPolicy);
     return { apiFunction: api.getFunction('$default')!, apiUrl: api.customDomainUrl ?? api.url };
   })();
   // Connecting needs the table and nothing else.
