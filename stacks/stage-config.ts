@@ -79,7 +79,12 @@ function oneOf<T extends string>(name: string, value: string | undefined, option
   return value as T;
 }
 
-/** The `RetentionDays` member for a number of days, or an error naming the values CloudWatch accepts. */
+/**
+ * The `RetentionDays` member for a number of days, or an error naming the values CloudWatch accepts.
+ *
+ * @example
+ * new logs.LogGroup(stack, 'Logs', { retention: retentionOf(config.logRetentionDays) });
+ */
 export function retentionOf(days: number): RetentionDays {
   const accepted = Object.values(RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0);
   if (!accepted.includes(days)) fail('DROVER_LOG_RETENTION_DAYS', String(days), `one of ${accepted.sort((a, b) => a - b).join(', ')}`);
