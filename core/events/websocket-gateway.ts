@@ -62,6 +62,9 @@ export class ApiGatewayPoster implements ConnectionPoster {
 
 const isGone = (e: unknown) => (e as { name?: string })?.name === 'GoneException' || (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 410;
 
+/** How long a connection that is not live yet is left alone by pings (its `$connect` may still be answering). */
+const OPENING_GRACE_MS = 60_000;
+
 /** API Gateway refuses messages over 128 KB; an event larger than this goes without its resource. */
 const MAX_MESSAGE_BYTES = 120 * 1024;
 
@@ -134,8 +137,12 @@ export class WebSocketFanOut {
   async ping(): Promise<{ sent: number; gone: number }> {
     let sent = 0;
     let gone = 0;
+    // A connection not live yet may still be opening (its `$connect` not answered): a post would find it gone and
+    // forget it. One the consumer never opened is pruned once it is surely stale.
+    const now = Date.now();
+    const due = (await this.deps.connections.all()).filter((c) => c.live || now - c.connectedAt > OPENING_GRACE_MS);
     await Promise.all(
-      (await this.deps.connections.all()).map(async (c) => {
+      due.map(async (c) => {
         if ((await this.send(c, JSON.stringify({ name: 'ping' }))) === 'sent') sent++;
         else gone++;
       }),
