@@ -5,12 +5,15 @@
  */
 import { loadConfig, type DroverConfig } from '../core/config.js';
 import type { DeliveryQueue } from '../core/domain/webhooks.js';
-import { createDrover, type Drover } from '../core/runtime.js';
+import { createDrover, type Drover, type DroverOptions } from '../core/runtime.js';
 import { dynamoClient } from '../core/store/connect.js';
 
-/** What an entry point adds to the stage's wiring (a Lambda runs one entry point: its first call's wiring holds). */
-export interface StageWiring {
-  /** The webhook delivery queue, for the entry points that use it (so only their bundles carry its client). */
+/**
+ * What an entry point adds to the stage's wiring: the AWS clients only it uses, so only its bundle carries them (a
+ * Lambda runs one entry point: its first call's wiring holds).
+ */
+export interface StageWiring extends Pick<DroverOptions, 'eventBus' | 'connectionPoster'> {
+  /** The webhook delivery queue, for the entry points that use it. */
   webhookQueue?: (config: DroverConfig) => DeliveryQueue | undefined;
 }
 
@@ -32,6 +35,8 @@ export function stageDrover(wiring: StageWiring = {}): Promise<Drover> {
       tableName: config.tableName,
       admin: config.adminAccessKey ? { accessKey: config.adminAccessKey, secretKey: config.adminSecretKey! } : undefined,
       webhookQueue: wiring.webhookQueue?.(config),
+      eventBus: wiring.eventBus,
+      connectionPoster: wiring.connectionPoster,
     });
   }
   return ready;

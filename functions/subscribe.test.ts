@@ -92,8 +92,10 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
   });
+  // The stage's Drover as the stream consumer's entry point builds it (with its management API client).
   const { stageDrover } = await import('./stage.js');
-  (await stageDrover()).store.changes.subscribe((c) => void changes.push(c));
+  const { wiring } = await import('./events.js');
+  (await stageDrover(wiring)).store.changes.subscribe((c) => void changes.push(c));
 });
 afterAll(async () => {
   await new Promise((ok) => gateway.close(ok));

@@ -125,6 +125,17 @@ describe('DroverStack', () => {
     expect(targetsOf('rate(10 minutes)')).toEqual(['functions/reconciler.handler']);
   }, 120_000);
 
+  it('runs every Drover function on arm64 and Node 22, from a minified ESM bundle', async () => {
+    const t = await template();
+    const ours = (Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[]).filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME);
+    // api, tasks, subscribe (connect and ping), events, webhooks (queue and schedule), recovery, sweeper, reconciler.
+    expect(ours).toHaveLength(10);
+    for (const f of ours) {
+      expect(f.Properties.Architectures, f.Properties.Handler).toEqual(['arm64']);
+      expect(f.Properties.Runtime, f.Properties.Handler).toBe('nodejs22.x');
+    }
+  });
+
   it('grants every function the data actions the store sends, on the table and its indexes; the Scan to the reconciler alone', async () => {
     const t = await template();
     const fns = (Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[]).filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME);
