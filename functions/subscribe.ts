@@ -6,7 +6,11 @@
  * runs on a schedule.
  */
 import type { GatewayConnectEnv } from '../core/api/subscribe.js';
+import { adminSecretOf } from '../core/secrets/admin-secret.js';
 import { stageDrover } from './stage.js';
+
+/** The stage's Drover; `$connect` authenticates, so with the admin key from the stage's secret. */
+const stage = () => stageDrover({ adminKey: adminSecretOf });
 
 /** An API Gateway WebSocket event (only what is read). */
 interface WebSocketEvent {
@@ -32,7 +36,7 @@ function subscribeRequest(event: WebSocketEvent): Request {
  * (401, 404, 410 `EventsExpired`, ...), which API Gateway turns into a refused handshake.
  */
 export const handler = async (event: WebSocketEvent) => {
-  const drover = await stageDrover();
+  const drover = await stage();
   const { routeKey, connectionId } = event.requestContext;
   if (routeKey === '$connect') {
     const env: GatewayConnectEnv = { websocketConnectionId: connectionId };
@@ -46,6 +50,6 @@ export const handler = async (event: WebSocketEvent) => {
 
 /** Scheduled handler: pings every connection (and forgets those API Gateway reports gone). */
 export const ping = async () => {
-  const live = (await stageDrover()).live;
+  const live = (await stage()).live;
   return live ? live.ping() : { sent: 0, gone: 0 };
 };
