@@ -11,6 +11,7 @@ import type { UpgradeWebSocket } from 'hono/ws';
 import { Outbox } from './agent/outbox.js';
 import { createApp } from './api/app.js';
 import type { DroverConfig } from './config.js';
+import { AdminKeyFollower, type AdminKey, type AdminKeySource } from './domain/admin-key.js';
 import { bootstrapStage } from './domain/bootstrap.js';
 import { Authenticator } from './domain/credentials.js';
 import { Ledger } from './domain/ledger.js';
@@ -45,7 +46,12 @@ export interface DroverOptions {
   client: StoreClient;
   tableName: string;
   /** Admin key to install on start; when absent the stored one stays in force. */
-  admin?: { accessKey: string; secretKey: string };
+  admin?: AdminKey;
+  /**
+   * Where the admin key is kept instead (AWS: the stage's secret): read on start and installed, then followed as
+   * `config.adminSecret` says, so a rotated key replaces the stored one (`core/domain/admin-key.ts`).
+   */
+  adminKeySource?: AdminKeySource;
   /** Overrides where begun actions' runs go (tests that hold work back); gets the ledger to finish them with. */
   runs?: (ledger: Ledger) => Runs;
   /** Overrides the workflow engine the configuration picks (tests that stand in for Step Functions). */
@@ -128,8 +134,16 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const log = opts.logError ?? ((e: unknown) => console.error(e));
   const logCause = (m: string, e: unknown) => log(new Error(m, { cause: e }));
   const store = new Store({ client: opts.client, tableName: opts.tableName });
+  const adminKey = opts.adminKeySource
+    ? new AdminKeyFollower(store, opts.adminKeySource, {
+        maxAgeMs: config.adminSecret.maxAgeSeconds * 1000,
+        recheckMs: config.adminSecret.recheckSeconds * 1000,
+        logError: log,
+      })
+    : undefined;
+  const admin = adminKey ? await adminKey.read() : opts.admin;
   // One read of the stage's bootstrap marker once the stage is set up (the default project, keys, the Wakame seed).
-  const { defaultProjectId, cursorSecret } = await bootstrapStage(store, { admin: opts.admin, cursorSecret: config.cursorSecret });
+  const { defaultProjectId, cursorSecret } = await bootstrapStage(store, { admin, cursorSecret: config.cursorSecret });
   const scheduler = new Scheduler(store);
   const outbox = new Outbox(store);
   const bounds = { heartbeatSeconds: config.heartbeatSeconds, timeoutSeconds: config.actionTimeoutSeconds };
@@ -157,7 +171,7 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const sweeper = new Sweeper({ store, ledger, workflows, runs });
   const reconciler = new Reconciler({ store, ledger, runs, sweeper, log: (m) => console.log(`reconciler: ${m}`) });
 
-  const auth = new Authenticator(store);
+  const auth = new Authenticator(store, { adminKey });
   const service = new DroverService({ store, ledger, runs, auth, defaultProjectId, cursorSecret });
   // Without the local feed this process is the table stream's consumer, whose batches may come twice.
   const events = new EventFeed(store, new EventLog(store, { retentionSeconds: config.eventRetentionSeconds }), log, !opts.events);

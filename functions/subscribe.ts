@@ -7,10 +7,16 @@
  */
 import type { GatewayConnectEnv } from '../core/api/subscribe.js';
 import { connectionPosterOf } from '../core/events/api-gateway-poster.js';
+import { adminSecretOf } from '../core/secrets/admin-secret.js';
 import { stageDrover, type StageWiring } from './stage.js';
 
-/** The pinger posts to connections through the WebSocket stage's management API. */
-export const wiring: StageWiring = { connectionPoster: connectionPosterOf };
+/**
+ * The pinger posts to connections through the WebSocket stage's management API; `$connect` authenticates, so with
+ * the admin key from the stage's secret.
+ */
+export const wiring: StageWiring = { connectionPoster: connectionPosterOf, adminKey: adminSecretOf };
+
+const stage = () => stageDrover(wiring);
 
 /** An API Gateway WebSocket event (only what is read). */
 interface WebSocketEvent {

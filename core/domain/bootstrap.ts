@@ -11,10 +11,11 @@ import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, type AdminKeyRecord } from './credentials.js';
 import { seedWakame } from './wakame/seed.js';
+import { installAdminKey, type AdminKey } from './admin-key.js';
 
 export interface BootstrapOptions {
-  /** Admin key to install; when absent the stored one is kept. */
-  admin?: { accessKey: string; secretKey: string };
+  /** Admin key to install (replacing another stored one); when absent the stored one is kept. */
+  admin?: AdminKey;
   cursorSecret?: string;
 }
 
@@ -33,12 +34,8 @@ export async function bootstrap(store: Store, opts: BootstrapOptions = {}): Prom
   // Independent of the rest, so it costs a start no extra round trip.
   const accessKeys = indexAccessKeys(store);
   accessKeys.catch(() => undefined); // awaited (and its error thrown) below; this only marks it handled meanwhile
-  if (opts.admin) {
-    await store.putConfig<AdminKeyRecord>('adminKey', {
-      accessKey: opts.admin.accessKey,
-      secretHash: hashSecret(opts.admin.secretKey),
-    });
-  }
+  // A key given unlike the stored one (a rotated key) replaces it.
+  if (opts.admin) await installAdminKey(store, opts.admin);
   const cursorSecret =
     opts.cursorSecret ?? (await store.putConfig('cursorSecret', randomBytes(32).toString('hex'), { onlyIfAbsent: true }));
   // Concurrent first starts agree on one id through the conditional config write, then both make sure that
