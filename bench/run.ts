@@ -5,6 +5,7 @@
  * A group that fails is reported as a row (and the exit code is 1); the other groups' rows are still printed.
  */
 import os from 'node:os';
+import { bundleBench } from './bundle.js';
 import { createBench } from './create.bench.js';
 import { listBench } from './list.bench.js';
 import { readBench } from './read.bench.js';
@@ -21,6 +22,7 @@ const groups: Record<string, () => Promise<string[]>> = {
   workflow: workflowBench,
   recovery: recoveryBench,
   wakame: wakameBench,
+  bundle: bundleBench,
 };
 const only = process.argv[2];
 if (only && !groups[only]) {

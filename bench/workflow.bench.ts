@@ -26,10 +26,16 @@ import { fmt, measure } from './lib.js';
 const observer = new AsyncLocalStorage<'client' | 'floor'>();
 
 /** The agent protocol's requests, by kind, as the sim hosts send them. */
-type AgentCalls = Record<'poll' | 'ack' | 'progress' | 'complete' | 'other', number>;
+export type AgentCalls = Record<'poll' | 'ack' | 'progress' | 'complete' | 'other', number>;
 
-/** Counts the `/agent` requests made through the global `fetch` (the sim hosts' agent client uses it). */
-function countAgentRequests(): { calls: AgentCalls; restore(): void } {
+/**
+ * Counts the `/agent` requests made through the global `fetch` (the sim hosts' agent client uses it).
+ *
+ * @example
+ * const agent = countAgentRequests(); // before the stack starts
+ * agent.calls.ack; agent.restore();
+ */
+export function countAgentRequests(): { calls: AgentCalls; restore(): void } {
   const calls: AgentCalls = { poll: 0, ack: 0, progress: 0, complete: 0, other: 0 };
   const real = globalThis.fetch;
   globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {

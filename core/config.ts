@@ -13,6 +13,18 @@ export interface DroverConfig {
   /** Admin API key (`DROVER_ADMIN_ACCESS_KEY` / `DROVER_ADMIN_SECRET_KEY`); generated when unset. */
   adminAccessKey?: string;
   adminSecretKey?: string;
+  /**
+   * The Secrets Manager secret that holds the admin key instead (`DROVER_ADMIN_SECRET_ARN`; set by the stack in AWS
+   * on the functions that authenticate), as JSON `{"accessKey", "secretKey"}`: read at start, then followed, so a
+   * rotated key replaces the stored one (`core/domain/admin-key.ts`).
+   */
+  adminSecretArn?: string;
+  /**
+   * How long a process trusts its read of that secret before a request reads it again
+   * (`DROVER_ADMIN_SECRET_MAX_AGE_SECONDS`, 300), and how soon after a read a failed authentication may read it again
+   * (`DROVER_ADMIN_SECRET_RECHECK_SECONDS`, 10).
+   */
+  adminSecret: { maxAgeSeconds: number; recheckSeconds: number };
   /** Use this DynamoDB table instead of the embedded store (`DROVER_TABLE_NAME`). */
   tableName?: string;
   /** Custom DynamoDB endpoint (`DROVER_DYNAMODB_ENDPOINT`), e.g. a DynamoDB-compatible server. */
@@ -135,12 +147,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!!access !== !!secret) {
     throw new Error('Set both DROVER_ADMIN_ACCESS_KEY and DROVER_ADMIN_SECRET_KEY, or neither');
   }
+  const adminSecretArn = env.DROVER_ADMIN_SECRET_ARN || undefined;
+  if (access && adminSecretArn) {
+    throw new Error('Set DROVER_ADMIN_SECRET_ARN or DROVER_ADMIN_ACCESS_KEY and DROVER_ADMIN_SECRET_KEY, not both');
+  }
   return {
     port: int(env.PORT, 8080, 'PORT'),
     host: env.HOST || '127.0.0.1',
     dataDir: env.DROVER_DATA_DIR || './.drover',
     adminAccessKey: access,
     adminSecretKey: secret,
+    adminSecretArn,
+    adminSecret: {
+      maxAgeSeconds: int(env.DROVER_ADMIN_SECRET_MAX_AGE_SECONDS, 300, 'DROVER_ADMIN_SECRET_MAX_AGE_SECONDS'),
+      recheckSeconds: int(env.DROVER_ADMIN_SECRET_RECHECK_SECONDS, 10, 'DROVER_ADMIN_SECRET_RECHECK_SECONDS'),
+    },
     tableName: env.DROVER_TABLE_NAME || undefined,
     dynamodbEndpoint: env.DROVER_DYNAMODB_ENDPOINT || undefined,
     createTable: env.DROVER_CREATE_TABLE === 'true',

@@ -11,17 +11,15 @@ import type { UpgradeWebSocket } from 'hono/ws';
 import { Outbox } from './agent/outbox.js';
 import { createApp } from './api/app.js';
 import type { DroverConfig } from './config.js';
-import { bootstrap } from './domain/bootstrap.js';
+import { AdminKeyFollower, type AdminKey, type AdminKeySource } from './domain/admin-key.js';
+import { bootstrapStage } from './domain/bootstrap.js';
 import { Authenticator } from './domain/credentials.js';
 import { Ledger } from './domain/ledger.js';
-import { seedWakame } from './domain/wakame/seed.js';
 import { EventFeed } from './domain/events.js';
 import { EventLog } from './store/events.js';
 import { WebhookDispatcher, type DeliveryQueue } from './domain/webhooks.js';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { EventBridgePublisher } from './events/event-bridge.js';
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { ApiGatewayPoster, WebSocketFanOut } from './events/websocket-gateway.js';
+import type { EventBridgePublisher } from './events/event-bridge.js';
+import { WebSocketFanOut, type ConnectionPoster } from './events/websocket-gateway.js';
 import { StreamConnections } from './store/connections.js';
 import { toWireEvent } from './api/render.js';
 import { UrlBuilder } from './api/urls.js';
@@ -35,20 +33,25 @@ import { DroverService } from './domain/service.js';
 import { IdempotencyRecords } from './store/idempotency.js';
 import { Store } from './store/store.js';
 import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN } from './workflows/asl.js';
-import { EmbeddedStepFunctions } from './workflows/embedded-step-functions.js';
 import { WorkflowRuns } from './workflows/runs.js';
 import { AwsStepFunctions } from './workflows/aws-step-functions.js';
 import { Reconciler } from './workflows/reconciler.js';
 import { Sweeper } from './workflows/sweeper.js';
 import { createTaskHandler } from './workflows/tasks.js';
 import type { TaskPayload, StepFunctions } from './workflows/types.js';
+import type { StoredEvent } from './store/events.js';
 
 export interface DroverOptions {
   config: DroverConfig;
   client: StoreClient;
   tableName: string;
   /** Admin key to install on start; when absent the stored one stays in force. */
-  admin?: { accessKey: string; secretKey: string };
+  admin?: AdminKey;
+  /**
+   * Where the admin key is kept instead (AWS: the stage's secret): read on start and installed, then followed as
+   * `config.adminSecret` says, so a rotated key replaces the stored one (`core/domain/admin-key.ts`).
+   */
+  adminKeySource?: AdminKeySource;
   /** Overrides where begun actions' runs go (tests that hold work back); gets the ledger to finish them with. */
   runs?: (ledger: Ledger) => Runs;
   /** Overrides the workflow engine the configuration picks (tests that stand in for Step Functions). */
@@ -65,6 +68,16 @@ export interface DroverOptions {
    * points that use it, so no other Lambda bundle carries its client).
    */
   webhookQueue?: DeliveryQueue;
+  /**
+   * The stage's EventBridge bus, for the stream consumer (with `DROVER_EVENT_BUS_NAME`): built by its entry point
+   * (`eventBusOf`), so no other Lambda bundle carries the client.
+   */
+  eventBus?: (config: DroverConfig, render: (event: StoredEvent) => Record<string, unknown>) => EventBridgePublisher | undefined;
+  /**
+   * API Gateway's management API of the WebSocket stage (with `DROVER_WEBSOCKET_ENDPOINT`), for the entry points that
+   * push (`connectionPosterOf`), so no other Lambda bundle carries the client.
+   */
+  connectionPoster?: (config: DroverConfig) => ConnectionPoster | undefined;
 }
 
 export interface Drover {
@@ -121,9 +134,16 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const log = opts.logError ?? ((e: unknown) => console.error(e));
   const logCause = (m: string, e: unknown) => log(new Error(m, { cause: e }));
   const store = new Store({ client: opts.client, tableName: opts.tableName });
-  const { defaultProjectId, cursorSecret } = await bootstrap(store, { admin: opts.admin, cursorSecret: config.cursorSecret });
-  // The Wakame demo records mussel's scripts name (wmi-centos1d64, nw-demo1): one config read once they exist.
-  await seedWakame(store, defaultProjectId);
+  const adminKey = opts.adminKeySource
+    ? new AdminKeyFollower(store, opts.adminKeySource, {
+        maxAgeMs: config.adminSecret.maxAgeSeconds * 1000,
+        recheckMs: config.adminSecret.recheckSeconds * 1000,
+        logError: log,
+      })
+    : undefined;
+  const admin = adminKey ? await adminKey.read() : opts.admin;
+  // One read of the stage's bootstrap marker once the stage is set up (the default project, keys, the Wakame seed).
+  const { defaultProjectId, cursorSecret } = await bootstrapStage(store, { admin, cursorSecret: config.cursorSecret });
   const scheduler = new Scheduler(store);
   const outbox = new Outbox(store);
   const bounds = { heartbeatSeconds: config.heartbeatSeconds, timeoutSeconds: config.actionTimeoutSeconds };
@@ -136,18 +156,22 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
 
   // The tasks function is made for the engine it runs under, as the tasks Lambda is made for Step Functions.
   const tasksFor = (workflows: StepFunctions) => createTaskHandler({ ledger, store, scheduler, outbox, workflows, log: logCause });
+  // The embedded interpreter is loaded only where it runs (no state machines): a Lambda bundle leaves it out.
   const workflows: StepFunctions =
     opts.workflows ??
     (config.stateMachineArns
       ? new AwsStepFunctions({ client: new SFNClient({ region: config.region }), stateMachineArns: config.stateMachineArns })
-      : new EmbeddedStepFunctions({ definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, ...bounds }), tasks: tasksFor }));
+      : new (await import('./workflows/embedded-step-functions.js')).EmbeddedStepFunctions({
+          definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, ...bounds }),
+          tasks: tasksFor,
+        }));
   const runTask = tasksFor(workflows);
   const runs: Runs =
     opts.runs?.(ledger) ?? (config.runner === 'inline' ? new InlineRuns(ledger) : new WorkflowRuns(workflows, ledger, logCause));
   const sweeper = new Sweeper({ store, ledger, workflows, runs });
   const reconciler = new Reconciler({ store, ledger, runs, sweeper, log: (m) => console.log(`reconciler: ${m}`) });
 
-  const auth = new Authenticator(store);
+  const auth = new Authenticator(store, { adminKey });
   const service = new DroverService({ store, ledger, runs, auth, defaultProjectId, cursorSecret });
   // Without the local feed this process is the table stream's consumer, whose batches may come twice.
   const events = new EventFeed(store, new EventLog(store, { retentionSeconds: config.eventRetentionSeconds }), log, !opts.events);
@@ -172,22 +196,18 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const stopAudit = opts.events || consumer ? audit.start(events) : () => undefined;
   const stopCapture = consumer ? webhooks.capture(events, { origin: consumer }) : () => undefined;
   // And puts every event on the stage's EventBridge bus, rendered as a project key sees it.
-  const bus =
-    consumer && config.eventBusName
-      ? new EventBridgePublisher({
-          client: new EventBridgeClient({ region: config.region }),
-          busName: config.eventBusName,
-          render: (e) => toWireEvent(e, new UrlBuilder(consumer, '/v1'), 'project') as Record<string, unknown>,
-        })
-      : undefined;
+  const bus = consumer
+    ? opts.eventBus?.(config, (e) => toWireEvent(e, new UrlBuilder(consumer, '/v1'), 'project') as Record<string, unknown>)
+    : undefined;
   const stopBus = bus ? events.subscribe((e) => bus.add(e)) : () => undefined;
   // And pushes them to `/v1/subscribe` clients of the stage's WebSocket API; the ping schedule uses the same pusher.
   const streamConnections = new StreamConnections(store);
-  const live = config.websocketEndpoint
+  const poster = opts.connectionPoster?.(config);
+  const live = poster
     ? new WebSocketFanOut({
         connections: streamConnections,
         feed: events,
-        poster: new ApiGatewayPoster(new ApiGatewayManagementApiClient({ region: config.region, endpoint: config.websocketEndpoint })),
+        poster,
         render: (e, role) => toWireEvent(e, new UrlBuilder(consumer ?? '', '/v1'), role) as Record<string, unknown>,
         resumeOverlapMs: config.eventResumeOverlapSeconds * 1000,
         logError: log,

@@ -5,9 +5,12 @@
  */
 import { handle } from 'hono/aws-lambda';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
+import { adminSecretOf } from '../core/secrets/admin-secret.js';
 import { stageDrover } from './stage.js';
 
-const ready = stageDrover().then((d) => handle(d.app));
+const stage = () => stageDrover({ adminKey: adminSecretOf });
+// Started while Lambda initializes the container; a start that failed is tried again by the next request.
+stage().catch(() => undefined);
 
 /** API Gateway v2 / function URL handler. */
-export const handler = async (event: LambdaEvent, context: LambdaContext) => (await ready)(event, context);
+export const handler = async (event: LambdaEvent, context: LambdaContext) => handle((await stage()).app)(event, context);

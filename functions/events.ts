@@ -5,9 +5,14 @@
  * webhook deliveries (new ones go onto the delivery queue), automatic recovery's decisions (recorded with their due
  * time; `functions/recovery.ts` acts), the event bus, and the WebSocket API's `/v1/subscribe` clients.
  */
+import { connectionPosterOf } from '../core/events/api-gateway-poster.js';
+import { eventBusOf } from '../core/events/event-bridge.js';
 import { webhookQueueOf } from '../core/events/webhook-queue.js';
 import { changeOfStreamRecord, type StreamRecord } from '../core/store/stream.js';
-import { stageDrover } from './stage.js';
+import { stageDrover, type StageWiring } from './stage.js';
+
+/** The consumer's clients: the delivery queue, the event bus and the WebSocket stage's management API. */
+export const wiring: StageWiring = { webhookQueue: webhookQueueOf, eventBus: eventBusOf, connectionPoster: connectionPosterOf };
 
 /** A DynamoDB Streams event as Lambda delivers it (only what is read). */
 interface StreamEvent {
@@ -20,7 +25,7 @@ interface StreamEvent {
  * logged twice, and its event keeps the deliveries it got (`WebhookDeliveries.createOnce`), queued again if pending.
  */
 export const handler = async (event: StreamEvent) => {
-  const { events, audit, webhooks, bus, live, health } = await stageDrover({ webhookQueue: webhookQueueOf });
+  const { events, audit, webhooks, bus, live, health } = await stageDrover(wiring);
   for (const r of event.Records) {
     if (!r.dynamodb) continue;
     const change = changeOfStreamRecord(r.dynamodb);

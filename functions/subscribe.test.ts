@@ -92,8 +92,10 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
   });
+  // The stage's Drover as the stream consumer's entry point builds it (with its management API client).
   const { stageDrover } = await import('./stage.js');
-  (await stageDrover()).store.changes.subscribe((c) => void changes.push(c));
+  const { wiring } = await import('./events.js');
+  (await stageDrover(wiring)).store.changes.subscribe((c) => void changes.push(c));
 });
 afterAll(async () => {
   await new Promise((ok) => gateway.close(ok));
@@ -184,11 +186,14 @@ describe('functions/subscribe and the stream consumer (the WebSocket API)', () =
     const { stageDrover } = await import('./stage.js');
     const drover = await stageDrover();
     expect((await drover.streamConnections.all()).every((c) => c.live)).toBe(true);
+    // One connecting now: recorded, not yet opened by API Gateway nor served by the consumer. Pings leave it alone.
+    expect((await connect('conn-new=')).status).toBe(200);
     await handler({ requestContext: { routeKey: '$disconnect', connectionId: 'conn-x=' } });
     connections.get('conn-y=')!.gone = true; // the client went away without a $disconnect yet
     expect(await ping()).toEqual({ sent: 1, gone: 1 });
-    expect((await drover.streamConnections.all()).map((c) => c.connectionId)).toEqual(['conn-z=']);
+    expect((await drover.streamConnections.all()).map((c) => c.connectionId).sort()).toEqual(['conn-new=', 'conn-z=']);
     expect(connections.get('conn-z=')!.messages.at(-1)).toEqual({ name: 'ping' });
+    expect(connections.get('conn-new=')!.messages).toEqual([]);
   });
 
   it('closes a connection it cannot write to, so its client resumes; sends an event too large without its resource', async () => {

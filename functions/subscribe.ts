@@ -6,7 +6,17 @@
  * runs on a schedule.
  */
 import type { GatewayConnectEnv } from '../core/api/subscribe.js';
-import { stageDrover } from './stage.js';
+import { connectionPosterOf } from '../core/events/api-gateway-poster.js';
+import { adminSecretOf } from '../core/secrets/admin-secret.js';
+import { stageDrover, type StageWiring } from './stage.js';
+
+/**
+ * The pinger posts to connections through the WebSocket stage's management API; `$connect` authenticates, so with
+ * the admin key from the stage's secret.
+ */
+export const wiring: StageWiring = { connectionPoster: connectionPosterOf, adminKey: adminSecretOf };
+
+const stage = () => stageDrover(wiring);
 
 /** An API Gateway WebSocket event (only what is read). */
 interface WebSocketEvent {
@@ -32,7 +42,7 @@ function subscribeRequest(event: WebSocketEvent): Request {
  * (401, 404, 410 `EventsExpired`, ...), which API Gateway turns into a refused handshake.
  */
 export const handler = async (event: WebSocketEvent) => {
-  const drover = await stageDrover();
+  const drover = await stageDrover(wiring);
   const { routeKey, connectionId } = event.requestContext;
   if (routeKey === '$connect') {
     const env: GatewayConnectEnv = { websocketConnectionId: connectionId };
@@ -46,6 +56,6 @@ export const handler = async (event: WebSocketEvent) => {
 
 /** Scheduled handler: pings every connection (and forgets those API Gateway reports gone). */
 export const ping = async () => {
-  const live = (await stageDrover()).live;
+  const live = (await stageDrover(wiring)).live;
   return live ? live.ping() : { sent: 0, gone: 0 };
 };

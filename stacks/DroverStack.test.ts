@@ -12,6 +12,10 @@ import { WORKFLOWS } from '../core/process/workflows.js';
 import { allDefinitions } from '../core/workflows/asl.js';
 import { DroverStack } from './DroverStack.js';
 
+// A deploying shell that still exports an admin key (as deploys once had to): the stack must not pick it up.
+const SHELL_ADMIN = { DROVER_ADMIN_ACCESS_KEY: 'SHELLADMINACCESS', DROVER_ADMIN_SECRET_KEY: 'shell-admin-secret-value' };
+Object.assign(process.env, SHELL_ADMIN);
+
 let synthesized: Promise<Template> | undefined;
 /** The stage's template, synthesized once for every test of this file. */
 function template(): Promise<Template> {
@@ -133,6 +137,17 @@ describe('DroverStack', () => {
     expect(targetsOf('rate(1 minute)')).toEqual(['functions/recovery.handler', 'functions/subscribe.ping', 'functions/sweeper.handler', 'functions/webhooks.handler']);
     expect(targetsOf('rate(10 minutes)')).toEqual(['functions/reconciler.handler']);
   }, 120_000);
+
+  it('runs every Drover function on arm64 and Node 22, from a minified ESM bundle', async () => {
+    const t = await template();
+    const ours = (Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[]).filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME);
+    // api, tasks, subscribe (connect and ping), events, webhooks (queue and schedule), recovery, sweeper, reconciler.
+    expect(ours).toHaveLength(10);
+    for (const f of ours) {
+      expect(f.Properties.Architectures, f.Properties.Handler).toEqual(['arm64']);
+      expect(f.Properties.Runtime, f.Properties.Handler).toBe('nodejs22.x');
+    }
+  });
 
   it('grants every function the data actions the store sends, on the table and its indexes; the Scan to the reconciler alone', async () => {
     const t = await template();
@@ -379,6 +394,55 @@ describe('DroverStack', () => {
     const visible = metric('AWS/SQS', 'ApproximateNumberOfMessagesVisible');
     expect(visible.map((a) => a.Properties.Dimensions[0].Value['Fn::GetAtt'][0]).sort()).toEqual(dlqs.sort());
     expect(alarms).toHaveLength(1 + 2 * fnIds.length + 2 * machineIds.length + dlqs.length);
+  }, 120_000);
+
+  it('generates the admin key into a kept secret that only the authenticating functions may read, by ARN', async () => {
+    const t = await template();
+    const secrets = Object.entries(t.findResources('AWS::SecretsManager::Secret')) as [string, any][];
+    expect(secrets).toHaveLength(1);
+    const [secretId, secret] = secrets[0];
+    // CloudFormation generates the value on the first deploy; the template holds only its shape.
+    expect(secret.Properties.SecretString).toBeUndefined();
+    expect(secret.Properties.GenerateSecretString).toEqual({
+      SecretStringTemplate: JSON.stringify({ accessKey: 'admin' }),
+      GenerateStringKey: 'secretKey',
+      ExcludePunctuation: true,
+      IncludeSpace: false,
+      PasswordLength: 40,
+    });
+    // A stack update or removal keeps it.
+    expect(secret.DeletionPolicy).toBe('Retain');
+    expect(secret.UpdateReplacePolicy).toBe('Retain');
+
+    // No trace of an admin key anywhere: not the deploying shell's, not the secret's value (a dynamic reference).
+    const whole = JSON.stringify(t.toJSON());
+    for (const v of Object.values(SHELL_ADMIN)) expect(whole).not.toContain(v);
+    expect(whole).not.toContain('DROVER_ADMIN_ACCESS_KEY');
+    expect(whole).not.toContain('DROVER_ADMIN_SECRET_KEY');
+    expect(whole).not.toContain('{{resolve:secretsmanager');
+    // Outputs name the secret (its ARN: a Ref), never its value.
+    const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.AdminKeySecretArn.Value).toEqual({ Ref: secretId });
+    for (const [name, o] of Object.entries(outputs)) expect(JSON.stringify(o.Value), name).not.toContain('SecretString');
+
+    // The API and the WebSocket API's `$connect` authenticate: they get the ARN and GetSecretValue on that secret alone.
+    const readers = ['api.handler', 'subscribe.handler'];
+    const fns = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[];
+    for (const fn of fns) {
+      const handler = fn.Properties.Handler;
+      const statements = policiesOf(t, fn.Properties).flatMap((p) => JSON.parse(p).Statement as { Action: string | string[]; Resource: unknown }[]);
+      const onSecrets = statements.filter((st) => JSON.stringify(st.Action).includes('secretsmanager:') || JSON.stringify(st.Resource).includes(secretId));
+      const env = fn.Properties.Environment?.Variables ?? {};
+      if (readers.some((r) => handler?.endsWith(r))) {
+        expect(onSecrets, handler).toEqual([{ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: { Ref: secretId } }]);
+        expect(env.DROVER_ADMIN_SECRET_ARN, handler).toEqual({ Ref: secretId });
+      } else {
+        expect(onSecrets, handler).toEqual([]);
+        expect(env.DROVER_ADMIN_SECRET_ARN, handler).toBeUndefined();
+      }
+    }
+    expect(fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_ADMIN_SECRET_ARN)).toHaveLength(readers.length);
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('secretsmanager:*');
   }, 120_000);
 });
 

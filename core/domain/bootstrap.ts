@@ -1,7 +1,8 @@
 /**
  * @module
  * First-start setup of a stage, safe to run on every start: the default project, the admin key and the
- * marker-signing secret. Concurrent starts (several Lambdas) converge on one value of each.
+ * marker-signing secret, then the Wakame seed records. Concurrent starts (several Lambdas) converge on one value of
+ * each; once done, a marker item lets a start skip it all with one read (`bootstrapStage`).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { WriteConflictError } from '../errors.js';
@@ -9,10 +10,12 @@ import { formatId, parseId } from '../ids.js';
 import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { hashSecret, type AdminKeyRecord } from './credentials.js';
+import { seedWakame } from './wakame/seed.js';
+import { installAdminKey, type AdminKey } from './admin-key.js';
 
 export interface BootstrapOptions {
-  /** Admin key to install; when absent the stored one is kept. */
-  admin?: { accessKey: string; secretKey: string };
+  /** Admin key to install (replacing another stored one); when absent the stored one is kept. */
+  admin?: AdminKey;
   cursorSecret?: string;
 }
 
@@ -31,12 +34,8 @@ export async function bootstrap(store: Store, opts: BootstrapOptions = {}): Prom
   // Independent of the rest, so it costs a start no extra round trip.
   const accessKeys = indexAccessKeys(store);
   accessKeys.catch(() => undefined); // awaited (and its error thrown) below; this only marks it handled meanwhile
-  if (opts.admin) {
-    await store.putConfig<AdminKeyRecord>('adminKey', {
-      accessKey: opts.admin.accessKey,
-      secretHash: hashSecret(opts.admin.secretKey),
-    });
-  }
+  // A key given unlike the stored one (a rotated key) replaces it.
+  if (opts.admin) await installAdminKey(store, opts.admin);
   const cursorSecret =
     opts.cursorSecret ?? (await store.putConfig('cursorSecret', randomBytes(32).toString('hex'), { onlyIfAbsent: true }));
   // Concurrent first starts agree on one id through the conditional config write, then both make sure that
@@ -82,4 +81,41 @@ async function indexAccessKeys(store: Store): Promise<void> {
     for (const res of page) await store.ensureAccessKeyItem(res);
   }
   await store.putConfig('accessKeyItems', 1);
+}
+
+/**
+ * What the stage bootstrap does, numbered: raise it when `bootstrapStage` must run again on stages that have the
+ * marker (a new singleton, a new seed record), and every start after the deploy runs it once more.
+ */
+export const BOOTSTRAP_VERSION = 1;
+
+/** The marker `bootstrapStage` writes last (config item `config#bootstrap`): what a start needs, in one read. */
+export interface BootstrapMarker extends BootstrapResult {
+  version: number;
+  /** The admin key installed then (its access key and secret hash), so a changed one is installed again. */
+  admin?: AdminKeyRecord;
+}
+
+/**
+ * The stage's setup once per stage rather than per start: one read of the marker, and only when it is missing, older
+ * than `BOOTSTRAP_VERSION` or records another admin key, the full `bootstrap` and the Wakame seeding, then the marker.
+ * Both are idempotent and the marker is written last, so a start that dies midway leaves the work to the next one.
+ *
+ * @example
+ * const { defaultProjectId, cursorSecret } = await bootstrapStage(store, { admin: { accessKey, secretKey } });
+ */
+export async function bootstrapStage(store: Store, opts: BootstrapOptions = {}): Promise<BootstrapResult> {
+  const admin = opts.admin && { accessKey: opts.admin.accessKey, secretHash: hashSecret(opts.admin.secretKey) };
+  const marker = await store.getConfig<BootstrapMarker>('bootstrap');
+  const current =
+    marker &&
+    marker.version >= BOOTSTRAP_VERSION &&
+    (!admin || (marker.admin?.accessKey === admin.accessKey && marker.admin.secretHash === admin.secretHash));
+  if (current) return { defaultProjectId: marker.defaultProjectId, cursorSecret: opts.cursorSecret ?? marker.cursorSecret };
+  // The marker holds the stored secret, never a configured override (it would pin one start's setting).
+  const stored = await bootstrap(store, { admin: opts.admin });
+  // The Wakame demo records mussel's scripts name (wmi-centos1d64, nw-demo1).
+  await seedWakame(store, stored.defaultProjectId);
+  await store.putConfig<BootstrapMarker>('bootstrap', { version: BOOTSTRAP_VERSION, ...stored, admin: admin ?? marker?.admin });
+  return { defaultProjectId: stored.defaultProjectId, cursorSecret: opts.cursorSecret ?? stored.cursorSecret };
 }

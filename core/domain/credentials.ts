@@ -98,6 +98,12 @@ export interface AuthenticatorOptions {
   /** How long a verified credential is trusted without reading the store again (default 5 s). */
   cacheMs?: number;
   now?: () => number;
+  /**
+   * The admin key kept outside the table (AWS: the stage's secret), followed: read again before a request once its
+   * read is old, and after a failed authentication (a rotated key's first use), replacing the stored credential
+   * when it changed (`core/domain/admin-key.ts`).
+   */
+  adminKey?: { follow(): Promise<boolean>; recheck(): Promise<boolean> };
 }
 
 /**
@@ -118,6 +124,7 @@ export class Authenticator {
   }
   private readonly cacheMs: number;
   private readonly now: () => number;
+  private readonly adminKey: AuthenticatorOptions['adminKey'];
 
   constructor(
     private readonly store: Store,
@@ -125,6 +132,7 @@ export class Authenticator {
   ) {
     this.cacheMs = opts.cacheMs ?? 5000;
     this.now = opts.now ?? Date.now;
+    this.adminKey = opts.adminKey;
   }
 
   /**
@@ -166,14 +174,22 @@ export class Authenticator {
   }
 
   private async principal(header: string | undefined): Promise<Principal> {
+    // A changed admin key ends the old one's cached sessions here too.
+    if (await this.adminKey?.follow()) this.invalidate();
     const cred = parseBasic(header);
     if (!cred) throw statusError(401);
     const hash = hashSecret(cred.secret);
     const key = `${cred.access}:${hash}`;
     const hit = this.cache.get(key);
     if (hit && hit.until > this.now()) return hit.p;
-    const generation = this.generation;
-    const p = await this.lookup(cred.access, hash);
+    let generation = this.generation;
+    let p = await this.lookup(cred.access, hash);
+    // Refused: perhaps a rotated admin key this process has not read yet.
+    if (!p && (await this.adminKey?.recheck())) {
+      this.invalidate();
+      generation = this.generation;
+      p = await this.lookup(cred.access, hash);
+    }
     if (!p) throw statusError(401);
     // A key deactivated while this lookup read it stays uncached, so the next request sees the change.
     if (generation === this.generation) {

@@ -4,6 +4,7 @@
  * rules on the bus can route Drover's events to other services. Events go out in batches of ten, in feed order.
  */
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { DroverConfig } from '../config.js';
 import type { StoredEvent } from '../store/events.js';
 
 /** An event entry may carry up to 256 KB; past this the resource is left out (`truncated: true`), never the event. */
@@ -66,4 +67,16 @@ export class EventBridgePublisher {
     if (Buffer.byteLength(detail) > MAX_DETAIL_BYTES) detail = JSON.stringify({ ...this.opts.render(e), data: null, truncated: true });
     return { EventBusName: this.opts.busName, Source: 'drover', DetailType: e.name, Detail: detail, Time: new Date(e.time), Resources: [] };
   }
+}
+
+/**
+ * The stage's publisher when the stack names its bus (`DROVER_EVENT_BUS_NAME`); the stream consumer's entry point
+ * passes this to `createDrover`, so only its bundle carries the EventBridge client.
+ *
+ * @example
+ * const drover = await stageDrover({ eventBus: eventBusOf });
+ */
+export function eventBusOf(config: DroverConfig, render: EventBridgePublisherOptions['render']): EventBridgePublisher | undefined {
+  if (!config.eventBusName) return undefined;
+  return new EventBridgePublisher({ client: new EventBridgeClient({ region: config.region }), busName: config.eventBusName, render });
 }

@@ -12,18 +12,13 @@
  *                            └▶ events appended: post to live connections (PostToConnection)
  *   schedule ─▶ ping every connection (clients tell a quiet stream from a dead one; API Gateway's idle limit)
  */
-import {
-  ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
 import { wants, type EventFeed } from '../domain/events.js';
 import type { Role } from '../schema/registry.js';
 import type { Change } from '../store/changes.js';
 import { toConnection, type StreamConnection, type StreamConnections } from '../store/connections.js';
 import type { StoredEvent } from '../store/events.js';
 
-/** What a connection can be told, through API Gateway's management API. */
+/** What a connection can be told, through API Gateway's management API (`ApiGatewayPoster`, `./api-gateway-poster.ts`). */
 export interface ConnectionPoster {
   /** Sends one message; `'gone'` when API Gateway has no such connection (yet, or any more). */
   post(connectionId: string, data: string): Promise<'sent' | 'gone'>;
@@ -31,36 +26,8 @@ export interface ConnectionPoster {
   close(connectionId: string): Promise<void>;
 }
 
-/**
- * The management API of a WebSocket API stage (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`).
- *
- * @example
- * const poster = new ApiGatewayPoster(new ApiGatewayManagementApiClient({ endpoint: callbackUrl }));
- * await poster.post('Ab1=', JSON.stringify({ name: 'ping' }));
- */
-export class ApiGatewayPoster implements ConnectionPoster {
-  constructor(private readonly client: ApiGatewayManagementApiClient) {}
-
-  async post(connectionId: string, data: string): Promise<'sent' | 'gone'> {
-    try {
-      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: new TextEncoder().encode(data) }));
-      return 'sent';
-    } catch (e) {
-      if (isGone(e)) return 'gone';
-      throw e;
-    }
-  }
-
-  async close(connectionId: string): Promise<void> {
-    try {
-      await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
-    } catch (e) {
-      if (!isGone(e)) throw e;
-    }
-  }
-}
-
-const isGone = (e: unknown) => (e as { name?: string })?.name === 'GoneException' || (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 410;
+/** How long a connection that is not live yet is left alone by pings (its `$connect` may still be answering). */
+const OPENING_GRACE_MS = 60_000;
 
 /** API Gateway refuses messages over 128 KB; an event larger than this goes without its resource. */
 const MAX_MESSAGE_BYTES = 120 * 1024;
@@ -134,8 +101,12 @@ export class WebSocketFanOut {
   async ping(): Promise<{ sent: number; gone: number }> {
     let sent = 0;
     let gone = 0;
+    // A connection not live yet may still be opening (its `$connect` not answered): a post would find it gone and
+    // forget it. One the consumer never opened is pruned once it is surely stale.
+    const now = Date.now();
+    const due = (await this.deps.connections.all()).filter((c) => c.live || now - c.connectedAt > OPENING_GRACE_MS);
     await Promise.all(
-      (await this.deps.connections.all()).map(async (c) => {
+      due.map(async (c) => {
         if ((await this.send(c, JSON.stringify({ name: 'ping' }))) === 'sent') sent++;
         else gone++;
       }),

@@ -27,16 +27,20 @@ export interface LambdaAnswer {
   body: any;
 }
 
+/** The API function's handler, as one container loaded it. */
+export type ApiHandler = (typeof import('../../functions/api.js'))['handler'];
+
 /**
- * A caller of the API function with one `Authorization` header, from the host `api.example.com` over https.
+ * A caller of the API function with one `Authorization` header, from the host `api.example.com` over https; of the
+ * module as first loaded unless a container's `handler` is given.
  *
  * @example
  * const api = lambdaApi(`Basic ${Buffer.from('AK:SK').toString('base64')}`);
  * const made = await api('POST', '/v1/containers', { imageUuid: 'sim:s' });
  */
-export function lambdaApi(authorization: string) {
+export function lambdaApi(authorization: string, container?: ApiHandler) {
   return async (method: string, path: string, body?: unknown, query = '', headers: Record<string, string> = {}): Promise<LambdaAnswer> => {
-    const { handler } = await import('../../functions/api.js');
+    const handler = container ?? (await import('../../functions/api.js')).handler;
     const out = await handler(
       {
         version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: query,

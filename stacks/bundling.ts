@@ -1,0 +1,90 @@
+/**
+ * @module
+ * How every Lambda function is bundled: the SST `nodejs` props the stack gives each function, and the esbuild
+ * options SST 2.49.8 derives from them (`sst/runtime/handlers/node.js`), so `bench/bundle.ts` and the bundle test
+ * build exactly what a deploy ships. The embedded stack (its Step Functions interpreter, dynalite, asl-validator,
+ * the node server) is left out: `core/runtime.ts` loads the interpreter with a dynamic import only where no state
+ * machines are configured, which never happens in a Lambda.
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { BuildOptions } from 'esbuild';
+
+/** Packages only the embedded local stack uses: none may be in a Lambda bundle. */
+export const EMBEDDED_PACKAGES = ['aws-local-stepfunctions', 'dynalite', 'asl-validator', '@hono/node-server', 'ws'] as const;
+/** Drover's own modules only the embedded stack runs (paths relative to the repository). */
+export const EMBEDDED_MODULES = ['core/embedded/', 'core/workflows/embedded-step-functions.ts'] as const;
+
+const embeddedImport = new RegExp(
+  `^(?:${EMBEDDED_PACKAGES.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})(?:/|$)|/embedded-step-functions\\.js$|/embedded/`,
+);
+
+/**
+ * An esbuild plugin that leaves embedded-only imports out of the bundle, as imports that would fail if a Lambda ever
+ * reached them. Only a dynamic import may name one (a static one would fail the function's start: the bundle test
+ * checks there is none).
+ *
+ * @example
+ * await esbuild.build({ entryPoints: ['functions/api.ts'], bundle: true, plugins: [leaveOutEmbedded] });
+ */
+export const leaveOutEmbedded = {
+  name: 'drover-leave-out-embedded',
+  // Typed by its shape: SST's esbuild (0.18) and the project's (0.28) each declare their own `Plugin`.
+  setup(build: { onResolve(options: { filter: RegExp }, resolve: (args: { path: string }) => { path: string; external: boolean }): void }) {
+    build.onResolve({ filter: embeddedImport }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
+/**
+ * The `nodejs` props of every function (SST's `FunctionProps.nodejs`): minified ESM for Node 22. SST's ESM build
+ * already starts each bundle with the `createRequire` banner (`SST_ESM_BANNER`); giving it again as `banner` would
+ * declare `require` twice.
+ */
+export const LAMBDA_NODEJS = {
+  format: 'esm' as const,
+  minify: true,
+  esbuild: { target: 'node22', plugins: [leaveOutEmbedded] },
+};
+
+/** The banner SST 2.49.8 puts on an ESM bundle: bundled CommonJS code gets `require` and `__dirname`. */
+export const SST_ESM_BANNER = [
+  `import { createRequire as topLevelCreateRequire } from 'module';`,
+  `const require = topLevelCreateRequire(import.meta.url);`,
+  `import { fileURLToPath as topLevelFileUrlToPath, URL as topLevelURL } from "url"`,
+  `const __dirname = topLevelFileUrlToPath(new topLevelURL(".", import.meta.url))`,
+  '',
+].join('\n');
+
+/**
+ * The esbuild options SST uses to bundle `entry` for a deploy with `LAMBDA_NODEJS` (source maps aside: SST writes
+ * them beside the bundle and keeps them out of the function).
+ *
+ * @example
+ * const result = await sstEsbuild().build({ ...lambdaBuildOptions('functions/api.ts'), outfile: '/tmp/api.mjs' });
+ */
+export function lambdaBuildOptions(entry: string): BuildOptions & { metafile: true } {
+  return {
+    entryPoints: [entry],
+    platform: 'node',
+    external: ['sharp', 'pg-native'],
+    keepNames: true,
+    bundle: true,
+    logLevel: 'silent',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    banner: { js: SST_ESM_BANNER },
+    minify: LAMBDA_NODEJS.minify,
+    ...(LAMBDA_NODEJS.esbuild as BuildOptions),
+    metafile: true,
+  };
+}
+
+/**
+ * The esbuild SST bundles functions with (its own pinned copy, not the project's).
+ *
+ * @example
+ * const { build } = sstEsbuild();
+ */
+export function sstEsbuild(root = process.cwd()): typeof import('esbuild') {
+  return createRequire(join(root, 'node_modules', 'sst', 'package.json'))('esbuild');
+}
