@@ -365,6 +365,8 @@ describe('DroverStack', () => {
     t.resourceCountIs('AWS::SNS::Subscription', 0);
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')) as { Properties: any }[];
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    // Named by the stage, as everything of it.
+    for (const a of alarms) expect(a.Properties.AlarmName).toMatch(/^test-drover-/);
     const metric = (namespace: string, name: string) => alarms.filter((a) => a.Properties.Namespace === namespace && a.Properties.MetricName === name);
 
     // The sweeper's metric (Embedded Metric Format, functions/sweeper.ts), for this stage.

@@ -44,6 +44,7 @@ export function stageAlarms(scope: Construct, config: StageConfig, targets: Alar
   /** Alarms when the metric's statistic over five minutes is above `threshold` (any, by default). */
   const alarm = (id: string, metric: cloudwatch.IMetric, description: string, threshold = 0) => {
     const a = new cloudwatch.Alarm(scope, `Alarm-${id}`, {
+      alarmName: `${config.stage}-drover-${id}`,
       metric,
       threshold,
       evaluationPeriods: 1,

@@ -47,6 +47,7 @@ const NAME_OF: Record<string, string> = {
   'AWS::Events::EventBus': 'Name',
   'AWS::ApiGatewayV2::Api': 'Name',
   'AWS::SSM::Parameter': 'Name',
+  'AWS::CloudWatch::Alarm': 'AlarmName',
 };
 
 /** Every name a resource of the template gives itself. */
