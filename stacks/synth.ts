@@ -82,6 +82,10 @@ async function main(): Promise<void> {
     const { Template } = await import('aws-cdk-lib/assertions');
     await initProject({ stage });
     const project = useProject();
+    // SST's working files (generated types, function bundles) per stage, so synths of two stages can run at once.
+    const work = path.join(project.paths.out, `synth-${stage}`);
+    await mkdir(work, { recursive: true });
+    Object.assign(project.paths, { out: work, artifacts: path.join(work, 'artifacts') });
     const app = new App({ mode: 'deploy', stage, name: project.config.name, region: project.config.region });
     // The app's stacks as `sst.config.ts` adds them (initProject reads only its config()).
     const sstConfig = (await import('../sst.config.js')).default;
