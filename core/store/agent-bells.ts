@@ -5,6 +5,7 @@
  * (`bellconn#<id>`, read at `$disconnect` and on keepalives, which API Gateway names by connection only). Kept until
  * the connection ends, is found gone, or outlives API Gateway's two-hour connection limit (`expiresAt`).
  */
+import { CONNECTION_LIFETIME_SECONDS } from './connections.js';
 import { keys } from './keys.js';
 import { isExpired, type Store } from './store.js';
 
@@ -15,9 +16,6 @@ export interface AgentBell {
   /** Epoch ms. */
   connectedAt: number;
 }
-
-/** API Gateway closes a WebSocket connection after two hours; the items are kept a little longer, then expire. */
-const BELL_LIFETIME_SECONDS = 2 * 3600 + 300;
 
 /**
  * Reads and writes doorbell connections.
@@ -38,7 +36,7 @@ export class AgentBells {
    * await bells.add({ hostId: '1h1', connectionId: 'Ab1=', connectedAt: Date.now() });
    */
   async add(b: AgentBell): Promise<void> {
-    const expiresAt = Math.floor(b.connectedAt / 1000) + BELL_LIFETIME_SECONDS;
+    const expiresAt = Math.floor(b.connectedAt / 1000) + CONNECTION_LIFETIME_SECONDS;
     for (const key of [keys.agentBellConnection(b.connectionId), keys.agentBell(b.hostId, b.connectionId)]) {
       await this.store.write({ key, put: { pk: key.pk, sk: key.sk, ...b, expiresAt }, provenOld: null });
     }
