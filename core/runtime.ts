@@ -160,8 +160,8 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const doorbell = new AgentDoorbell({
     bells: new AgentBells(store),
     auth,
-    // Keepalives come every agentKeepaliveSeconds per host: a stamp a second at most is throttle enough.
-    liveness: new Liveness(store, { checkInSeconds: config.agentKeepaliveSeconds, intervalMs: 1000 }),
+    // Stamps as a host's doorbell opens and closes (keepalives stamp nothing: the host is online while it is open).
+    liveness: new Liveness(store),
     poster: opts.doorbellPoster?.(config),
     logError: log,
   });

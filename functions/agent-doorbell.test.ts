@@ -9,7 +9,6 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
 import { lambdaApi, stageTable } from '../test/helpers/lambda.js';
-import { until } from '../test/helpers/wait.js';
 
 let db: EmbeddedDynamo;
 let gateway: Server;
@@ -90,11 +89,11 @@ describe('functions/agent-doorbell (the agent WebSocket API) and the ring on enq
     // An admin key is no host credential: refused as the /agent routes refuse it.
     expect((await connect('bell-admin=', adminAuth)).statusCode).toBe(403);
     const d = await drover();
-    expect(await d.doorbell.keepalive('bell-bad=')).toBe(false);
+    const { CONNECTION_LIFETIME_SECONDS } = await import('../core/store/connections.js');
 
-    // Connecting stamped the host's liveness, with the doorbell's check-in interval: online, for longer than 30 s.
+    // Connecting stamped the host online for as long as API Gateway can hold the connection.
     const stamped = await d.store.get(host.hostId);
-    expect(stamped!.fields).toMatchObject({ agentCheckInSeconds: 300, agentSeenAt: expect.any(Number) });
+    expect(stamped!.fields.agentConnectedUntil).toBe((stamped!.fields.agentSeenAt as number) + CONNECTION_LIFETIME_SECONDS * 1000);
 
     const cmd = await enqueue(host.hostId, 1);
     expect(posted.get('bell-a=')).toEqual([{ ring: { hostId: host.hostId } }]);
@@ -111,17 +110,26 @@ describe('functions/agent-doorbell (the agent WebSocket API) and the ring on enq
     expect(posted.get('bell-b=')).toBeUndefined();
   });
 
-  it('stamps liveness on keepalives (the $default route)', async () => {
+  it('keeps the host online while its doorbell is open, with keepalives that write nothing; offline once it closes', async () => {
     const host = await registerHost('bell-host-3');
     expect((await connect('bell-k=', host.auth)).statusCode).toBe(200);
     const d = await drover();
-    const first = (await d.store.get(host.hostId))!.fields.agentSeenAt as number;
-    // The doorbell stamps one host at most once a second: keepalives (every 300 s in AWS) until one lands.
-    await until(async () => {
-      expect(await call({ requestContext: { routeKey: '$default', connectionId: 'bell-k=' }, body: '{"action":"keepalive"}' })).toEqual({ statusCode: 200 });
-      return ((await d.store.get(host.hostId))!.fields.agentSeenAt as number) > first;
-    });
-    expect((await call({ requestContext: { routeKey: '$default', connectionId: 'bell-unknown=' }, body: '{}' })).statusCode).toBe(410);
+    const { isOnline } = await import('../core/domain/hosts.js');
+    const connected = (await d.store.get(host.hostId))!;
+    // Online an hour later with no stamp since: the connection holds it so (API Gateway closes a silent one).
+    expect(isOnline(connected, (connected.fields.agentSeenAt as number) + 3600_000)).toBe(true);
+    expect(await call({ requestContext: { routeKey: '$default', connectionId: 'bell-k=' }, body: '{"action":"keepalive"}' })).toEqual({ statusCode: 200 });
+    expect((await d.store.get(host.hostId))!.version).toBe(connected.version);
+    // A second connection (a reconnect) and the first one's late $disconnect: still online.
+    expect((await connect('bell-k2=', host.auth)).statusCode).toBe(200);
+    await call({ requestContext: { routeKey: '$disconnect', connectionId: 'bell-k=' } });
+    const reconnected = (await d.store.get(host.hostId))!;
+    expect(isOnline(reconnected, (reconnected.fields.agentSeenAt as number) + 3600_000)).toBe(true);
+    // The last one closes: the host is online only as long as a polling agent's silence allows.
+    await call({ requestContext: { routeKey: '$disconnect', connectionId: 'bell-k2=' } });
+    const closed = (await d.store.get(host.hostId))!;
+    expect(isOnline(closed, closed.fields.agentSeenAt as number)).toBe(true);
+    expect(isOnline(closed, (closed.fields.agentSeenAt as number) + 3600_000)).toBe(false);
   });
 
   it('forgets a connection at $disconnect, and one the management API reports gone', async () => {
@@ -136,9 +144,7 @@ describe('functions/agent-doorbell (the agent WebSocket API) and the ring on enq
     expect(posted.get('bell-z=')).toHaveLength(2);
     // Only the live connection is left, under the host and by its id.
     expect(await d.doorbell.ring(host.hostId)).toBe(1);
-    expect(await d.doorbell.keepalive('bell-x=')).toBe(false);
-    expect(await d.doorbell.keepalive('bell-y=')).toBe(false);
-    expect(await d.doorbell.keepalive('bell-z=')).toBe(true);
+    expect((await new (await import('../core/store/agent-bells.js')).AgentBells(d.store).ofHost(host.hostId)).map((b) => b.connectionId)).toEqual(['bell-z=']);
   });
 
   it('stores the command even when the management API fails: the ring is best effort', async () => {

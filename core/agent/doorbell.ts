@@ -7,7 +7,7 @@
  * poll it makes on every (re)connect, find the command anyway).
  *
  *   $connect (Authorization: the host's Basic credential) ─▶ authenticate as /agent does ─▶ record per host, stamp liveness
- *   $default {"action":"keepalive"} (every keepaliveSeconds, under API Gateway's 10-minute idle limit) ─▶ stamp liveness
+ *   $default {"action":"keepalive"} (every keepaliveSeconds, under API Gateway's 10-minute idle limit) ─▶ nothing
  *   $disconnect ─▶ forget
  *   Outbox.enqueue ─▶ ring(hostId) ─▶ PostToConnection each of the host's connections (gone: forget it)
  */
@@ -15,6 +15,7 @@ import { ApiError } from '../errors.js';
 import type { Authenticator } from '../domain/credentials.js';
 import type { AgentBells } from '../store/agent-bells.js';
 import type { Liveness } from './liveness.js';
+import { CONNECTION_LIFETIME_SECONDS } from '../store/connections.js';
 import type { DoorbellRing } from './protocol.js';
 
 /** What posts to a connection: API Gateway's management API (`ApiGatewayPoster` in `core/events/websocket-gateway.ts`). */
@@ -26,7 +27,7 @@ export interface RingPoster {
 export interface AgentDoorbellDeps {
   bells: AgentBells;
   auth: Authenticator;
-  /** Stamps liveness on connects and keepalives. */
+  /** Stamps liveness as connections open and close. */
   liveness: Liveness;
   /** API Gateway's management API of the agent WebSocket API; without one, `ring` does nothing. */
   poster?: RingPoster;
@@ -68,31 +69,23 @@ export class AgentDoorbell {
     const agent = await this.deps.auth.authenticate(authorization, ['agent']);
     const hostId = agent.hostId!;
     await this.deps.bells.add({ hostId, connectionId, connectedAt: this.now() });
-    await this.deps.liveness.stamp(hostId);
+    // Online while connected, for API Gateway's connection limit at most (a lost `$disconnect` cannot keep it so).
+    await this.deps.liveness.doorbell(hostId, CONNECTION_LIFETIME_SECONDS * 1000);
     return hostId;
   }
 
   /**
-   * A keepalive from a connection: stamps its host's liveness; `false` for a connection not recorded.
-   *
-   * @example
-   * await doorbell.keepalive('Ab1=');
-   */
-  async keepalive(connectionId: string): Promise<boolean> {
-    const hostId = await this.deps.bells.hostOf(connectionId);
-    if (!hostId) return false;
-    await this.deps.liveness.stamp(hostId);
-    return true;
-  }
-
-  /**
-   * Forgets a connection (`$disconnect`).
+   * Forgets a connection (`$disconnect`); the host's last one closing leaves its liveness to its polls again.
    *
    * @example
    * await doorbell.disconnect('Ab1=');
    */
-  disconnect(connectionId: string): Promise<void> {
-    return this.deps.bells.remove(connectionId);
+  async disconnect(connectionId: string): Promise<void> {
+    const hostId = await this.deps.bells.hostOf(connectionId);
+    if (!hostId) return;
+    await this.deps.bells.remove(connectionId, hostId);
+    // A reconnect's new connection may have opened before the old one's `$disconnect` came.
+    if (!(await this.deps.bells.ofHost(hostId)).length) await this.deps.liveness.doorbell(hostId, null);
   }
 
   /**
@@ -148,7 +141,8 @@ export class AgentDoorbell {
       await this.disconnect(connectionId);
       return { statusCode: 200 };
     }
-    // `$default`: the keepalive (any message counts; agents send nothing else).
-    return { statusCode: (await this.keepalive(connectionId)) ? 200 : 410 };
+    // `$default`: the keepalive, which only keeps API Gateway from closing an idle connection: nothing to read or
+    // write (the host is online while its doorbell is open).
+    return { statusCode: 200 };
   }
 }

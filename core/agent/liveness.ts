@@ -2,17 +2,13 @@
  * @module
  * Stamping a host's liveness (`agentSeenAt`) when its agent is heard from: one atomic write, no read, at most once
  * per interval per host from one process. Both the `/agent` routes (every request) and the AWS doorbell (its
- * `$connect` and keepalives) stamp through it. Where agents are woken by a doorbell and check in only every
- * `checkInSeconds`, the stamp carries that too (`agentCheckInSeconds`), so `agentState` waits that long before
- * calling the host offline (`core/domain/hosts.ts`).
+ * `$connect` and `$disconnect`: a host is online while its doorbell is open, `core/domain/hosts.ts`) stamp through it.
  */
 import type { Store } from '../store/store.js';
 
 export interface LivenessOptions {
   /** Least time between two stamps of one host from this process (default 5000 ms). */
   intervalMs?: number;
-  /** How often agents are asked to check in at the least (the doorbell's keepalive), recorded with each stamp. */
-  checkInSeconds?: number;
   now?: () => number;
 }
 
@@ -48,13 +44,27 @@ export class Liveness {
     if (t - (this.lastSeen.get(hostId) ?? 0) < this.intervalMs) return;
     this.lastSeen.set(hostId, t);
     if (this.lastSeen.size > 10_000) this.lastSeen.clear();
-    const checkIn = this.opts.checkInSeconds;
     let stamped;
     try {
-      stamped = await this.store.updateFields(hostId, { set: { agentSeenAt: t, ...(checkIn ? { agentCheckInSeconds: checkIn } : {}) } });
+      stamped = await this.store.updateFields(hostId, { set: { agentSeenAt: t } });
     } finally {
       if (!stamped) this.lastSeen.delete(hostId);
     }
+  }
+
+  /**
+   * Stamps the host as its doorbell opened (`openForMs`: how long it can stay open at most, API Gateway's connection
+   * limit) or closed (`null`). While it is open the host is online (`isOnline`), so the keepalives that hold it open write
+   * nothing: an idle host costs a stamp per connection, not per keepalive.
+   *
+   * @example
+   * await liveness.doorbell('1h1', 2 * 3600_000); ... await liveness.doorbell('1h1', null);
+   */
+  async doorbell(hostId: string, openForMs: number | null): Promise<void> {
+    const t = this.now();
+    this.lastSeen.set(hostId, t);
+    // Closed is 0, a time long past (the field cannot be removed by this write).
+    await this.store.updateFields(hostId, { set: { agentSeenAt: t, agentConnectedUntil: openForMs === null ? 0 : t + openForMs } });
   }
 
   /**

@@ -107,7 +107,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
   const maxWait = Math.max(0, opts.maxWaitSeconds ?? 20);
   const relayRetryMs = opts.relayRetryMs ?? 15_000;
   const logError = opts.logError ?? ((e) => console.error(e));
-  const liveness = new Liveness(store, { intervalMs: opts.seenIntervalMs, checkInSeconds: opts.doorbell?.keepaliveSeconds, now });
+  const liveness = new Liveness(store, { intervalMs: opts.seenIntervalMs, now });
   const lastHeartbeat = new Map<string, number>();
   const workflows = (): StepFunctions | undefined =>
     typeof opts.workflows === 'function' ? opts.workflows() : opts.workflows;

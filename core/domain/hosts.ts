@@ -5,8 +5,8 @@
  *
  * Host fields: `vcpu`, `memoryMb` (capacity, reported by the agent), `allocatedVcpu`, `allocatedMemoryMb`
  * (counters the scheduler moves atomically), `allocationVersion` (bumped by every charge and release; liveness
- * stamps leave it alone), `agentSeenAt` (epoch ms of the agent's last request), `agentCheckInSeconds` (how often an
- * agent woken by a doorbell checks in at the least; absent for polling agents).
+ * stamps leave it alone), `agentSeenAt` (epoch ms of the agent's last request), `agentConnectedUntil` (while the
+ * agent holds its AWS doorbell open: the latest the connection can last; 0 once it closed).
  */
 import type { Resource } from '../store/item.js';
 
@@ -14,27 +14,18 @@ import type { Resource } from '../store/item.js';
 export const HOST_OFFLINE_AFTER_MS = 30_000;
 
 /**
- * How long a host's agent may stay silent before the host is offline: 30 s for an agent that polls (the embedded
- * stack's long-poll), or two missed check-ins and half a minute where a doorbell wakes agents and they check in
- * only every `agentCheckInSeconds` (AWS: the doorbell's keepalive, 300 s → 630 s).
+ * Whether the host's agent is online: it holds its doorbell open (AWS; API Gateway closes a connection whose agent
+ * stopped its keepalives within 10 minutes, and its `$disconnect` ends this), or it was heard from within
+ * `HOST_OFFLINE_AFTER_MS`.
  *
  * @example
- * offlineAfterMs(host) // 30000, or 630000 for a host stamped with agentCheckInSeconds 300
- */
-export function offlineAfterMs(host: Resource): number {
-  const checkIn = host.fields.agentCheckInSeconds;
-  return typeof checkIn === 'number' && checkIn > 0 ? Math.max(HOST_OFFLINE_AFTER_MS, (2 * checkIn + 30) * 1000) : HOST_OFFLINE_AFTER_MS;
-}
-
-/**
- * Whether the host's agent is online.
- *
- * @example
- * isOnline(host, Date.now()) // true if the agent was heard from within offlineAfterMs(host)
+ * isOnline(host, Date.now()) // true if its doorbell is open or the agent was heard from within 30 s
  */
 export function isOnline(host: Resource, now: number): boolean {
+  const until = host.fields.agentConnectedUntil;
+  if (typeof until === 'number' && now < until) return true;
   const seen = host.fields.agentSeenAt;
-  return typeof seen === 'number' && now - seen < offlineAfterMs(host);
+  return typeof seen === 'number' && now - seen < HOST_OFFLINE_AFTER_MS;
 }
 
 /** What an instance takes from a host. */
