@@ -2,7 +2,9 @@
  * @module
  * The host agent: registers its host (or reuses saved credentials), long-polls the host's outbox, acks each new
  * command, runs it with the driver (commands of one instance in order, different instances in parallel),
- * heartbeats every heartbeatSeconds/3 while it runs, and completes or fails it.
+ * heartbeats every heartbeatSeconds/3 while it runs, and completes or fails it. Where the server names a doorbell in
+ * its poll answers (AWS, whose polls return at once), the agent holds it open (`doorbell.ts`) and polls when it
+ * rings, and otherwise only every fallback interval.
  *
  *   startAgent ─ register? ─▶ poll ─▶ ack ─▶ driver ─(report/heartbeat)─▶ complete {result} | {error}
  *                               ▲  ├ 401: register again with the token (key rotated elsewhere)
@@ -19,11 +21,12 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname } from 'node:path';
-import type { AgentCommand, CommandOutcome, HostFacts } from '../core/agent/protocol.js';
+import type { AgentCommand, CommandOutcome, Doorbell, HostFacts } from '../core/agent/protocol.js';
 import { AgentClient, type Credentials } from './client.js';
 import { AbandonCommandError, runWithDriver, type Driver } from './driver.js';
 import { AgentHttpError, Backoff, isTransient, pause, retry, type RetryPolicy } from './retry.js';
 import { HealthMonitor } from './health.js';
+import { DoorbellSocket } from './doorbell.js';
 
 export interface AgentLogger {
   info(msg: string): void;
@@ -50,6 +53,13 @@ export interface StartAgentOptions {
   pollWaitSeconds?: number;
   /** Pause between polls when the server answers at once with nothing (no long-poll, e.g. Lambda), ms (default 5000). */
   idlePollMs?: number;
+  /**
+   * Pause between polls while the server's doorbell (AWS) is open, ms: overrides the server's
+   * `fallbackPollSeconds`. A ring, or the doorbell (re)opening or closing, cuts it short.
+   */
+  fallbackPollMs?: number;
+  /** Backoff between doorbell reconnects (default base 1 s, cap 60 s). */
+  doorbellRetry?: RetryPolicy;
   /** Commands fetched per poll (default 20). */
   pollLimit?: number;
   /** Host facts sent at registration; defaults from this machine. */
@@ -136,6 +146,12 @@ export class Agent implements RunningAgent {
   private fault?: unknown;
   private stopped?: Promise<void>;
   private monitor?: HealthMonitor;
+  /** The doorbell's socket, once the server named one (AWS). */
+  private bell?: { socket: DoorbellSocket; doorbell: Doorbell };
+  /** Set by a wake (ring, doorbell open or closed) since the last poll began; cuts the next pause. */
+  private rang = false;
+  /** Ends the current pause between polls. */
+  private wake?: AbortController;
 
   /**
    * Registers (or takes the given or saved credential) and starts polling.
@@ -228,9 +244,11 @@ export class Agent implements RunningAgent {
     const backoff = new Backoff(this.policy);
     while (!signal.aborted) {
       const started = Date.now();
+      this.rang = false;
       try {
-        const { commands, delivered } = await this.authed(() => this.client.poll(wait, this.opts.pollLimit ?? 20, signal));
+        const { commands, delivered, doorbell } = await this.authed(() => this.client.poll(wait, this.opts.pollLimit ?? 20, signal));
         backoff.reset();
+        if (doorbell) this.useDoorbell(doorbell);
         const acks = commands.map((cmd) => this.schedule(cmd));
         // Poll again once the server knows these are taken: an earlier poll would be handed them again (and then
         // pause). A slow ack holds the next poll back by a second at most.
@@ -243,7 +261,7 @@ export class Agent implements RunningAgent {
         if (!commands.length) {
           // Only repeats: their acks are on the way. Nothing at once: the server does not hold polls (Lambda).
           if (delivered) await pause(100, signal);
-          else if (wait <= 0 || Date.now() - started < Math.min(1000, wait * 1000)) await pause(idlePollMs, signal);
+          else if (wait <= 0 || Date.now() - started < Math.min(1000, wait * 1000)) await this.idle(idlePollMs, signal);
         }
       } catch (e) {
         if (signal.aborted) break;
@@ -255,7 +273,49 @@ export class Agent implements RunningAgent {
         await backoff.sleep(signal);
       }
     }
+    await this.bell?.socket.stop();
     return this.fault === undefined ? 'stopped' : 'fatal';
+  }
+
+  /**
+   * Holds the server's doorbell open (from the first poll answer naming one; a new URL replaces the socket). Rings
+   * and the socket opening or closing wake the poll loop.
+   */
+  private useDoorbell(doorbell: Doorbell): void {
+    if (this.bell?.doorbell.url === doorbell.url) {
+      this.bell.doorbell = doorbell;
+      return;
+    }
+    void this.bell?.socket.stop();
+    const socket = new DoorbellSocket({
+      url: doorbell.url,
+      authorization: () => this.client.authorization(),
+      keepaliveMs: doorbell.keepaliveSeconds * 1000,
+      onWake: () => this.wakeUp(),
+      retry: this.opts.doorbellRetry,
+      warn: (m) => this.log.warn(m),
+    });
+    this.bell = { socket, doorbell };
+    socket.start();
+    this.log.info(`doorbell ${doorbell.url}: polling on a ring, else every ${doorbell.fallbackPollSeconds} s`);
+  }
+
+  private wakeUp(): void {
+    this.rang = true;
+    this.wake?.abort();
+  }
+
+  /**
+   * The pause between polls that found nothing: `idlePollMs`, or the fallback interval while the doorbell is open;
+   * a wake since the poll began skips it, one during it ends it.
+   */
+  private async idle(idlePollMs: number, signal: AbortSignal): Promise<void> {
+    if (this.rang) return;
+    const bell = this.bell;
+    const ms = bell?.socket.open ? (this.opts.fallbackPollMs ?? bell.doorbell.fallbackPollSeconds * 1000) : idlePollMs;
+    const wake = (this.wake = new AbortController());
+    await pause(ms, AbortSignal.any([signal, wake.signal]));
+    this.wake = undefined;
   }
 
   private async register(): Promise<Credentials> {

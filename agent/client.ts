@@ -4,7 +4,7 @@
  * reaching the server is thrown as an `AgentNetworkError` (transient, see `retry.ts`), a non-2xx answer as an
  * `AgentHttpError`, anything else as it is. Commands are deduplicated by id, because delivery is at-least-once.
  */
-import { PROGRESS_MESSAGE_MAX, COMMAND_ERROR_MAX, type AgentCommand, type CommandOutcome, type ExitReport, type HealthReport, type HostFacts } from '../core/agent/protocol.js';
+import { PROGRESS_MESSAGE_MAX, COMMAND_ERROR_MAX, type AgentCommand, type CommandOutcome, type Doorbell, type ExitReport, type HealthReport, type HostFacts } from '../core/agent/protocol.js';
 import { AgentHttpError, AgentNetworkError } from './retry.js';
 
 /** A host's agent credential, as registration returns it. */
@@ -35,6 +35,17 @@ export interface AgentClientOptions {
   /** Per-request timeout in ms on top of a long-poll's wait (default 15000). */
   requestTimeoutMs?: number;
   fetch?: typeof fetch;
+}
+
+/** Whether a poll answer's `doorbell` is one the agent can use (a WebSocket URL and positive intervals). */
+function isDoorbell(d: unknown): d is Doorbell {
+  const b = d as Doorbell | null | undefined;
+  return (
+    !!b &&
+    typeof b.url === 'string' &&
+    /^wss?:\/\//.test(b.url) &&
+    [b.keepaliveSeconds, b.fallbackPollSeconds].every((n) => typeof n === 'number' && n > 0)
+  );
 }
 
 /** How many command ids the client remembers for deduplication. */
@@ -76,14 +87,15 @@ export class AgentClient {
   /**
    * Waiting commands not seen before (long-polls up to `waitSeconds`), and how many the server delivered. A
    * command delivered again (the ack was lost, or another poll overlapped) is dropped here, so it never runs
-   * twice; `delivered > commands.length` then tells that some acks are still on the way.
+   * twice; `delivered > commands.length` then tells that some acks are still on the way. `doorbell` is where the
+   * server rings this agent, when it has one (AWS).
    *
    * @example
-   * const { commands, delivered } = await client.poll(20, 10, signal);
+   * const { commands, delivered, doorbell } = await client.poll(20, 10, signal);
    */
-  async poll(waitSeconds: number, limit = 20, signal?: AbortSignal): Promise<{ commands: AgentCommand[]; delivered: number }> {
+  async poll(waitSeconds: number, limit = 20, signal?: AbortSignal): Promise<{ commands: AgentCommand[]; delivered: number; doorbell?: Doorbell }> {
     const q = `?wait=${encodeURIComponent(String(waitSeconds))}&limit=${limit}`;
-    const body = await this.request<{ data: AgentCommand[] }>('GET', `/agent/commands${q}`, undefined, {
+    const body = await this.request<{ data: AgentCommand[]; doorbell?: Doorbell }>('GET', `/agent/commands${q}`, undefined, {
       signal,
       timeoutMs: waitSeconds * 1000 + this.timeoutMs,
     });
@@ -94,7 +106,7 @@ export class AgentClient {
       this.remember(cmd.id);
       commands.push(cmd);
     }
-    return { commands, delivered: all.length };
+    return { commands, delivered: all.length, doorbell: isDoorbell(body.doorbell) ? body.doorbell : undefined };
   }
 
   /**
@@ -160,6 +172,18 @@ export class AgentClient {
     return this.request('POST', '/agent/exits', { data: reports }, { signal });
   }
 
+  /**
+   * The `Authorization` header of the host's credential (the doorbell's handshake sends it too).
+   *
+   * @example
+   * new WebSocket(doorbell.url, { headers: { authorization: client.authorization() } });
+   */
+  authorization(): string {
+    const c = this.credentials;
+    if (!c) throw new Error('agent has no credentials: register first');
+    return `Basic ${Buffer.from(`${c.accessKey}:${c.secretKey}`).toString('base64')}`;
+  }
+
   private remember(id: string): void {
     this.seen.add(id);
     if (this.seen.size > SEEN_LIMIT) {
@@ -181,11 +205,7 @@ export class AgentClient {
     const what = `${method} ${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (o.auth !== false) {
-      const c = this.credentials;
-      if (!c) throw new Error('agent has no credentials: register first');
-      headers.authorization = `Basic ${Buffer.from(`${c.accessKey}:${c.secretKey}`).toString('base64')}`;
-    }
+    if (o.auth !== false) headers.authorization = this.authorization();
     const timeout = AbortSignal.timeout(o.timeoutMs ?? this.timeoutMs);
     const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
     let res: Response;

@@ -5,6 +5,7 @@
  * DynamoDB units, agent HTTP requests and events are measured by running each action on the embedded stack (real
  * store over dynalite, real agent protocol, the event feed on) with a counting wrapper on the DynamoDB client that
  * prices every request as DynamoDB bills it (item size, index writes, consistency). Prints a Markdown section;
+ * `--recorded` draws the model from the recorded counts without measuring (after a price or model change).
  * `--write` also records the measured counts in `bench/cost-measured.json` and puts the section into
  * `docs/deploy.md` between the cost-model markers. The section is rendered from the recorded counts alone, so the
  * docs test can check it against the code without measuring again.
@@ -14,6 +15,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { loadConfig } from '../core/config.js';
+import { CONNECTION_LIFETIME_SECONDS } from '../core/store/connections.js';
 import { INDEXES } from '../core/store/table.js';
 import { kindOfKey } from '../core/store/keys.js';
 import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN, type AslDefinition } from '../core/workflows/asl.js';
@@ -55,18 +58,20 @@ export const ASSUMPTIONS = {
 } as const;
 
 /**
- * The doorbell design's parameters (the WebSocket doorbell replacing polling on AWS, being built alongside): an
- * idle host holds one API Gateway WebSocket connection, sends a keepalive every 5 minutes (each a message and an
- * invocation that writes its liveness stamp), and still polls once every 5 minutes as a fallback. Replace these with
- * the doorbell module's own figures when it is merged.
+ * The AWS doorbell as built (`core/agent/doorbell.ts`, `agent/doorbell.ts`), with the stage's default settings: an
+ * idle host holds one API Gateway WebSocket connection, which API Gateway closes after two hours (the agent
+ * reconnects, polling once as it closes and once as it opens); it sends a keepalive every `agentKeepaliveSeconds`,
+ * which invokes the doorbell function and writes nothing (the host is online while its doorbell is open); it polls
+ * every `agentFallbackPollSeconds`; `$connect` and `$disconnect` each stamp the host.
  */
-export const DOORBELL = {
-  keepaliveSeconds: 300,
-  fallbackPollSeconds: 300,
-  /** The keepalive writes the host's liveness stamp (one update of the host item). */
-  stampPerKeepalive: 1,
-  connectionMinutesPerMinute: 1,
-} as const;
+export const DOORBELL = (() => {
+  const config = loadConfig({});
+  return {
+    keepaliveSeconds: config.agentKeepaliveSeconds,
+    fallbackPollSeconds: config.agentFallbackPollSeconds,
+    connectionHours: CONNECTION_LIFETIME_SECONDS / 3600,
+  };
+})();
 
 /** The counts of one action, as billed; `measured` ones come from the embedded run. */
 export interface ActionCounts {
@@ -561,16 +566,23 @@ export function idleCost(p: IdlePollCounts, hosts = 1000) {
     dynamo: polls * (p.wru * PRICES.dynamoWrite.usd + p.rru * PRICES.dynamoRead.usd),
     websocket: 0,
   };
+  // Every stamp of the host item is a stream record, which wakes the consumer (it makes no event of it).
+  const perStamp = lambdaInvocationUsd;
+  polling.lambda += polls * perStamp;
   const keepalives = minutes * (60 / DOORBELL.keepaliveSeconds);
-  const fallback = minutes * (60 / DOORBELL.fallbackPollSeconds);
+  const reconnects = minutes / (60 * DOORBELL.connectionHours);
+  const fallback = minutes * (60 / DOORBELL.fallbackPollSeconds) + 2 * reconnects;
+  // `$connect` authenticates (the poll's reads), records the connection (2 items) and stamps the host; `$disconnect`
+  // reads the connection, deletes its 2 items and stamps the host.
+  const connectWru = 2 + p.stampWru;
   const doorbell = {
-    requests: keepalives + fallback,
+    requests: keepalives + 2 * reconnects + fallback,
     api: fallback * PRICES.httpApiRequest.usd,
-    lambda: (keepalives + fallback) * lambdaInvocationUsd,
+    lambda: (keepalives + 2 * reconnects + fallback) * lambdaInvocationUsd + (fallback + 2 * reconnects) * perStamp,
     dynamo:
-      keepalives * DOORBELL.stampPerKeepalive * p.stampWru * PRICES.dynamoWrite.usd +
-      fallback * (p.wru * PRICES.dynamoWrite.usd + p.rru * PRICES.dynamoRead.usd),
-    websocket: keepalives * PRICES.wsMessage.usd + minutes * DOORBELL.connectionMinutesPerMinute * PRICES.wsConnectionMinute.usd,
+      fallback * (p.wru * PRICES.dynamoWrite.usd + p.rru * PRICES.dynamoRead.usd) +
+      reconnects * (2 * connectWru * PRICES.dynamoWrite.usd + (p.rru + 2) * PRICES.dynamoRead.usd),
+    websocket: keepalives * PRICES.wsMessage.usd + minutes * PRICES.wsConnectionMinute.usd,
   };
   const total = (x: typeof polling) => x.api + x.lambda + x.dynamo + x.websocket;
   return { polling: { ...polling, total: total(polling) }, doorbell: { ...doorbell, total: total(doorbell) } };
@@ -611,13 +623,13 @@ export function renderModel(m: Measured): string {
   const p = m.idlePoll;
   lines.push(
     '',
-    '| 1,000 idle hosts for a month (30 days) | Lambda invocations | API Gateway | Lambda | DynamoDB | WebSocket | total | per idle poll or keepalive |',
+    '| 1,000 idle hosts for a month (30 days) | requests | API Gateway | Lambda (incl. the stream consumer per stamp) | DynamoDB | WebSocket | total | per idle poll, keepalive, reconnect |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     row(`(a) today: a poll every ${ASSUMPTIONS.pollSeconds} s over the HTTP API`, idle.polling, `a poll: ${p.requests} store requests, ${num(p.wru, 0)} WRU, ${num(p.rru)} RRU`),
     row(
-      `(b) doorbell: WebSocket keepalive every ${DOORBELL.keepaliveSeconds / 60} min, a fallback poll every ${DOORBELL.fallbackPollSeconds / 60} min`,
+      `(b) doorbell: WebSocket keepalive every ${DOORBELL.keepaliveSeconds / 60} min, a fallback poll every ${DOORBELL.fallbackPollSeconds / 60} min, a reconnect every ${DOORBELL.connectionHours} h`,
       idle.doorbell,
-      `a keepalive: 1 message, 1 invocation, the stamp (${num(p.stampWru, 0)} WRU); a fallback poll as in (a)`,
+      `a keepalive: 1 message, 1 invocation, no store access; a reconnect: 2 invocations, 2 stamps (${num(p.stampWru, 0)} WRU each), 2 polls; a fallback poll as in (a)`,
     ),
     '',
     'Prices (us-east-1, list prices read 2026-12-01):',
@@ -672,12 +684,13 @@ export function sectionOf(doc: string): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const write = process.argv.includes('--write');
-  const m = await measure();
+  // `--recorded`: the model drawn again from the recorded counts (after a price or model change), without measuring.
+  const m: Measured = process.argv.includes('--recorded') ? JSON.parse(readFileSync(MEASURED_FILE, 'utf8')) : await measure();
   const section = renderModel(m);
   console.log(section);
   if (write) {
-    writeFileSync(MEASURED_FILE, JSON.stringify(m, null, 2) + '\n');
+    if (!process.argv.includes('--recorded')) writeFileSync(MEASURED_FILE, JSON.stringify(m, null, 2) + '\n');
     writeFileSync(DEPLOY_DOC, withSection(readFileSync(DEPLOY_DOC, 'utf8'), section));
-    console.error(`wrote ${MEASURED_FILE} and the section of ${DEPLOY_DOC}`);
+    console.error(`wrote ${process.argv.includes('--recorded') ? '' : `${MEASURED_FILE} and `}the section of ${DEPLOY_DOC}`);
   }
 }

@@ -54,6 +54,20 @@ export interface DroverConfig {
   websocketUrl?: string;
   /** The management endpoint of that API (`DROVER_WEBSOCKET_ENDPOINT`, `https://…`): where the stream consumer posts. */
   websocketEndpoint?: string;
+  /**
+   * The stage's agent doorbell (`DROVER_AGENT_DOORBELL_URL`, `wss://…`; AWS only): the WebSocket API host agents hold
+   * open, told to them in every poll answer. Unset (the embedded stack): agents long-poll.
+   */
+  agentDoorbellUrl?: string;
+  /** The management endpoint of that API (`DROVER_AGENT_DOORBELL_ENDPOINT`, `https://…`): where enqueuing rings. */
+  agentDoorbellEndpoint?: string;
+  /**
+   * Seconds between an agent's keepalives on the doorbell (`DROVER_AGENT_KEEPALIVE_SECONDS`, 300; under API Gateway's
+   * 10-minute idle limit). Each stamps the host's liveness; a host is offline after two missed (and 30 s).
+   */
+  agentKeepaliveSeconds: number;
+  /** Seconds between an agent's polls while its doorbell is open (`DROVER_AGENT_FALLBACK_POLL_SECONDS`, 900). */
+  agentFallbackPollSeconds: number;
   /** How long a response to a request with an `Idempotency-Key` is kept for replay (`DROVER_IDEMPOTENCY_SECONDS`, 86400). */
   idempotencySeconds: number;
   /** Seconds an audit entry is kept after its action began (`DROVER_AUDIT_RETENTION_SECONDS`, default 30 days). */
@@ -129,6 +143,13 @@ function positive(v: string | undefined, dflt: number, name: string): number {
   return n;
 }
 
+/** The doorbell's keepalive: API Gateway closes a connection idle for 10 minutes, so it must be shorter. */
+function keepalive(v: string | undefined): number {
+  const n = positive(v, 300, 'DROVER_AGENT_KEEPALIVE_SECONDS');
+  if (n >= 600) throw new Error(`DROVER_AGENT_KEEPALIVE_SECONDS must be under 600 (API Gateway's idle limit), got ${n}`);
+  return n;
+}
+
 function runnerOf(v: string | undefined): 'workflows' | 'inline' {
   if (v === undefined || v === '' || v === 'workflows') return 'workflows';
   if (v === 'inline') return 'inline';
@@ -168,6 +189,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     cursorSecret: env.DROVER_CURSOR_SECRET || undefined,
     purgedRetentionSeconds: int(env.DROVER_PURGED_RETENTION_SECONDS, 86_400, 'DROVER_PURGED_RETENTION_SECONDS'),
+    agentDoorbellUrl: env.DROVER_AGENT_DOORBELL_URL || undefined,
+    agentDoorbellEndpoint: env.DROVER_AGENT_DOORBELL_ENDPOINT || undefined,
+    agentKeepaliveSeconds: keepalive(env.DROVER_AGENT_KEEPALIVE_SECONDS),
+    agentFallbackPollSeconds: positive(env.DROVER_AGENT_FALLBACK_POLL_SECONDS, 900, 'DROVER_AGENT_FALLBACK_POLL_SECONDS'),
     idempotencySeconds: positive(env.DROVER_IDEMPOTENCY_SECONDS, 86_400, 'DROVER_IDEMPOTENCY_SECONDS'),
     eventRetentionSeconds: positive(env.DROVER_EVENT_RETENTION_SECONDS, 86_400, 'DROVER_EVENT_RETENTION_SECONDS'),
     eventPingSeconds: positive(env.DROVER_EVENT_PING_SECONDS, 20, 'DROVER_EVENT_PING_SECONDS'),

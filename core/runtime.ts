@@ -9,6 +9,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { Outbox } from './agent/outbox.js';
+import { AgentDoorbell } from './agent/doorbell.js';
+import { Liveness } from './agent/liveness.js';
+import { AgentBells } from './store/agent-bells.js';
 import { createApp } from './api/app.js';
 import type { DroverConfig } from './config.js';
 import { AdminKeyFollower, type AdminKey, type AdminKeySource } from './domain/admin-key.js';
@@ -78,6 +81,11 @@ export interface DroverOptions {
    * push (`connectionPosterOf`), so no other Lambda bundle carries the client.
    */
   connectionPoster?: (config: DroverConfig) => ConnectionPoster | undefined;
+  /**
+   * API Gateway's management API of the agents' doorbell (with `DROVER_AGENT_DOORBELL_ENDPOINT`), for the entry point
+   * that enqueues host commands (`doorbellPosterOf`; the tasks function).
+   */
+  doorbellPoster?: (config: DroverConfig) => ConnectionPoster | undefined;
 }
 
 export interface Drover {
@@ -91,6 +99,8 @@ export interface Drover {
   scheduler: Scheduler;
   /** The host command outbox the agent routes deliver from; enqueue through this one (its doorbell is local). */
   outbox: Outbox;
+  /** The agent doorbell (AWS): the agent WebSocket API's events, and rings when commands are enqueued. */
+  doorbell: AgentDoorbell;
   /** Step Functions in AWS (`DROVER_STATE_MACHINES` set), else the embedded interpreter. */
   workflows: StepFunctions;
   /** The code behind every Task state. */
@@ -145,7 +155,17 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   // One read of the stage's bootstrap marker once the stage is set up (the default project, keys, the Wakame seed).
   const { defaultProjectId, cursorSecret } = await bootstrapStage(store, { admin, cursorSecret: config.cursorSecret });
   const scheduler = new Scheduler(store);
-  const outbox = new Outbox(store);
+  const auth = new Authenticator(store, { adminKey });
+  // In AWS agents hold the stage's agent WebSocket API open; enqueuing a command rings its host there.
+  const doorbell = new AgentDoorbell({
+    bells: new AgentBells(store),
+    auth,
+    // Stamps as a host's doorbell opens and closes (keepalives stamp nothing: the host is online while it is open).
+    liveness: new Liveness(store),
+    poster: opts.doorbellPoster?.(config),
+    logError: log,
+  });
+  const outbox = new Outbox(store, { ring: config.agentDoorbellEndpoint ? (hostId) => doorbell.ring(hostId) : undefined });
   const bounds = { heartbeatSeconds: config.heartbeatSeconds, timeoutSeconds: config.actionTimeoutSeconds };
   const ledger = new Ledger(store, {
     bounds,
@@ -171,7 +191,6 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const sweeper = new Sweeper({ store, ledger, workflows, runs });
   const reconciler = new Reconciler({ store, ledger, runs, sweeper, log: (m) => console.log(`reconciler: ${m}`) });
 
-  const auth = new Authenticator(store, { adminKey });
   const service = new DroverService({ store, ledger, runs, auth, defaultProjectId, cursorSecret });
   // Without the local feed this process is the table stream's consumer, whose batches may come twice.
   const events = new EventFeed(store, new EventLog(store, { retentionSeconds: config.eventRetentionSeconds }), log, !opts.events);
@@ -225,7 +244,15 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
       connections: config.websocketUrl ? streamConnections : undefined,
     },
     logError: opts.logError,
-    agent: { outbox, workflows: () => workflows, maxWaitSeconds: opts.agentPollWaitSeconds ?? 0, instances: health },
+    agent: {
+      outbox,
+      workflows: () => workflows,
+      maxWaitSeconds: opts.agentPollWaitSeconds ?? 0,
+      instances: health,
+      doorbell: config.agentDoorbellUrl
+        ? { url: config.agentDoorbellUrl, keepaliveSeconds: config.agentKeepaliveSeconds, fallbackPollSeconds: config.agentFallbackPollSeconds }
+        : undefined,
+    },
     idempotency: new Idempotency({ records: new IdempotencyRecords(store), retentionSeconds: config.idempotencySeconds, logError: log }),
   });
   const stop = () => {
@@ -236,5 +263,5 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
     stopHealth();
     stopEvents();
   };
-  return { app, service, store, ledger, runs, scheduler, outbox, workflows, runTask, sweeper, reconciler, defaultProjectId, events, bus, streamConnections, live, webhooks, health, audit, stop };
+  return { app, service, store, ledger, runs, scheduler, outbox, doorbell, workflows, runTask, sweeper, reconciler, defaultProjectId, events, bus, streamConnections, live, webhooks, health, audit, stop };
 }

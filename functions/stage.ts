@@ -15,7 +15,7 @@ import { dynamoClient } from '../core/store/connect.js';
  * What an entry point adds to the stage's wiring: the AWS clients only it uses, so only its bundle carries them (a
  * Lambda runs one entry point: its first call's wiring holds).
  */
-export interface StageWiring extends Pick<DroverOptions, 'eventBus' | 'connectionPoster'> {
+export interface StageWiring extends Pick<DroverOptions, 'eventBus' | 'connectionPoster' | 'doorbellPoster'> {
   /** The webhook delivery queue, for the entry points that use it. */
   webhookQueue?: (config: DroverConfig) => DeliveryQueue | undefined;
   /** Where the admin key is kept, for the entry points that authenticate (AWS: the stage's secret). */
@@ -43,6 +43,7 @@ export function stageDrover(wiring: StageWiring = {}): Promise<Drover> {
       webhookQueue: wiring.webhookQueue?.(config),
       eventBus: wiring.eventBus,
       connectionPoster: wiring.connectionPoster,
+      doorbellPoster: wiring.doorbellPoster,
     });
     // A failed start (the table or the admin key's secret out of reach) is tried again by the next invocation.
     ready.catch(() => (ready = undefined));

@@ -57,8 +57,8 @@ describe('DroverStack', () => {
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
     });
-    // The HTTP API, and the WebSocket API of `/v1/subscribe` (the next test).
-    t.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
+    // The HTTP API, the WebSocket API of `/v1/subscribe` (the next test) and the agents' doorbell.
+    t.resourceCountIs('AWS::ApiGatewayV2::Api', 3);
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
     const fns = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[];
     const handlers = fns.filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME).map((f) => f.Properties.Handler);
@@ -141,8 +141,9 @@ describe('DroverStack', () => {
   it('runs every Drover function on arm64 and Node 22, from a minified ESM bundle', async () => {
     const t = await template();
     const ours = (Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: any }[]).filter((f) => f.Properties.Environment?.Variables?.DROVER_TABLE_NAME);
-    // api, tasks, subscribe (connect and ping), events, webhooks (queue and schedule), recovery, sweeper, reconciler.
-    expect(ours).toHaveLength(10);
+    // api, tasks, subscribe (connect and ping), agent doorbell, events, webhooks (queue and schedule), recovery,
+    // sweeper, reconciler.
+    expect(ours).toHaveLength(11);
     for (const f of ours) {
       expect(f.Properties.Architectures, f.Properties.Handler).toEqual(['arm64']);
       expect(f.Properties.Runtime, f.Properties.Handler).toBe('nodejs22.x');
@@ -172,10 +173,11 @@ describe('DroverStack', () => {
 
   it('serves /v1/subscribe through a WebSocket API that the stream consumer pushes to', async () => {
     const t = await template();
-    t.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
+    t.resourceCountIs('AWS::ApiGatewayV2::Api', 3);
     t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'WEBSOCKET' });
+    // The HTTP API's $default, and $connect, $default, $disconnect of each WebSocket API (the doorbell's: the test after next).
     const routes = (Object.values(t.findResources('AWS::ApiGatewayV2::Route')) as { Properties: any }[]).map((r) => r.Properties.RouteKey).sort();
-    expect(routes).toEqual(['$connect', '$default', '$default', '$disconnect']);
+    expect(routes).toEqual(['$connect', '$connect', '$default', '$default', '$default', '$disconnect', '$disconnect']);
     const [subscriberId, subscriber] = functionOf(t, 'subscribe.handler');
     // All three routes go to the one subscriber function.
     const integrations = Object.values(t.findResources('AWS::ApiGatewayV2::Integration')).map((i) => JSON.stringify(i));
@@ -193,8 +195,9 @@ describe('DroverStack', () => {
       expect(manage).toHaveLength(1);
       expect(manage[0]).toContain('@connections/*');
     }
+    // Three on this API (the consumer, the pinger, SST's on the routes' function), one on the doorbell's (the tasks).
     const managers = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes('execute-api:'));
-    expect(managers).toHaveLength(3);
+    expect(managers).toHaveLength(4);
     expect(JSON.stringify(managers)).not.toContain('execute-api:*');
     for (const p of managers) expect(JSON.stringify(p).match(/"Action":"execute-api:[^"]*"/g)).toEqual(['"Action":"execute-api:ManageConnections"']);
     // Connecting needs the table, not the workflows.
@@ -202,6 +205,41 @@ describe('DroverStack', () => {
     // Pings every minute (DROVER_EVENT_PING_SECONDS rounded up to EventBridge's finest rate).
     const rules = Object.values(t.findResources('AWS::Events::Rule')) as { Properties: any }[];
     expect(rules.some((r) => r.Properties.ScheduleExpression === 'rate(1 minute)' && JSON.stringify(r.Properties.Targets).includes(functionOf(t, 'subscribe.ping')[0]))).toBe(true);
+  }, 120_000);
+
+  it("serves the agents' doorbell through a WebSocket API of its own, which only the tasks function may post to", async () => {
+    const t = await template();
+    const apis = Object.entries(t.findResources('AWS::ApiGatewayV2::Api')).filter(([, a]: [string, any]) => a.Properties.ProtocolType === 'WEBSOCKET');
+    const [doorbellApiId] = apis.find(([id]) => id.startsWith('AgentDoorbell'))!;
+    // Its three routes go to its one function.
+    const [routesFnId, routesFn] = functionOf(t, 'agent-doorbell.handler');
+    const routeKeys = (Object.values(t.findResources('AWS::ApiGatewayV2::Route')) as { Properties: any }[])
+      .filter((r) => JSON.stringify(r.Properties.ApiId).includes(doorbellApiId))
+      .map((r) => r.Properties.RouteKey)
+      .sort();
+    expect(routeKeys).toEqual(['$connect', '$default', '$disconnect']);
+    const integrations = (Object.values(t.findResources('AWS::ApiGatewayV2::Integration')) as { Properties: any }[]).filter((i) =>
+      JSON.stringify(i.Properties.ApiId).includes(doorbellApiId),
+    );
+    expect(integrations).toHaveLength(3);
+    for (const i of integrations) expect(JSON.stringify(i.Properties.IntegrationUri)).toContain(routesFnId);
+    // The routes' function reads and writes the table (connections, liveness) and nothing else: no posting, no workflows.
+    expect(routesFn).toMatchObject({ MemorySize: 256, Architectures: ['arm64'] });
+    const routesPolicies = policiesOf(t, routesFn).join();
+    expect(routesPolicies).not.toContain('execute-api:');
+    expect(routesPolicies).not.toContain('states:');
+    // The tasks function rings: it knows the management endpoint and may ManageConnections on this API's connections only.
+    const [, tasks] = functionOf(t, 'tasks.handler');
+    expect(JSON.stringify(tasks.Environment.Variables.DROVER_AGENT_DOORBELL_ENDPOINT)).toContain(doorbellApiId);
+    const ringGrants = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes(doorbellApiId) && JSON.stringify(p).includes('execute-api:'));
+    expect(ringGrants).toHaveLength(1);
+    expect(policiesOf(t, tasks).filter((p) => p.includes(doorbellApiId) && p.includes('execute-api:ManageConnections'))).toHaveLength(1);
+    expect(JSON.stringify(ringGrants[0])).toContain('@connections/*');
+    // The API function tells agents the doorbell's URL; the keepalive and fallback intervals come from the stage's config.
+    const [, apiFn] = functionOf(t, 'api.handler');
+    expect(JSON.stringify(apiFn.Environment.Variables.DROVER_AGENT_DOORBELL_URL)).toContain(doorbellApiId);
+    expect(JSON.stringify(apiFn.Environment.Variables.DROVER_AGENT_DOORBELL_URL)).toContain('wss://');
+    expect(routesFn.Environment.Variables.DROVER_AGENT_KEEPALIVE_SECONDS).toBe(String(loadConfig(process.env).agentKeepaliveSeconds));
   }, 120_000);
 
   it('queues webhook deliveries for a worker, with a dead-letter queue, and grants sending only', async () => {
@@ -291,6 +329,7 @@ describe('DroverStack', () => {
       'webhooks.queueHandler': [],
       'subscribe.handler': [],
       'subscribe.ping': [],
+      'agent-doorbell.handler': [],
     };
     const machines = Object.keys(WORKFLOWS);
     for (const [handler, actions] of Object.entries(expected)) {

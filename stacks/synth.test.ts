@@ -129,7 +129,8 @@ describe('npm run synth', () => {
     expect(ofType(p, 'AWS::ApiGatewayV2::DomainName').map((r) => r.Properties.DomainName)).toEqual(['api.example.com']);
     expect(ofType(p, 'AWS::Lambda::Url')).toEqual([]);
     expect(ofType(d, 'AWS::Lambda::Url')).toHaveLength(1);
-    expect(ofType(d, 'AWS::ApiGatewayV2::Api').map((a) => a.Properties.ProtocolType)).toEqual(['WEBSOCKET']);
+    // (The WebSocket APIs stay: the live stream's and the agents' doorbell.)
+    expect(ofType(d, 'AWS::ApiGatewayV2::Api').map((a) => a.Properties.ProtocolType)).toEqual(['WEBSOCKET', 'WEBSOCKET']);
     const consumer = (t: typeof d) => ofType(t, 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'functions/events.handler')!;
     expect(JSON.stringify(consumer(d).Properties.Environment.Variables.DROVER_STREAM_CONSUMER_ORIGIN)).toContain('FunctionUrl');
     expect(consumer(p).Properties.Environment.Variables.DROVER_STREAM_CONSUMER_ORIGIN).toBe('https://api.example.com');

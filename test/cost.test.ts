@@ -69,6 +69,8 @@ describe('the cost model in docs/deploy.md', () => {
     for (const a of m.actions) expect(actionCost(a).total).toBeGreaterThan(0);
     const idle = idleCost(m.idlePoll);
     expect(idle.doorbell.total).toBeLessThan(idle.polling.total);
+    // The target: an idle host at most $0.10 a month on the doorbell, liveness included (1,000 hosts here).
+    expect(idle.doorbell.total / 1000).toBeLessThanOrEqual(0.1);
   });
 });
 

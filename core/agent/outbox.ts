@@ -1,8 +1,9 @@
 /**
  * @module
  * The durable per-host command outbox (design D7, notes §A.6): host commands wait in the stage's table
- * (`core/store/commands.ts`) until the host's agent polls, acks and completes them. An in-process doorbell wakes local long-polls when work is enqueued; losing a ring
- * is harmless because pollers always re-read the table.
+ * (`core/store/commands.ts`) until the host's agent polls, acks and completes them. An in-process doorbell wakes local long-polls when work is enqueued,
+ * and in AWS the agent doorbell (`ring`, `core/agent/doorbell.ts`) wakes agents; losing a ring is harmless because
+ * pollers always re-read the table.
  *
  *   enqueue ──▶ pending ──ack──▶ acked ──finish──▶ done (expires a day later)
  *      └ same (host, action, command) again while not done: the waiting command gets the new task token
@@ -32,6 +33,11 @@ export interface OutboxOptions {
   windowSeconds?: number;
   /** How long a done command is kept (default 86400 s). */
   retentionSeconds?: number;
+  /**
+   * Rings the host beyond this process (AWS: the agent doorbell, `core/agent/doorbell.ts`), awaited after the local
+   * doorbell so a Lambda does not freeze before the ring is out. Best effort: it must not throw.
+   */
+  ring?: (hostId: string) => Promise<unknown>;
   now?: () => number;
 }
 
@@ -123,6 +129,7 @@ export class Outbox {
   private readonly now: () => number;
   private readonly windowMs: number;
   private readonly retentionSeconds: number;
+  private readonly remoteRing?: (hostId: string) => Promise<unknown>;
   private closedFlag = false;
 
   private readonly commands: CommandRecords;
@@ -132,6 +139,7 @@ export class Outbox {
     this.now = opts.now ?? Date.now;
     this.windowMs = (opts.windowSeconds ?? 3600) * 1000;
     this.retentionSeconds = opts.retentionSeconds ?? DAY_SECONDS;
+    this.remoteRing = opts.ring;
     this.bells.setMaxListeners(0);
   }
 
@@ -156,14 +164,14 @@ export class Outbox {
       const claimed = await this.commands.claimKey(cmd, attempt >= 5);
       if (claimed === true) {
         await this.commands.put(cmd);
-        this.ring(cmd.hostId);
+        await this.ring(cmd.hostId);
         return cmd;
       }
       if (!claimed) continue; // the key vanished between the put and the read: claim again
       // The command already waiting takes this one's token, bounds and snapshot.
       const refreshed = await this.commands.refresh(input.hostId, claimed, cmd);
       if (refreshed) {
-        if (refreshed.status === 'pending') this.ring(refreshed.hostId);
+        if (refreshed.status === 'pending') await this.ring(refreshed.hostId);
         return refreshed;
       }
       const existing = await this.get(input.hostId, claimed);
@@ -278,9 +286,10 @@ export class Outbox {
     this.bells.emit('close');
   }
 
-  private ring(hostId: string): void {
+  private async ring(hostId: string): Promise<void> {
     this.rings.set(hostId, this.rung(hostId) + 1);
     this.bells.emit(hostId);
+    await this.remoteRing?.(hostId);
   }
 
   private newCommand(input: NewCommand, dedupeKey: string, now: number): Command {

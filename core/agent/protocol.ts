@@ -40,6 +40,24 @@ export interface AgentCommand {
   secondsRemaining: number;
 }
 
+/**
+ * Where a Lambda-hosted control plane rings its agents (the stage's agent WebSocket API), in every poll answer
+ * (`GET /agent/commands` → `{ data, doorbell }`). An agent holds a WebSocket open to `url` (authenticated with its
+ * host credential), polls at once when it receives `{ "ring": … }` and when it (re)connects, sends
+ * `{ "action": "keepalive" }` every `keepaliveSeconds` (which also stamps its liveness), and otherwise polls only
+ * every `fallbackPollSeconds`. Without a doorbell (the embedded stack) the agent long-polls as before.
+ */
+export interface Doorbell {
+  url: string;
+  keepaliveSeconds: number;
+  fallbackPollSeconds: number;
+}
+
+/** The doorbell's ring, as posted to an agent's connection. */
+export interface DoorbellRing {
+  ring: { hostId: string };
+}
+
 /** What an agent says about its host when it registers. */
 export interface HostFacts {
   /** Stable identity of the machine (the agent keeps it in its state file). */

@@ -5,7 +5,7 @@
  * heartbeats) and complete (relayed as SendTaskSuccess / SendTaskFailure, exactly once per command).
  *
  *   POST /agent/register                      { token, uuid, hostname, vcpu, memoryMb, labels } → { hostId, accessKey, secretKey }
- *   GET  /agent/commands?wait=<s>&limit=<n>   → { data: AgentCommand[] }
+ *   GET  /agent/commands?wait=<s>&limit=<n>   → { data: AgentCommand[], doorbell?: Doorbell }
  *   POST /agent/commands/:id/ack              → { data: AgentCommand }
  *   POST /agent/commands/:id/progress         { message?, progress? } → { ok: true } | 410 Gone
  *   POST /agent/commands/:id/complete         { result?: { fields? } } | { error } → { duplicate: boolean }
@@ -22,10 +22,11 @@ import { validateLabels } from '../schema/validate.js';
 import { TaskTokenError, type StepFunctions } from '../workflows/types.js';
 import type { Command } from '../store/commands.js';
 import { agentView, isCommandId, type Outbox } from './outbox.js';
-import { COMMAND_ERROR_MAX, PROGRESS_MESSAGE_MAX, REPORTS_MAX, type CommandOutcome, type ExitReport, type HealthReport } from './protocol.js';
+import { COMMAND_ERROR_MAX, PROGRESS_MESSAGE_MAX, REPORTS_MAX, type CommandOutcome, type Doorbell, type ExitReport, type HealthReport } from './protocol.js';
 import type { InstanceReports } from '../domain/health.js';
 import { parseId } from '../ids.js';
 import { registerHost } from './registration.js';
+import { Liveness } from './liveness.js';
 
 /** The workflow engine, or a getter for one wired after the app (absent: outcomes are only recorded). */
 export type WorkflowSource = StepFunctions | (() => StepFunctions | undefined);
@@ -41,6 +42,12 @@ export interface AgentRoutesOptions {
   instances?: InstanceReports;
   /** Longest long-poll in seconds (default 20; 0 on Lambda, which bills the wait). */
   maxWaitSeconds?: number;
+  /**
+   * In AWS, the stage's agent doorbell (a WebSocket API): told to agents with every poll answer, so they hold it
+   * open and poll when it rings, and otherwise only every `fallbackPollSeconds`. Liveness then allows for
+   * `keepaliveSeconds` between check-ins.
+   */
+  doorbell?: Doorbell;
   /** Least time between two `agentSeenAt` writes for one host from this process (default 5000 ms). */
   seenIntervalMs?: number;
   /** A completion repeated this long after the first one, whose outcome never reached the workflow (the
@@ -98,30 +105,12 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
   const { store, ledger, auth, outbox } = opts;
   const now = opts.now ?? Date.now;
   const maxWait = Math.max(0, opts.maxWaitSeconds ?? 20);
-  const seenIntervalMs = opts.seenIntervalMs ?? 5000;
   const relayRetryMs = opts.relayRetryMs ?? 15_000;
   const logError = opts.logError ?? ((e) => console.error(e));
-  const lastSeen = new Map<string, number>();
+  const liveness = new Liveness(store, { intervalMs: opts.seenIntervalMs, now });
   const lastHeartbeat = new Map<string, number>();
   const workflows = (): StepFunctions | undefined =>
     typeof opts.workflows === 'function' ? opts.workflows() : opts.workflows;
-
-  /**
-   * Stamps the host's liveness with one atomic write (no read), at most once per `seenIntervalMs` per host. It
-   * bumps `version`, so a read-modify-write of the host that raced it retries instead of writing an older
-   * `agentSeenAt` back.
-   */
-  async function stampSeen(hostId: string): Promise<void> {
-    const t = now();
-    if (t - (lastSeen.get(hostId) ?? 0) < seenIntervalMs) return;
-    lastSeen.set(hostId, t);
-    let stamped;
-    try {
-      stamped = await store.updateFields(hostId, { set: { agentSeenAt: t } });
-    } finally {
-      if (!stamped) lastSeen.delete(hostId);
-    }
-  }
 
   async function command(hostId: string, id: string): Promise<Command> {
     // A host key reaches only its own partition: another host's command id is simply not found.
@@ -160,7 +149,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
       labels: await labels(body),
     };
     const reg = await registerHost({ store, auth, now }, token, facts);
-    lastSeen.set(reg.hostId, now());
+    liveness.noteSeen(reg.hostId);
     return send(c, { hostId: reg.hostId, accessKey: reg.accessKey, secretKey: reg.secretKey }, reg.created ? 201 : 200);
   });
 
@@ -172,7 +161,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
   async function agentAuth(c: Context<Env>, next: () => Promise<void>) {
     const agent = await auth.authenticate(c.req.header('authorization'), ['agent']);
     c.set('agent', agent);
-    await stampSeen(agent.hostId!);
+    await liveness.stamp(agent.hostId!);
     await next();
   }
 
@@ -195,7 +184,7 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
       const left = until - now();
       if (cmds.length || left <= 0 || outbox.closed || signal?.aborted) {
         const t = now();
-        return send(c, { data: cmds.map((cmd) => agentView(cmd, t)) });
+        return send(c, { data: cmds.map((cmd) => agentView(cmd, t)), ...(opts.doorbell ? { doorbell: opts.doorbell } : {}) });
       }
       // The doorbell only wakes us early; the table is read again either way.
       await outbox.waitForWork(hostId, left, { since, signal });

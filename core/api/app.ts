@@ -23,6 +23,7 @@ import { renderCollection, renderError, renderOutput, renderResource, renderSche
 import { UrlBuilder } from './urls.js';
 import type { Outbox } from '../agent/outbox.js';
 import { createAgentRoutes, type WorkflowSource } from '../agent/routes.js';
+import type { Doorbell } from '../agent/protocol.js';
 import type { InstanceReports } from '../domain/health.js';
 import type { Idempotency } from '../domain/idempotency.js';
 import { toApiError } from './errors.js';
@@ -53,6 +54,8 @@ export interface AgentChannelOptions {
   maxWaitSeconds?: number;
   /** Where agents' health and exit reports go (`core/domain/health.ts`). */
   instances?: InstanceReports;
+  /** The stage's agent doorbell (AWS), told to agents in poll answers. */
+  doorbell?: Doorbell;
 }
 
 /** Largest request body read (`413` beyond). */
@@ -230,6 +233,7 @@ export function createApp(opts: AppOptions): Hono {
       outbox: opts.agent.outbox,
       workflows: opts.agent.workflows,
       maxWaitSeconds: opts.agent.maxWaitSeconds,
+      doorbell: opts.agent.doorbell,
       instances: opts.agent.instances,
       logError,
     }),

@@ -5,7 +5,8 @@
  *
  * Host fields: `vcpu`, `memoryMb` (capacity, reported by the agent), `allocatedVcpu`, `allocatedMemoryMb`
  * (counters the scheduler moves atomically), `allocationVersion` (bumped by every charge and release; liveness
- * stamps leave it alone), `agentSeenAt` (epoch ms of the agent's last request).
+ * stamps leave it alone), `agentSeenAt` (epoch ms of the agent's last request), `agentConnectedUntil` (while the
+ * agent holds its AWS doorbell open: the latest the connection can last; 0 once it closed).
  */
 import type { Resource } from '../store/item.js';
 
@@ -13,12 +14,16 @@ import type { Resource } from '../store/item.js';
 export const HOST_OFFLINE_AFTER_MS = 30_000;
 
 /**
- * Whether the host's agent is online.
+ * Whether the host's agent is online: it holds its doorbell open (AWS; API Gateway closes a connection whose agent
+ * stopped its keepalives within 10 minutes, and its `$disconnect` ends this), or it was heard from within
+ * `HOST_OFFLINE_AFTER_MS`.
  *
  * @example
- * isOnline(host, Date.now()) // true if the agent polled in the last 30 s
+ * isOnline(host, Date.now()) // true if its doorbell is open or the agent was heard from within 30 s
  */
 export function isOnline(host: Resource, now: number): boolean {
+  const until = host.fields.agentConnectedUntil;
+  if (typeof until === 'number' && now < until) return true;
   const seen = host.fields.agentSeenAt;
   return typeof seen === 'number' && now - seen < HOST_OFFLINE_AFTER_MS;
 }

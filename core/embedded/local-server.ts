@@ -20,6 +20,7 @@ import { schema } from '../schema/registry.js';
 import { EmbeddedStepFunctions } from '../workflows/embedded-step-functions.js';
 import type { StepFunctions } from '../workflows/types.js';
 import type { DroverService } from '../domain/service.js';
+import { doorbellPosterOf } from '../events/api-gateway-poster.js';
 import { createDrover, type Drover } from '../runtime.js';
 import { dynamoClient, ensureTable, type StoreClient } from '../store/connect.js';
 import type { Store } from '../store/store.js';
@@ -179,6 +180,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     agentPollWaitSeconds: opts.agentPollWaitSeconds ?? 20,
     events: true,
     upgradeWebSocket,
+    // Rings agents' doorbells when DROVER_AGENT_DOORBELL_ENDPOINT names one (tests that stand in for API Gateway).
+    doorbellPoster: doorbellPosterOf,
   });
   const { app, service, store, outbox, defaultProjectId, reconciler } = drover;
 

@@ -49,6 +49,19 @@ const isGone = (e: unknown) => (e as { name?: string })?.name === 'GoneException
  * const drover = await stageDrover({ connectionPoster: connectionPosterOf });
  */
 export function connectionPosterOf(config: DroverConfig): ApiGatewayPoster | undefined {
-  if (!config.websocketEndpoint) return undefined;
-  return new ApiGatewayPoster(new ApiGatewayManagementApiClient({ region: config.region, endpoint: config.websocketEndpoint }));
+  return posterAt(config.region, config.websocketEndpoint);
+}
+
+/**
+ * The poster of the agents' doorbell when the stack names its management endpoint (`DROVER_AGENT_DOORBELL_ENDPOINT`).
+ *
+ * @example
+ * const drover = await stageDrover({ doorbellPoster: doorbellPosterOf });
+ */
+export function doorbellPosterOf(config: DroverConfig): ApiGatewayPoster | undefined {
+  return posterAt(config.region, config.agentDoorbellEndpoint);
+}
+
+function posterAt(region: string, endpoint: string | undefined): ApiGatewayPoster | undefined {
+  return endpoint ? new ApiGatewayPoster(new ApiGatewayManagementApiClient({ region, endpoint })) : undefined;
 }

@@ -174,6 +174,7 @@ const INSTANCE_LINK_FIELDS: Record<string, FieldDef> = {
  */
 const HOST_FIELDS: Record<string, FieldDef> = {
   ...commonFields('host'),
+  agentConnectedUntil: readOnly('int'),
   agentSeenAt: readOnly('date'),
   agentState: readOnly('enum', { options: ['online', 'offline'], filter: true }),
   allocatedMemoryMb: readOnly('int', { nullable: false, initialValue: 0 }),

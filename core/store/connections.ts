@@ -32,7 +32,7 @@ export interface StreamConnection {
 }
 
 /** API Gateway closes a WebSocket connection after two hours; the item is kept a little longer, then expires. */
-const CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300;
+export const CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300;
 
 /**
  * Reads and writes the WebSocket API's connections.

@@ -22,6 +22,8 @@ const samples: ItemKey[] = [
   keys.eventSource('1i5', 3),
   keys.auditPointer('1i5'),
   keys.streamConnection('Ab12Cd='),
+  keys.agentBell('1h1', 'Ab12Cd='),
+  keys.agentBellConnection('Ab12Cd='),
   keys.deliverySource('1wh1', '1764620000123.0000'),
 ];
 

@@ -21,6 +21,8 @@
  * | eventSource     | `evsrc#<resourceId>#<version>`    | `K`                     |
  * | auditPointer    | `audit#<resourceId>`              | `P`                     |
  * | streamConnection | `wsconn`                         | API Gateway connection id |
+ * | agentBell       | `bell#<hostId>`                   | API Gateway connection id |
+ * | agentBellConnection | `bellconn#<connectionId>`     | `K`                     |
  * | deliverySource  | `whdsrc#<webhookId>#<eventId>`    | `K`                     |
  */
 
@@ -41,6 +43,8 @@ export type EntityKind =
   | 'eventSource'
   | 'auditPointer'
   | 'streamConnection'
+  | 'agentBell'
+  | 'agentBellConnection'
   | 'deliverySource';
 
 /** The key of one item, with the kind of entity it holds (only `pk` and `sk` go to DynamoDB). */
@@ -88,6 +92,10 @@ export const keys = {
    * one tenant, whose subscribers (UIs, CLIs) are few, and the stream consumer reads them all per batch.
    */
   streamConnection: (connectionId: string) => key('streamConnection', STREAM_CONNECTIONS_PARTITION, connectionId),
+  /** A host agent's doorbell connection to the stage's agent WebSocket API (AWS), found by host when a command is enqueued. */
+  agentBell: (hostId: string, connectionId: string) => key('agentBell', `bell#${hostId}`, connectionId),
+  /** The host a doorbell connection belongs to, found by connection id (`$disconnect`, keepalives). */
+  agentBellConnection: (connectionId: string) => key('agentBellConnection', `bellconn#${connectionId}`, 'K'),
   /** The delivery an event got for a webhook: a redelivered event (a retried stream batch) gets the same one. */
   deliverySource: (webhookId: string, eventId: string) => key('deliverySource', `whdsrc#${webhookId}#${eventId}`, 'K'),
 } as const;
@@ -109,6 +117,8 @@ const KIND_OF_PREFIX: [string, EntityKind][] = [
   ['ev#', 'event'],
   ['audit#', 'auditPointer'],
   ['whdsrc#', 'deliverySource'],
+  ['bellconn#', 'agentBellConnection'],
+  ['bell#', 'agentBell'],
 ];
 
 /**

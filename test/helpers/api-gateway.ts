@@ -1,0 +1,98 @@
+/**
+ * @module
+ * API Gateway's WebSocket API played by a local server, for the agent doorbell's tests (API Gateway has no local
+ * engine): a node `ws` server takes the agents' connections and hands the function the events API Gateway would
+ * (`$connect` with the handshake's headers, which refuses the handshake unless it answers 200; `$default` per
+ * message; `$disconnect`), and the same port answers the management API's wire protocol (`POST`/`DELETE
+ * /@connections/{id}`, 410 `GoneException` for a connection it does not hold), which the real SDK client reaches.
+ */
+import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/** What the WebSocket API's function takes and answers (`AgentDoorbell.handle`, `functions/agent-doorbell.ts`). */
+export type GatewayHandler = (event: {
+  requestContext: { routeKey: string; connectionId: string };
+  headers?: Record<string, string | undefined>;
+  body?: string | null;
+}) => Promise<{ statusCode: number }>;
+
+/** The local stand-in: its URLs, its connections, and switches to lose posts or drop connections. */
+export interface LocalGateway {
+  /** `ws://…`: where agents connect. */
+  url: string;
+  /** `http://…`: the management endpoint. */
+  endpoint: string;
+  /** Open connections by id. */
+  sockets: Map<string, WebSocket>;
+  /** Every post the management API took, in order. */
+  posts: { connectionId: string; data: string }[];
+  /** When set, posts are answered 200 and not delivered (a ring lost on the way). */
+  mute: boolean;
+  /** Closes every connection, as API Gateway does after two hours. */
+  dropAll(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the stand-in on a loopback port.
+ *
+ * @example
+ * const gw = await startLocalGateway((event) => drover.doorbell.handle(event));
+ * process.env.DROVER_AGENT_DOORBELL_URL = gw.url;
+ */
+export async function startLocalGateway(handler: GatewayHandler): Promise<LocalGateway> {
+  const sockets = new Map<string, WebSocket>();
+  const wss = new WebSocketServer({ noServer: true });
+  const server: Server = createServer((req, res) => {
+    const id = decodeURIComponent((req.url ?? '').replace(/^\/@connections\//, ''));
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const ws = sockets.get(id);
+      if (!ws) return res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' }).end('{"message":null}');
+      if (req.method === 'DELETE') {
+        ws.close();
+        return res.writeHead(204).end();
+      }
+      gw.posts.push({ connectionId: id, data: body });
+      if (!gw.mute) ws.send(body);
+      res.writeHead(200).end();
+    });
+  });
+  server.on('upgrade', async (req, socket, head) => {
+    const connectionId = `${randomBytes(9).toString('base64url')}=`; // shaped like API Gateway's ids
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+    const out = await handler({ requestContext: { routeKey: '$connect', connectionId }, headers });
+    if (out.statusCode !== 200) {
+      socket.end(`HTTP/1.1 ${out.statusCode} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.set(connectionId, ws);
+      ws.on('message', (data) => void handler({ requestContext: { routeKey: '$default', connectionId }, body: data.toString() }));
+      ws.on('close', () => {
+        sockets.delete(connectionId);
+        void handler({ requestContext: { routeKey: '$disconnect', connectionId } });
+      });
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as { port: number }).port;
+  const gw: LocalGateway = {
+    url: `ws://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${port}`,
+    sockets,
+    posts: [],
+    mute: false,
+    dropAll: () => {
+      for (const ws of sockets.values()) ws.terminate();
+    },
+    close: async () => {
+      for (const ws of sockets.values()) ws.terminate();
+      wss.close();
+      await new Promise((ok) => server.close(ok));
+    },
+  };
+  return gw;
+}
