@@ -15,43 +15,59 @@ import { fmt } from './lib.js';
 
 /** The API bundle's target (issue 10), not met yet: see docs/benchmarks.md, "Lambda bundles". */
 export const API_BUNDLE_LIMIT_BYTES = 400 * 1024;
-/** What the API bundle may not grow past (its size when the embedded stack left it, about 800 KB, plus 5%). */
-export const API_BUNDLE_BUDGET_BYTES = 840 * 1024;
+/** What the API bundle's cold start may not grow past (455 KB once split into chunks, plus 5%). */
+export const API_BUNDLE_BUDGET_BYTES = 480 * 1024;
 /** The API bundle's cold import limit (issue 10), on the bench machine. */
 const COLD_IMPORT_LIMIT_MS = 100;
 
 export interface FunctionBundle {
   name: string;
-  /** Where the bundle was written (a directory with nothing else, so nothing resolves from node_modules). */
+  /** The entry chunk (in a directory of its own, so nothing resolves from node_modules). */
   file: string;
+  /** What a cold start loads: the entry chunk and the chunks it imports statically, transitively. */
   bytes: number;
   gzipBytes: number;
+  /** Every chunk, the ones loaded on demand too (what the function's zip holds). */
+  totalBytes: number;
+  /** The chunks a cold start loads (metafile output paths). */
+  loaded: string[];
   metafile: Metafile;
 }
 
 /**
- * Bundles one entry point as a deploy does, into `dir`.
+ * Bundles one entry point as a deploy does (split into chunks), into a directory of its own under `dir`.
  *
  * @example
  * const api = await bundleFunction('functions/api.ts', mkdtempSync(join(tmpdir(), 'bundle-')));
  */
 export async function bundleFunction(entry: string, dir: string): Promise<FunctionBundle> {
   const name = entry.replace(/^.*\//, '').replace(/\.ts$/, '');
-  const file = join(dir, `${name}.mjs`);
-  const { metafile } = await sstEsbuild().build({ ...lambdaBuildOptions(entry), outfile: file });
-  const code = readFileSync(file);
-  return { name, file, bytes: code.length, gzipBytes: gzipSync(code).length, metafile };
+  const outdir = join(dir, name);
+  const { metafile } = await sstEsbuild().build({ ...lambdaBuildOptions(entry), outdir });
+  const outputs = metafile.outputs;
+  // Modules imported dynamically are entry points of their own chunks too: the function's is the one named.
+  const entryOut = Object.keys(outputs).find((o) => outputs[o].entryPoint === entry)!;
+  const loaded = new Set<string>();
+  const visit = (o: string) => {
+    if (loaded.has(o) || !outputs[o]) return;
+    loaded.add(o);
+    for (const i of outputs[o].imports) if (i.kind === 'import-statement') visit(i.path);
+  };
+  visit(entryOut);
+  const code = Buffer.concat([...loaded].map((o) => readFileSync(o)));
+  const totalBytes = Object.keys(outputs).filter((o) => o.endsWith('.mjs')).reduce((n, o) => n + outputs[o].bytes, 0);
+  return { name, file: join(process.cwd(), entryOut), bytes: code.length, gzipBytes: gzipSync(code).length, totalBytes, loaded: [...loaded], metafile };
 }
 
 /**
  * The bundle's bytes by package (`node_modules` packages by name, Drover's own code by top folder), largest first.
  *
  * @example
- * const [[top, bytes]] = bytesByPackage(api.metafile);
+ * const [[top, bytes]] = bytesByPackage(api.metafile, api.loaded);
  */
-export function bytesByPackage(metafile: Metafile): [string, number][] {
+export function bytesByPackage(metafile: Metafile, outputs: string[] = Object.keys(metafile.outputs)): [string, number][] {
   const by = new Map<string, number>();
-  for (const output of Object.values(metafile.outputs)) {
+  for (const output of outputs.map((o) => metafile.outputs[o])) {
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
       const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? input.split('/').slice(0, 2).join('/');
       by.set(pkg, (by.get(pkg) ?? 0) + bytesInOutput);
@@ -83,10 +99,10 @@ export async function bundleBench(runs = 9): Promise<string[]> {
     const api = bundles.find((b) => b.name === 'api')!;
     const rows = bundles.map(
       (b) =>
-        `| bundle ${b.name} (minified ESM, node22) | ${kb(b.bytes)} | ${fmt(b.bytes / API_BUNDLE_LIMIT_BYTES, 2)} of 400 KB | gzip ${kb(b.gzipBytes)} |`,
+        `| bundle ${b.name} (minified ESM chunks, node22), loaded at a cold start | ${kb(b.bytes)} | ${fmt(b.bytes / API_BUNDLE_LIMIT_BYTES, 2)} of 400 KB | gzip ${kb(b.gzipBytes)}; every chunk ${kb(b.totalBytes)} |`,
     );
-    const top = bytesByPackage(api.metafile).slice(0, 5);
-    rows.push(`| API bundle, top 5 by bytes | ${top.map(([p, b]) => `${p} ${kb(b)}`).join(', ')} | — | ${fmt((top.reduce((s, [, b]) => s + b, 0) / api.bytes) * 100)}% of the bundle |`);
+    const top = bytesByPackage(api.metafile, api.loaded).slice(0, 5);
+    rows.push(`| API bundle at a cold start, top 5 by bytes | ${top.map(([p, b]) => `${p} ${kb(b)}`).join(', ')} | — | ${fmt((top.reduce((s, [, b]) => s + b, 0) / api.bytes) * 100)}% of the bundle |`);
 
     // The import starts the stage's wiring, which needs a table name; its store requests go nowhere and the process
     // exits when the import is done, before any answer could come.

@@ -43,7 +43,11 @@ export const leaveOutEmbedded = {
 export const LAMBDA_NODEJS = {
   format: 'esm' as const,
   minify: true,
-  esbuild: { target: 'node22', plugins: [leaveOutEmbedded] },
+  // Chunks: what a function imports only on demand (the Wakame API, the SDK's unused credential providers) is not
+  // parsed at its cold start.
+  splitting: true,
+  // Nothing reads a class's name (every error names itself), so SST's keepNames is dead weight (about 40 KB).
+  esbuild: { target: 'node22', plugins: [leaveOutEmbedded], keepNames: false },
 };
 
 /** The banner SST 2.49.8 puts on an ESM bundle: bundled CommonJS code gets `require` and `__dirname`. */
@@ -60,7 +64,7 @@ export const SST_ESM_BANNER = [
  * them beside the bundle and keeps them out of the function).
  *
  * @example
- * const result = await sstEsbuild().build({ ...lambdaBuildOptions('functions/api.ts'), outfile: '/tmp/api.mjs' });
+ * const result = await sstEsbuild().build({ ...lambdaBuildOptions('functions/api.ts'), outdir: '/tmp/api' });
  */
 export function lambdaBuildOptions(entry: string): BuildOptions & { metafile: true } {
   return {
@@ -74,6 +78,8 @@ export function lambdaBuildOptions(entry: string): BuildOptions & { metafile: tr
     mainFields: ['module', 'main'],
     banner: { js: SST_ESM_BANNER },
     minify: LAMBDA_NODEJS.minify,
+    splitting: LAMBDA_NODEJS.splitting,
+    outExtension: { '.js': '.mjs' },
     ...(LAMBDA_NODEJS.esbuild as BuildOptions),
     metafile: true,
   };

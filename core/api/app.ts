@@ -29,9 +29,7 @@ import type { Idempotency } from '../domain/idempotency.js';
 import { toApiError } from './errors.js';
 import { once } from './idempotency.js';
 import { subscribe, type EventStreamOptions } from './subscribe.js';
-import { createDcmgrHandler } from '../dcmgr/app.js';
 import { DcmgrError, toDcmgrError } from '../dcmgr/errors.js';
-import { DCMGR_ROUTES } from '../dcmgr/routes.js';
 
 export interface AppOptions {
   service: DroverService;
@@ -220,9 +218,18 @@ export function createApp(opts: AppOptions): Hono {
     return send(c, { type: 'receiverResult', receiverId: receiver.id, action: receiver.fields.action, instances });
   });
 
-  const dcmgr = createDcmgrHandler(service, DCMGR_ROUTES);
-  app.all('/api', dcmgr);
-  app.all('/api/*', dcmgr);
+  // The Wakame API (with its parsers, yaml and qs) loads on its first request: a Lambda serving the Rancher API
+  // never parses it at a cold start (each is a chunk of its own in the bundle). A failed load is tried again.
+  let dcmgr: Promise<(c: Context) => Promise<Response>> | undefined;
+  const wakame = async (c: Context) => {
+    dcmgr ??= Promise.all([import('../dcmgr/app.js'), import('../dcmgr/routes.js')]).then(([{ createDcmgrHandler }, { DCMGR_ROUTES }]) =>
+      createDcmgrHandler(service, DCMGR_ROUTES),
+    );
+    dcmgr.catch(() => (dcmgr = undefined));
+    return (await dcmgr)(c);
+  };
+  app.all('/api', wakame);
+  app.all('/api/*', wakame);
 
   app.route(
     '/agent',
