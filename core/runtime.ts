@@ -5,7 +5,6 @@
  * entry points (`functions/*.ts`) and the embedded local stack (`core/embedded/local-server.ts`).
  */
 import type { StoreClient } from './store/connect.js';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { Outbox } from './agent/outbox.js';
@@ -180,7 +179,7 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const workflows: StepFunctions =
     opts.workflows ??
     (config.stateMachineArns
-      ? new AwsStepFunctions({ client: new SFNClient({ region: config.region }), stateMachineArns: config.stateMachineArns })
+      ? new AwsStepFunctions({ client: (sdk) => new sdk.SFNClient({ region: config.region }), stateMachineArns: config.stateMachineArns })
       : new (await import('./workflows/embedded-step-functions.js')).EmbeddedStepFunctions({
           definitions: allDefinitions({ tasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN, ...bounds }),
           tasks: tasksFor,

@@ -2,19 +2,15 @@
  * @module
  * The StepFunctions over AWS Step Functions (`@aws-sdk/client-sfn`): executions named by action id, task tokens via SendTask*.
  */
-import {
-  DescribeExecutionCommand,
-  SendTaskFailureCommand,
-  SendTaskHeartbeatCommand,
-  SendTaskSuccessCommand,
-  StartExecutionCommand,
-  StopExecutionCommand,
-  type SFNClient,
-} from '@aws-sdk/client-sfn';
+import type { SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { TaskTokenError, type ExecutionInput, type ExecutionStatus, type StepFunctions } from './types.js';
 
 export interface AwsStepFunctionsOptions {
-  client: SFNClient;
+  /**
+   * The client, or how to make it on first use: the SDK module is loaded then, so a Lambda that only serves reads
+   * never loads it.
+   */
+  client: SFNClient | ((sdk: typeof import('@aws-sdk/client-sfn')) => SFNClient);
   /** Unqualified state machine ARN of each workflow (no version or alias suffix). */
   stateMachineArns: Record<string, string>;
 }
@@ -48,16 +44,29 @@ export function executionArn(stateMachineArn: string, name: string): string {
  * Step Functions in AWS.
  *
  * @example
- * const wf = new AwsStepFunctions({ client: new SFNClient({}), stateMachineArns: { 'instance-start': arn } });
+ * const wf = new AwsStepFunctions({ client: (sdk) => new sdk.SFNClient({}), stateMachineArns: { 'instance-start': arn } });
  * await wf.start('instance-start', { id: '1i5', actionId, workflow: 'instance-start' });
  */
 export class AwsStepFunctions implements StepFunctions {
+  private loaded?: Promise<{ sdk: typeof import('@aws-sdk/client-sfn'); client: SFNClient }>;
+
   constructor(private readonly opts: AwsStepFunctionsOptions) {}
 
+  /** The SDK's commands and the client, loaded on the first call (a failed load is tried again). */
+  private sfn() {
+    this.loaded ??= import('@aws-sdk/client-sfn').then((sdk) => ({
+      sdk,
+      client: typeof this.opts.client === 'function' ? this.opts.client(sdk) : this.opts.client,
+    }));
+    this.loaded.catch(() => (this.loaded = undefined));
+    return this.loaded;
+  }
+
   async start(workflow: string, input: ExecutionInput): Promise<void> {
+    const { sdk, client } = await this.sfn();
     try {
-      await this.opts.client.send(
-        new StartExecutionCommand({ stateMachineArn: this.arn(workflow), name: input.actionId, input: JSON.stringify(input) }),
+      await client.send(
+        new sdk.StartExecutionCommand({ stateMachineArn: this.arn(workflow), name: input.actionId, input: JSON.stringify(input) }),
       );
     } catch (e) {
       // Same name started before (running or closed within the retention): the action is already under way.
@@ -67,8 +76,9 @@ export class AwsStepFunctions implements StepFunctions {
   }
 
   async describe(workflow: string, actionId: string): Promise<ExecutionStatus> {
+    const { sdk, client } = await this.sfn();
     try {
-      const out = await this.opts.client.send(new DescribeExecutionCommand({ executionArn: executionArn(this.arn(workflow), actionId) }));
+      const out = await client.send(new sdk.DescribeExecutionCommand({ executionArn: executionArn(this.arn(workflow), actionId) }));
       switch (out.status) {
         case 'SUCCEEDED':
         case 'FAILED':
@@ -86,9 +96,10 @@ export class AwsStepFunctions implements StepFunctions {
   }
 
   async stop(workflow: string, actionId: string, cause: string): Promise<void> {
+    const { sdk, client } = await this.sfn();
     try {
-      await this.opts.client.send(
-        new StopExecutionCommand({ executionArn: executionArn(this.arn(workflow), actionId), cause: cause.slice(0, MAX_CAUSE) }),
+      await client.send(
+        new sdk.StopExecutionCommand({ executionArn: executionArn(this.arn(workflow), actionId), cause: cause.slice(0, MAX_CAUSE) }),
       );
     } catch (e) {
       if (errorName(e) === 'ExecutionDoesNotExist') return;
@@ -97,21 +108,25 @@ export class AwsStepFunctions implements StepFunctions {
   }
 
   async sendTaskSuccess(token: string, output: unknown): Promise<void> {
-    await this.tokenCall(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output ?? {}) }));
+    const { sdk } = await this.sfn();
+    await this.tokenCall(new sdk.SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output ?? {}) }));
   }
 
   async sendTaskFailure(token: string, error: string, cause: string): Promise<void> {
-    await this.tokenCall(new SendTaskFailureCommand({ taskToken: token, error: error.slice(0, MAX_ERROR), cause: cause.slice(0, MAX_CAUSE) }));
+    const { sdk } = await this.sfn();
+    await this.tokenCall(new sdk.SendTaskFailureCommand({ taskToken: token, error: error.slice(0, MAX_ERROR), cause: cause.slice(0, MAX_CAUSE) }));
   }
 
   async sendTaskHeartbeat(token: string): Promise<void> {
-    await this.tokenCall(new SendTaskHeartbeatCommand({ taskToken: token }));
+    const { sdk } = await this.sfn();
+    await this.tokenCall(new sdk.SendTaskHeartbeatCommand({ taskToken: token }));
   }
 
   private async tokenCall(cmd: SendTaskSuccessCommand | SendTaskFailureCommand | SendTaskHeartbeatCommand): Promise<void> {
+    const { client } = await this.sfn();
     try {
       // The union of commands does not narrow `send`'s overloads; each is a valid SFN command.
-      await this.opts.client.send(cmd as SendTaskHeartbeatCommand);
+      await client.send(cmd as SendTaskHeartbeatCommand);
     } catch (e) {
       const name = errorName(e);
       if (name && TOKEN_ERRORS.has(name)) throw new TaskTokenError(`${name}: ${(e as Error).message}`, { cause: e });
