@@ -10,7 +10,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
-import { lambdaApi, stageTable, type ApiHandler } from '../test/helpers/lambda.js';
+import { lambdaApi, stageTable, type ApiHandler, stageEnv } from '../test/helpers/lambda.js';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AdminKey-abc-Qx1a2b';
 let db: EmbeddedDynamo;
@@ -64,14 +64,9 @@ beforeAll(async () => {
   await new Promise<void>((ok) => secretsManager.listen(0, '127.0.0.1', ok));
   delete process.env.DROVER_ADMIN_ACCESS_KEY;
   delete process.env.DROVER_ADMIN_SECRET_KEY;
-  Object.assign(process.env, {
-    DROVER_TABLE_NAME: 'drover-secret-test',
-    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+  stageEnv('drover-secret-test', db, {
     DROVER_ADMIN_SECRET_ARN: ARN,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${(secretsManager.address() as { port: number }).port}`,
-    DROVER_RUNNER: 'inline',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
   });
   secretString = keyOf('first-secret-key');
 });

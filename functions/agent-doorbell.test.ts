@@ -5,13 +5,13 @@
  * has no local engine), reached by the real SDK client. Checks `$connect` authentication, the ring on enqueue,
  * keepalives stamping liveness, `$disconnect` and gone connections.
  */
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
-import { lambdaApi, stageTable } from '../test/helpers/lambda.js';
+import { lambdaApi, stageTable, stageEnv } from '../test/helpers/lambda.js';
+import { listenManagementApi } from '../test/helpers/api-gateway.js';
 
 let db: EmbeddedDynamo;
-let gateway: Server;
+let gateway: { endpoint: string; close(): Promise<void> };
 const adminAuth = `Basic ${Buffer.from('BELLADMIN:bell-secret').toString('base64')}`;
 /** What the management API was sent, per connection; connections it reports gone. */
 const posted = new Map<string, unknown[]>();
@@ -50,33 +50,22 @@ async function enqueue(hostId: string, n: number) {
 
 beforeAll(async () => {
   db = await stageTable('drover-bell-test');
-  gateway = createServer((req, res) => {
-    const id = decodeURIComponent(req.url!.replace(/^\/@connections\//, ''));
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      if (gone.has(id)) return res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' }).end('{"message":null}');
-      posted.set(id, [...(posted.get(id) ?? []), JSON.parse(body)]);
-      res.writeHead(200).end();
-    });
+  gateway = await listenManagementApi(({ connectionId, body }) => {
+    if (gone.has(connectionId)) return 'gone';
+    posted.set(connectionId, [...(posted.get(connectionId) ?? []), JSON.parse(body)]);
+    return 'ok';
   });
-  await new Promise<void>((ok) => gateway.listen(0, '127.0.0.1', ok));
-  Object.assign(process.env, {
-    DROVER_TABLE_NAME: 'drover-bell-test',
-    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+  stageEnv('drover-bell-test', db, {
     DROVER_ADMIN_ACCESS_KEY: 'BELLADMIN',
     DROVER_ADMIN_SECRET_KEY: 'bell-secret',
-    DROVER_RUNNER: 'inline',
     DROVER_AGENT_DOORBELL_URL: 'wss://agents.example.com/live',
-    DROVER_AGENT_DOORBELL_ENDPOINT: `http://127.0.0.1:${(gateway.address() as { port: number }).port}`,
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    DROVER_AGENT_DOORBELL_ENDPOINT: gateway.endpoint,
   });
   // Built first, as the tasks function wires it: the entry points of this process then share it.
   await drover();
 });
 afterAll(async () => {
-  await new Promise((ok) => gateway.close(ok));
+  await gateway.close();
   await db.close();
 });
 

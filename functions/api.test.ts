@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
-import { stageTable } from '../test/helpers/lambda.js';
+import { stageTable, stageEnv } from '../test/helpers/lambda.js';
 
 let db: EmbeddedDynamo;
 let handler: (event: any, context: any) => Promise<any>;
@@ -37,15 +37,10 @@ function event(method: string, path: string, body?: unknown, query = '') {
 
 beforeAll(async () => {
   db = await stageTable('drover-test');
-  Object.assign(process.env, {
-    DROVER_TABLE_NAME: 'drover-test',
-    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+  stageEnv('drover-test', db, {
+    // No hosts here (stageEnv: processes complete inline); this suite is about hosting the app on Lambda.
     DROVER_ADMIN_ACCESS_KEY: 'LAMBDAADMIN',
-    // No hosts here: processes complete inline; this suite is about hosting the app on Lambda.
-    DROVER_RUNNER: 'inline',
     DROVER_ADMIN_SECRET_KEY: 'lambda-secret',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
   });
   ({ handler } = await import('./api.js'));
 });

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { API_BUNDLE_BUDGET_BYTES, bundleFunction } from '../bench/bundle.js';
 import { EMBEDDED_MODULES, EMBEDDED_PACKAGES } from '../stacks/bundling.js';
-import { stageTable } from '../test/helpers/lambda.js';
+import { stageTable, stageEnv } from '../test/helpers/lambda.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drover-bundle-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,16 +37,11 @@ describe('the API bundle', () => {
   it('serves the Rancher API and, from its own chunk, the Wakame API, minified and split as deployed', async () => {
     const db = await stageTable('drover-bundle-test');
     try {
-      Object.assign(process.env, {
-        DROVER_TABLE_NAME: 'drover-bundle-test',
-        DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+      stageEnv('drover-bundle-test', db, {
         DROVER_ADMIN_ACCESS_KEY: 'BUNDLEADMIN',
         DROVER_ADMIN_SECRET_KEY: 'bundle-secret',
-        DROVER_RUNNER: 'inline',
         // As deployed: state machines named (no request here reaches them), so the embedded interpreter stays out.
         DROVER_STATE_MACHINES: JSON.stringify({ 'instance-start': 'arn:aws:states:us-east-1:000000000000:stateMachine:t' }),
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local',
       });
       const api = await bundleFunction('functions/api.ts', dir);
       const { handler } = (await import(pathToFileURL(api.file).href)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };

@@ -15,7 +15,7 @@ import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
 import type { RecoveryRecord } from '../core/domain/health.js';
 import { SYSTEM_CALLER } from '../core/domain/ledger.js';
 import { toItem, type Resource } from '../core/store/item.js';
-import { lambdaApi, stageTable } from '../test/helpers/lambda.js';
+import { lambdaApi, stageTable, stageEnv } from '../test/helpers/lambda.js';
 import { until } from '../test/helpers/wait.js';
 
 let db: EmbeddedDynamo;
@@ -48,16 +48,11 @@ beforeAll(async () => {
   });
   await new Promise<void>((ok) => receiver.listen(0, '127.0.0.1', ok));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
-  Object.assign(process.env, {
-    DROVER_TABLE_NAME: 'drover-stream-test',
-    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+  stageEnv('drover-stream-test', db, {
     DROVER_ADMIN_ACCESS_KEY: 'STREAMADMIN',
     DROVER_ADMIN_SECRET_KEY: 'stream-secret',
-    DROVER_RUNNER: 'inline',
     DROVER_STREAM_CONSUMER_ORIGIN: 'https://api.example.com',
     DROVER_RESTART_BACKOFF_MS: '50',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
   });
 });
 afterAll(async () => {

@@ -6,15 +6,15 @@
  * replay before live, resume across concurrent shard consumers, project isolation, refusals, gone connections and
  * pings.
  */
-import { createServer, type Server } from 'node:http';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
-import { lambdaApi, stageTable } from '../test/helpers/lambda.js';
+import { lambdaApi, stageTable, stageEnv } from '../test/helpers/lambda.js';
+import { listenManagementApi } from '../test/helpers/api-gateway.js';
 import type { Change } from '../core/store/changes.js';
 
 let db: EmbeddedDynamo;
-let gateway: Server;
+let gateway: { endpoint: string; close(): Promise<void> };
 const adminAuth = `Basic ${Buffer.from('WSADMIN:ws-secret').toString('base64')}`;
 
 /** API Gateway's side of each connection: opened once `$connect` has answered, and what was posted to it. */
@@ -59,38 +59,26 @@ const received = (id: string) => connections.get(id)!.messages.filter((m) => m.n
 
 beforeAll(async () => {
   db = await stageTable('drover-ws-test');
-  gateway = createServer((req, res) => {
-    const id = decodeURIComponent(req.url!.replace(/^\/@connections\//, ''));
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const c = connections.get(id);
-      const gone = () => res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' }).end('{"message":null}');
-      if (!c || c.gone) return gone();
-      if (req.method === 'DELETE') {
-        c.gone = c.closed = true;
-        return res.writeHead(204).end();
-      }
-      if (c.failing) return res.writeHead(400, { 'content-type': 'application/json', 'x-amzn-errortype': 'BadRequestException' }).end('{"message":"bad"}');
-      // API Gateway opens a connection only once `$connect` has answered: the first posts find it gone.
-      if (!c.open && c.refusedUntilOpen-- > 0) return gone();
-      c.open = true;
-      c.messages.push(JSON.parse(body));
-      res.writeHead(200).end();
-    });
+  gateway = await listenManagementApi(({ method, connectionId, body }) => {
+    const c = connections.get(connectionId);
+    if (!c || c.gone) return 'gone';
+    if (method === 'DELETE') {
+      c.gone = c.closed = true;
+      return 'ok';
+    }
+    if (c.failing) return { status: 400, errorType: 'BadRequestException' };
+    // API Gateway opens a connection only once `$connect` has answered: the first posts find it gone.
+    if (!c.open && c.refusedUntilOpen-- > 0) return 'gone';
+    c.open = true;
+    c.messages.push(JSON.parse(body));
+    return 'ok';
   });
-  await new Promise<void>((ok) => gateway.listen(0, '127.0.0.1', ok));
-  Object.assign(process.env, {
-    DROVER_TABLE_NAME: 'drover-ws-test',
-    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+  stageEnv('drover-ws-test', db, {
     DROVER_ADMIN_ACCESS_KEY: 'WSADMIN',
     DROVER_ADMIN_SECRET_KEY: 'ws-secret',
-    DROVER_RUNNER: 'inline',
     DROVER_STREAM_CONSUMER_ORIGIN: 'https://api.example.com',
     DROVER_WEBSOCKET_URL: 'wss://ws.example.com/live',
-    DROVER_WEBSOCKET_ENDPOINT: `http://127.0.0.1:${(gateway.address() as { port: number }).port}`,
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    DROVER_WEBSOCKET_ENDPOINT: gateway.endpoint,
   });
   // The stage's Drover as the stream consumer's entry point builds it (with its management API client).
   const { stageDrover } = await import('./stage.js');
@@ -98,7 +86,7 @@ beforeAll(async () => {
   (await stageDrover(wiring)).store.changes.subscribe((c) => void changes.push(c));
 });
 afterAll(async () => {
-  await new Promise((ok) => gateway.close(ok));
+  await gateway.close();
   await db.close();
 });
 beforeEach(async () => {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
 import { webhookQueueOf } from '../core/events/webhook-queue.js';
 import { toItem, type Resource } from '../core/store/item.js';
-import { lambdaApi, stageTable } from '../test/helpers/lambda.js';
+import { lambdaApi, stageTable, stageEnv } from '../test/helpers/lambda.js';
 import { until } from '../test/helpers/wait.js';
 
 interface Message {
@@ -100,18 +100,13 @@ beforeAll(async () => {
     });
   });
   const queueUrl = `${await listen(sqs)}/000000000000/drover-webhooks`;
-  Object.assign(process.env, {
-    DROVER_TABLE_NAME: 'drover-queue-fn-test',
-    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+  stageEnv('drover-queue-fn-test', db, {
     DROVER_ADMIN_ACCESS_KEY: 'QUEUEADMIN',
     DROVER_ADMIN_SECRET_KEY: 'queue-secret',
-    DROVER_RUNNER: 'inline',
     DROVER_STREAM_CONSUMER_ORIGIN: 'https://api.example.com',
     DROVER_WEBHOOK_QUEUE_URL: queueUrl,
     // A retry waits under 50 ms: a one-second delay on its message.
     DROVER_WEBHOOK_RETRY_BASE_MS: '50',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
   });
   // The container is the consumer's and the worker's: the first entry point called wires the stage, as in AWS.
   expect(await work()).toEqual({ batchItemFailures: [] });

@@ -10,6 +10,54 @@ import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 
+/** What the management API answers one request with: a post taken, a connection gone, or another refusal. */
+export type ManagementAnswer = 'ok' | 'gone' | { status: number; errorType: string };
+
+/** One request to the management API: `POST` (a post, with its body) or `DELETE` (a close). */
+export interface ManagementRequest {
+  method: 'POST' | 'DELETE';
+  connectionId: string;
+  body: string;
+}
+
+/**
+ * An HTTP server speaking API Gateway's management API (`POST`/`DELETE /@connections/{id}`, errors as
+ * `x-amzn-errortype`), answering each request with `answer`. Returns the server (listen on it yourself) for
+ * `startLocalGateway`, and for tests that drive the WebSocket API's functions with events and need only this side.
+ *
+ * @example
+ * const server = managementApi(({ connectionId, body }) => (open.has(connectionId) ? (posts.push(body), 'ok') : 'gone'));
+ */
+export function managementApi(answer: (req: ManagementRequest) => ManagementAnswer): Server {
+  return createServer((req, res) => {
+    const connectionId = decodeURIComponent((req.url ?? '').replace(/^\/@connections\//, ''));
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const method = req.method === 'DELETE' ? 'DELETE' : 'POST';
+      const out = answer({ method, connectionId, body });
+      if (out === 'ok') return res.writeHead(method === 'DELETE' ? 204 : 200).end();
+      const [status, errorType] = out === 'gone' ? [410, 'GoneException'] : [out.status, out.errorType];
+      res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': errorType }).end('{"message":null}');
+    });
+  });
+}
+
+/**
+ * Starts a management API stand-in on a loopback port; answers its endpoint and a close.
+ *
+ * @example
+ * const mgmt = await listenManagementApi(() => 'ok'); process.env.DROVER_WEBSOCKET_ENDPOINT = mgmt.endpoint;
+ */
+export async function listenManagementApi(answer: (req: ManagementRequest) => ManagementAnswer): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const server = managementApi(answer);
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
+}
+
 /** What the WebSocket API's function takes and answers (`AgentDoorbell.handle`, `functions/agent-doorbell.ts`). */
 export type GatewayHandler = (event: {
   requestContext: { routeKey: string; connectionId: string };
@@ -44,21 +92,16 @@ export interface LocalGateway {
 export async function startLocalGateway(handler: GatewayHandler): Promise<LocalGateway> {
   const sockets = new Map<string, WebSocket>();
   const wss = new WebSocketServer({ noServer: true });
-  const server: Server = createServer((req, res) => {
-    const id = decodeURIComponent((req.url ?? '').replace(/^\/@connections\//, ''));
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const ws = sockets.get(id);
-      if (!ws) return res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' }).end('{"message":null}');
-      if (req.method === 'DELETE') {
-        ws.close();
-        return res.writeHead(204).end();
-      }
-      gw.posts.push({ connectionId: id, data: body });
-      if (!gw.mute) ws.send(body);
-      res.writeHead(200).end();
-    });
+  const server: Server = managementApi(({ method, connectionId, body }) => {
+    const ws = sockets.get(connectionId);
+    if (!ws) return 'gone';
+    if (method === 'DELETE') {
+      ws.close();
+      return 'ok';
+    }
+    gw.posts.push({ connectionId, data: body });
+    if (!gw.mute) ws.send(body);
+    return 'ok';
   });
   server.on('upgrade', async (req, socket, head) => {
     const connectionId = `${randomBytes(9).toString('base64url')}=`; // shaped like API Gateway's ids

@@ -21,6 +21,24 @@ export async function stageTable(tableName: string): Promise<EmbeddedDynamo> {
   return db;
 }
 
+/**
+ * Sets the environment the stack gives a stage's functions, over `db`'s table: the table, the endpoint, fake
+ * credentials (nothing here reaches AWS), processes finished inline (no hosts), and `extra`.
+ *
+ * @example
+ * stageEnv('drover-ws-test', db, { DROVER_ADMIN_ACCESS_KEY: 'AK', DROVER_ADMIN_SECRET_KEY: 'SK' });
+ */
+export function stageEnv(tableName: string, db: EmbeddedDynamo, extra: Record<string, string>): void {
+  Object.assign(process.env, {
+    DROVER_TABLE_NAME: tableName,
+    DROVER_DYNAMODB_ENDPOINT: db.endpoint,
+    DROVER_RUNNER: 'inline',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    ...extra,
+  });
+}
+
 /** A JSON answer of the API function. */
 export interface LambdaAnswer {
   status: number;
