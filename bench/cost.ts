@@ -69,7 +69,8 @@ export const DOORBELL = (() => {
   return {
     keepaliveSeconds: config.agentKeepaliveSeconds,
     fallbackPollSeconds: config.agentFallbackPollSeconds,
-    connectionHours: CONNECTION_LIFETIME_SECONDS / 3600,
+    // API Gateway's two-hour limit (the connection items outlive it by a few minutes of margin).
+    connectionHours: Math.floor(CONNECTION_LIFETIME_SECONDS / 3600),
   };
 })();
 
