@@ -20,7 +20,6 @@ import { CONNECTION_LIFETIME_SECONDS } from '../core/store/connections.js';
 import { INDEXES } from '../core/store/table.js';
 import { kindOfKey } from '../core/store/keys.js';
 import { allDefinitions, LOCAL_TASKS_FUNCTION_ARN, type AslDefinition } from '../core/workflows/asl.js';
-import { WORKFLOWS } from '../core/process/workflows.js';
 import { wakameIdOf } from '../core/domain/wakame/ids.js';
 import type { Authenticator } from '../core/domain/credentials.js';
 import { startTestStack, type TestStack } from '../test/helpers/stack.js';

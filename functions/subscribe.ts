@@ -16,7 +16,6 @@ import { stageDrover, type StageWiring } from './stage.js';
  */
 export const wiring: StageWiring = { connectionPoster: connectionPosterOf, adminKey: adminSecretOf };
 
-const stage = () => stageDrover(wiring);
 
 /** An API Gateway WebSocket event (only what is read). */
 interface WebSocketEvent {

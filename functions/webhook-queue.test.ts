@@ -10,7 +10,6 @@ import { createServer, type Server } from 'node:http';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedDynamo } from '../core/embedded/dynalite.js';
-import { webhookQueueOf } from '../core/events/webhook-queue.js';
 import { toItem, type Resource } from '../core/store/item.js';
 import { lambdaApi, stageTable, stageEnv } from '../test/helpers/lambda.js';
 import { until } from '../test/helpers/wait.js';

@@ -26,7 +26,7 @@ export class Liveness {
 
   constructor(
     private readonly store: Store,
-    private readonly opts: LivenessOptions = {},
+    opts: LivenessOptions = {},
   ) {
     this.intervalMs = opts.intervalMs ?? 5000;
     this.now = opts.now ?? Date.now;

@@ -8,7 +8,7 @@ import type { DcmgrContext, DcmgrRoute } from './app.js';
 import { presentLabels } from './labels.js';
 import { findRecord, recordsOf } from './lookup.js';
 import { boolParam, stringParams } from './params.js';
-import { deleteRecordRoute, listPage, notSupported, recordIdentity, recordTimes, stateFilter } from './record-routes.js';
+import { deleteRecordRoute, listPage, notSupported, recordIdentity, recordTimes, stateFilter, updateRecordRoute } from './record-routes.js';
 import { isoTime } from './response.js';
 
 /** The image states a list filters on (dcmgr `IMAGE_STATE`). */
@@ -70,15 +70,7 @@ export const IMAGE_ROUTES: DcmgrRoute[] = [
     path: 'images/:id',
     handle: async (ctx) => presentImage(ctx, await findRecord(ctx, 'image', ctx.path.id)),
   },
-  {
-    method: 'PUT',
-    path: 'images/:id',
-    async handle(ctx) {
-      const image = await findRecord(ctx, 'image', ctx.path.id, 'write');
-      const changes = stringParams(ctx.params, ['display_name', 'description']);
-      return presentImage(ctx, await recordsOf(ctx).update(image, changes));
-    },
-  },
+  updateRecordRoute('images', 'image', (params) => stringParams(params, ['display_name', 'description']), presentImage),
   // dcmgr deleted an image whatever used it: instances keep running what they were made from.
   deleteRecordRoute('images', 'image', async () => []),
   notSupported('POST', 'images', 'Images are not registered through the API: the operator seeds them, as dcmgr had vdc-manage do'),

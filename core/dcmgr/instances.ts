@@ -27,7 +27,7 @@ import { DcmgrError } from './errors.js';
 import { hostOfNodeId } from './host-nodes.js';
 import { labelsParam, presentLabels } from './labels.js';
 import { accountIdOf, checkIdSyntax, oncePerRequest, recordsOf, resourceOfDerivedId, resourcesIn } from './lookup.js';
-import { filterParam, intParam, SERVICE_TYPES, serviceTypeParam, stringParam } from './params.js';
+import { filterParam, intParam, serviceTypeParam, stringParam } from './params.js';
 import type { ApiVersion } from './request.js';
 import { CREATION_ORDER, isoTime, listParams, pageOf } from './response.js';
 import { bootVolumeState, volumesOf } from './volumes.js';

@@ -7,9 +7,9 @@ import type { Resource } from '../store/item.js';
 import { dcNetworkOf, DC_NETWORKS, formatIpv4, hostBitsOf, inNetwork, NETWORK_MODES, parseIpv4, type DcNetwork } from '../domain/wakame/networks.js';
 import type { DcmgrContext, DcmgrRoute } from './app.js';
 import { DcmgrError } from './errors.js';
-import { findRecord, instancesUsing, newRecordProject, recordsOf } from './lookup.js';
+import { instancesUsing } from './lookup.js';
 import { boolParam, intParam, requiredString, serviceTypeParam, stringParam, stringParams } from './params.js';
-import { deleteRecordRoute, notSupported, recordIdentity, recordReadRoutes, recordTimes } from './record-routes.js';
+import { createRecordRoute, deleteRecordRoute, notSupported, recordIdentity, recordReadRoutes, recordTimes, updateRecordRoute } from './record-routes.js';
 import { listParams, pageOf } from './response.js';
 
 /** How addresses are leased from a network: upwards or downwards from the last one (dcmgr `ip_assignment`). */
@@ -120,23 +120,8 @@ function presentDcNetwork(d: DcNetwork): Record<string, unknown> {
 
 export const NETWORK_ROUTES: DcmgrRoute[] = [
   ...recordReadRoutes('networks', 'network', presentNetwork, ['display_name', 'service_type']),
-  {
-    method: 'POST',
-    path: 'networks',
-    async handle(ctx) {
-      const fields = newNetworkFields(ctx.params);
-      return presentNetwork(ctx, await recordsOf(ctx).create('network', { projectId: newRecordProject(ctx), fields }));
-    },
-  },
-  {
-    method: 'PUT',
-    path: 'networks/:id',
-    async handle(ctx) {
-      const network = await findRecord(ctx, 'network', ctx.path.id, 'write');
-      const changes = stringParams(ctx.params, ['display_name', 'description', 'domain_name']);
-      return presentNetwork(ctx, await recordsOf(ctx).update(network, changes));
-    },
-  },
+  createRecordRoute('networks', 'network', newNetworkFields, presentNetwork),
+  updateRecordRoute('networks', 'network', (params) => stringParams(params, ['display_name', 'description', 'domain_name']), presentNetwork),
   deleteRecordRoute('networks', 'network', instancesUsing),
   ...['networks/:id/dhcp_ranges/add', 'networks/:id/dhcp_ranges/remove', 'networks/:id/dhcp/reserve', 'networks/:id/dhcp/release'].map((path) =>
     notSupported('PUT', path, NO_LEASES),

@@ -7,7 +7,7 @@ import type { Resource } from '../store/item.js';
 import type { RecordKind } from '../domain/wakame/records.js';
 import type { DcmgrContext, DcmgrRoute } from './app.js';
 import { DcmgrError } from './errors.js';
-import { accountIdOf, findRecord, recordsOf } from './lookup.js';
+import { accountIdOf, findRecord, newRecordProject, recordsOf } from './lookup.js';
 import { filterParam, serviceTypeParam } from './params.js';
 import type { ApiVersion } from './request.js';
 import { CREATION_ORDER, isoTime, listParams, pageOf } from './response.js';
@@ -116,6 +116,52 @@ export function recordReadRoutes(
       handle: async (ctx) => present(ctx, await findRecord(ctx, kind, ctx.path.id)),
     },
   ];
+}
+
+/**
+ * `POST <path>`: a new record of the caller's (or, for the admin, the account it names) with the fields `fieldsOf`
+ * reads from the parameters (it throws dcmgr's error for bad ones), presented.
+ *
+ * @example
+ * createRecordRoute('networks', 'network', newNetworkFields, presentNetwork)
+ */
+export function createRecordRoute(
+  path: string,
+  kind: RecordKind,
+  fieldsOf: (params: Record<string, unknown>) => Record<string, unknown>,
+  present: RecordPresenter,
+): DcmgrRoute {
+  return {
+    method: 'POST',
+    path,
+    async handle(ctx) {
+      const fields = fieldsOf(ctx.params);
+      return present(ctx, await recordsOf(ctx).create(kind, { projectId: newRecordProject(ctx), fields }));
+    },
+  };
+}
+
+/**
+ * `PUT <path>/:id`: changes the caller's own record with what `changesOf` reads from the parameters, and answers
+ * `present` of the updated record.
+ *
+ * @example
+ * updateRecordRoute('images', 'image', (p) => stringParams(p, ['display_name', 'description']), presentImage)
+ */
+export function updateRecordRoute(
+  path: string,
+  kind: RecordKind,
+  changesOf: (params: Record<string, unknown>) => Record<string, unknown>,
+  present: (ctx: DcmgrContext, res: Resource) => Promise<unknown> | unknown,
+): DcmgrRoute {
+  return {
+    method: 'PUT',
+    path: `${path}/:id`,
+    async handle(ctx) {
+      const res = await findRecord(ctx, kind, ctx.path.id, 'write');
+      return present(ctx, await recordsOf(ctx).update(res, changesOf(ctx.params)));
+    },
+  };
 }
 
 /**

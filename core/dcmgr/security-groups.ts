@@ -8,9 +8,9 @@ import { InvalidSecurityGroupRuleError, parseRules, type SecurityGroupRule } fro
 import type { DcmgrContext, DcmgrRoute } from './app.js';
 import { DcmgrError } from './errors.js';
 import { labelsParam, presentLabels } from './labels.js';
-import { findRecord, instancesUsing, newRecordProject, recordsOf } from './lookup.js';
+import { instancesUsing, recordsOf } from './lookup.js';
 import { serviceTypeParam, stringParams } from './params.js';
-import { deleteRecordRoute, recordIdentity, recordReadRoutes, recordTimes } from './record-routes.js';
+import { createRecordRoute, deleteRecordRoute, recordIdentity, recordReadRoutes, recordTimes, updateRecordRoute } from './record-routes.js';
 
 /** A stored group's rules: its text was parsed when written, so it parses again. */
 function rulesOf(res: Resource): SecurityGroupRule[] {
@@ -65,21 +65,7 @@ async function usersOf(ctx: DcmgrContext, group: Resource): Promise<string[]> {
 
 export const SECURITY_GROUP_ROUTES: DcmgrRoute[] = [
   ...recordReadRoutes('security_groups', 'securityGroup', presentSecurityGroup, ['service_type', 'display_name']),
-  {
-    method: 'POST',
-    path: 'security_groups',
-    async handle(ctx) {
-      const fields = groupFields(ctx.params);
-      return presentSecurityGroup(ctx, await recordsOf(ctx).create('securityGroup', { projectId: newRecordProject(ctx), fields }));
-    },
-  },
-  {
-    method: 'PUT',
-    path: 'security_groups/:id',
-    async handle(ctx) {
-      const group = await findRecord(ctx, 'securityGroup', ctx.path.id, 'write');
-      return presentSecurityGroup(ctx, await recordsOf(ctx).update(group, groupFields(ctx.params)));
-    },
-  },
+  createRecordRoute('security_groups', 'securityGroup', groupFields, presentSecurityGroup),
+  updateRecordRoute('security_groups', 'securityGroup', groupFields, presentSecurityGroup),
   deleteRecordRoute('security_groups', 'securityGroup', usersOf),
 ];

@@ -9,9 +9,9 @@ import { generateKeyPair, InvalidSshPublicKeyError, parsePublicKey } from '../do
 import type { DcmgrContext, DcmgrRoute } from './app.js';
 import { DcmgrError } from './errors.js';
 import { labelsParam, presentLabels } from './labels.js';
-import { findRecord, instancesUsing, newRecordProject, recordsOf } from './lookup.js';
+import { instancesUsing, newRecordProject, recordsOf } from './lookup.js';
 import { serviceTypeParam, stringParam, stringParams } from './params.js';
-import { deleteRecordRoute, recordIdentity, recordReadRoutes, recordTimes } from './record-routes.js';
+import { deleteRecordRoute, recordIdentity, recordReadRoutes, recordTimes, updateRecordRoute } from './record-routes.js';
 import { isoTime } from './response.js';
 
 /**
@@ -74,16 +74,8 @@ async function createKeyPair(ctx: DcmgrContext): Promise<unknown> {
 export const SSH_KEY_PAIR_ROUTES: DcmgrRoute[] = [
   ...recordReadRoutes('ssh_key_pairs', 'sshKeyPair', presentSshKeyPair, ['service_type', 'display_name']),
   { method: 'POST', path: 'ssh_key_pairs', handle: createKeyPair },
-  {
-    method: 'PUT',
-    path: 'ssh_key_pairs/:id',
-    async handle(ctx) {
-      const key = await findRecord(ctx, 'sshKeyPair', ctx.path.id, 'write');
-      await recordsOf(ctx).update(key, keyPairFields(ctx.params));
-      // dcmgr answers a key pair update with its id only.
-      return [key.id];
-    },
-  },
+  // dcmgr answers a key pair update with its id only.
+  updateRecordRoute('ssh_key_pairs', 'sshKeyPair', keyPairFields, (_ctx, key) => [key.id]),
   // `force=true` deletes a pair alive instances still use (they keep the key they were given).
   deleteRecordRoute(
     'ssh_key_pairs',
