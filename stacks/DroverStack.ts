@@ -118,17 +118,21 @@ export function DroverStack({ stack }: StackContext) {
 
   // API Gateway's access logs, kept as long as the stage keeps logs (SST's default keeps them forever).
   const accessLog = { retention: sstRetentionOf(stageCfg.logRetentionDays) };
+  /** A WebSocket API whose access log goes or stays with the stage. */
+  const webSocketApi = (id: string) => {
+    const ws = new WebSocketApi(stack, id, { accessLog });
+    ws.cdk.accessLogGroup?.applyRemovalPolicy(stageCfg.removalPolicy);
+    return ws;
+  };
 
   // Host agents' doorbell (core/agent/doorbell.ts), a WebSocket API of its own: agents hold it open and poll over
   // HTTPS when it rings. Its one function authenticates `$connect`s, takes keepalives and forgets `$disconnect`s;
   // it posts nothing, so its routes are added without SST's grant of ManageConnections to route functions.
-  const agentDoorbell = new WebSocketApi(stack, 'AgentDoorbell', { accessLog });
-  agentDoorbell.cdk.accessLogGroup?.applyRemovalPolicy(stageCfg.removalPolicy);
+  const agentDoorbell = webSocketApi('AgentDoorbell');
   const doorbellRoutes = new Function(stack, 'AgentDoorbellRoutes', {
     ...functionDefaults,
     handler: 'functions/agent-doorbell.handler',
     memorySize: 256,
-    architecture: 'arm_64',
     timeout: 10,
   });
   for (const routeKey of ['$connect', '$disconnect', '$default']) {
@@ -171,8 +175,7 @@ export function DroverStack({ stack }: StackContext) {
 
   // `/v1/subscribe` in AWS: clients hold WebSocket connections here; `$connect` goes through the Hono app and is
   // recorded in the table, the stream consumer pushes events, a schedule pings (functions/subscribe.ts).
-  const live = new WebSocketApi(stack, 'Live', { accessLog });
-  live.cdk.accessLogGroup?.applyRemovalPolicy(stageCfg.removalPolicy);
+  const live = webSocketApi('Live');
   const liveEnvironment = { DROVER_WEBSOCKET_URL: live.url };
 
   // The Hono app (and the agent channel) behind the stage's choice of endpoint. The API and the WebSocket API's

@@ -7,7 +7,7 @@
  */
 import { schemaFor, type Role } from '../schema/registry.js';
 import type { Change } from '../store/changes.js';
-import { eventIdTime, EventIds, type EventLog, type StoredEvent } from '../store/events.js';
+import { eventIdAt, eventIdTime, EventIds, type EventLog, type StoredEvent } from '../store/events.js';
 import { fromItem, type Resource } from '../store/item.js';
 import { partitions } from '../store/keys.js';
 import type { Store } from '../store/store.js';
@@ -183,7 +183,7 @@ export class EventFeed {
     if (projectId !== null) projects.push(projectId);
     else for await (const page of this.store.queryIndex({ index: 'byKind', partition: partitions.byKind('account') })) projects.push(...page.map((p) => p.id));
     const at = eventIdTime(afterId);
-    const from = opts.overlapMs && at !== null ? `${String(at - opts.overlapMs - 1).padStart(13, '0')}.9999` : afterId;
+    const from = opts.overlapMs && at !== null ? eventIdAt(at - opts.overlapMs - 1, 9999) : afterId;
     const events = (await Promise.all(projects.map((p) => this.log.after(p, from, MAX_REPLAY)))).flat().filter((e) => e.id !== afterId);
     return events.sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, MAX_REPLAY);
   }

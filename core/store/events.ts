@@ -48,18 +48,20 @@ export class EventIds {
       this.lastMs++;
       this.counter = 0;
     }
-    return `${String(this.lastMs).padStart(13, '0')}.${String(this.counter).padStart(4, '0')}`;
+    return eventIdAt(this.lastMs, this.counter);
   }
 }
 
 /**
- * The first event id of an epoch ms: every event logged at or after `ms` comes after it.
+ * The event id of an epoch ms and a counter within it (the first of that ms without one, which every event logged
+ * at or after `ms` comes after; `9999` the last).
  *
  * @example
  * eventIdAt(1764620000123) // '1764620000123.0000'
+ * eventIdAt(1764620000123, 4) // '1764620000123.0004'
  */
-export function eventIdAt(ms: number): string {
-  return `${String(ms).padStart(13, '0')}.0000`;
+export function eventIdAt(ms: number, n = 0): string {
+  return `${String(ms).padStart(13, '0')}.${String(n).padStart(4, '0')}`;
 }
 
 /**
