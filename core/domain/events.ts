@@ -113,7 +113,7 @@ export class EventFeed {
     readonly log: EventLog,
     private readonly logError: (err: unknown) => void = (e) => console.error('event feed:', e),
     /** Changes may come twice (the table's stream): each event keeps the id its change got first. */
-    private readonly redelivered = false,
+    readonly redelivered = false,
   ) {}
 
   /** Starts turning this process's committed changes into events (the embedded stack); returns the stop. */

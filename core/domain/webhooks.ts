@@ -206,7 +206,7 @@ export class WebhookDispatcher {
     this.origin = opts.origin;
     return feed.subscribe((e) => {
       this.chain = this.chain
-        .then(() => this.onEvent(e))
+        .then(() => this.onEvent(e, { once: feed.redelivered }))
         .catch((err) => {
           this.log(err);
           this.failure ??= err;
@@ -234,13 +234,14 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Records one delivery per matching webhook of the event's project (once: an event handed out again gets the ones
-   * it has), then attempts each, or with a queue keeps each still pending for `settled()` to queue.
+   * Records one delivery per matching webhook of the event's project (`once`, where events may be handed out again:
+   * one gets the deliveries it has), then attempts each, or with a queue keeps each still pending for `settled()`
+   * to queue.
    *
    * @example
    * await hooks.onEvent(event);
    */
-  async onEvent(e: StoredEvent): Promise<void> {
+  async onEvent(e: StoredEvent, opts: { once?: boolean } = {}): Promise<void> {
     // A webhook's own change is an event too, earlier in the feed than any event it should see: drop the cached list.
     if (e.resource.baseType === 'webhook') this.webhooksOf.delete(e.projectId);
     if (!schemaFor(e.resourceType, ROLE)) return;
@@ -270,7 +271,7 @@ export class WebhookDispatcher {
           nextAttemptAt: now,
           body,
         },
-      }));
+      }), opts);
       // A delivery the event got before (a retried stream batch) may never have reached the queue: queue it again.
       if (!this.opts.queue) this.track(d.id);
       else if (d.fields.status === 'pending') this.toQueue.push({ id: d.id });

@@ -38,26 +38,23 @@ export class WebhookDeliveries {
   }
 
   /**
-   * Stores a new delivery (its id already allocated).
-   *
-   * @example
-   * await deliveries.create({ id: '1whd3', num: 3, type: 'webhookDelivery', ... });
-   */
-  create(res: Resource): Promise<Resource> {
-    return this.store.create(res);
-  }
-
-  /**
    * Stores the delivery of an event to a webhook unless it has one already; `make(num)` builds a new one under the
    * next id. Returns the delivery and whether this call stored it. The claim is written first: after a crash
-   * between the two writes, the next call stores the delivery under the id claimed.
+   * between the two writes, the next call stores the delivery under the id claimed. With `once: false` (events that
+   * never come twice: the embedded stack's one feed) there is nothing to claim, and the delivery is stored at once.
    *
    * @example
    * const { delivery, created } = await deliveries.createOnce('1wh1', event.id, (num) => ({ id: formatId('webhookDelivery', num), num, ... }));
    */
-  async createOnce(webhookId: string, eventId: string, make: (num: number) => Resource): Promise<{ delivery: Resource; created: boolean }> {
-    const key = keys.deliverySource(webhookId, eventId);
+  async createOnce(
+    webhookId: string,
+    eventId: string,
+    make: (num: number) => Resource,
+    opts: { once?: boolean } = {},
+  ): Promise<{ delivery: Resource; created: boolean }> {
     const fresh = make(await this.store.nextId('webhookDelivery'));
+    if (opts.once === false) return { delivery: await this.store.create(fresh), created: true };
+    const key = keys.deliverySource(webhookId, eventId);
     const expiresAt = Math.floor(fresh.created / 1000) + SOURCE_CLAIM_SECONDS;
     if (await this.store.write({ key, update: { set: { id: fresh.id, num: fresh.num, expiresAt } }, condition: cond.notExists('pk') })) {
       return { delivery: await this.store.create(fresh), created: true };
