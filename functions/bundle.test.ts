@@ -1,13 +1,14 @@
 /**
  * The API function's bundle, built as a deploy builds it (`stacks/bundling.ts`): nothing of the embedded stack in
- * it, no static import of anything a Lambda lacks, and within its size budget.
+ * it, no static import of anything a Lambda lacks, no credential source a Lambda never uses, and within the
+ * issue's 400 KB.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { API_BUNDLE_BUDGET_BYTES, bundleFunction } from '../bench/bundle.js';
+import { API_BUNDLE_LIMIT_BYTES, bundleFunction } from '../bench/bundle.js';
 import { EMBEDDED_MODULES, EMBEDDED_PACKAGES } from '../stacks/bundling.js';
 import { stageTable, stageEnv } from '../test/helpers/lambda.js';
 
@@ -31,7 +32,11 @@ describe('the API bundle', () => {
     const loadedInputs = outputs.flatMap((o) => Object.keys(o.inputs));
     for (const lazy of ['core/dcmgr/app.ts', 'node_modules/yaml/', 'node_modules/qs/']) expect(loadedInputs.filter((i) => i.includes(lazy)), lazy).toEqual([]);
     expect(inputs.some((i) => i.includes('core/dcmgr/app.ts'))).toBe(true);
-    expect(api.bytes).toBeLessThan(API_BUNDLE_BUDGET_BYTES);
+    // The SDK's credentials come from the environment (functions/lambda-credentials.ts): no other link of the
+    // default chain, nor the STS and SSO clients they bring, is in any chunk.
+    for (const unused of ['@aws-sdk/credential-provider-node/', '@aws-sdk/credential-provider-sso/', '@aws-sdk/credential-provider-ini/', '@aws-sdk/nested-clients/'])
+      expect(inputs.filter((i) => i.includes(unused)), unused).toEqual([]);
+    expect(api.bytes).toBeLessThanOrEqual(API_BUNDLE_LIMIT_BYTES);
   });
 
   it('serves the Rancher API and, from its own chunk, the Wakame API, minified and split as deployed', async () => {

@@ -6,8 +6,9 @@
  * the node server) is left out: `core/runtime.ts` loads the interpreter with a dynamic import only where no state
  * machines are configured, which never happens in a Lambda.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { BuildOptions } from 'esbuild';
 
 /** Packages only the embedded local stack uses: none may be in a Lambda bundle. */
@@ -36,6 +37,46 @@ export const leaveOutEmbedded = {
 };
 
 /**
+ * The module a function's SDK clients take their credentials from (the environment's, as Lambda gives them). From
+ * the working directory, as SST resolves the handlers: SST runs this file bundled elsewhere, so `import.meta.url`
+ * would not point here.
+ */
+export const LAMBDA_CREDENTIALS_MODULE = resolve('functions', 'lambda-credentials.ts');
+
+/**
+ * An esbuild plugin that gives every SDK client in a function `functions/lambda-credentials.ts` for its default
+ * credential chain: in Lambda only the chain's first link (the environment) ever answers, and the other links
+ * bring the STS and SSO clients, their XML and query protocols and the shared-config parser (about 15 KB of a cold
+ * start, 120 KB of a function's chunks).
+ *
+ * @example
+ * await esbuild.build({ entryPoints: ['functions/api.ts'], bundle: true, plugins: [credentialsFromEnvironment] });
+ */
+export const credentialsFromEnvironment = {
+  name: 'drover-credentials-from-environment',
+  setup(build: { onResolve(options: { filter: RegExp }, resolve: (args: { path: string }) => { path: string }): void }) {
+    build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: LAMBDA_CREDENTIALS_MODULE }));
+  },
+};
+
+/**
+ * An esbuild plugin that keeps only the name and version of an AWS SDK package's `package.json`: every client imports
+ * its whole manifest for the version in its user agent (about 2.3 KB a client), and nothing reads another field.
+ *
+ * @example
+ * await esbuild.build({ entryPoints: ['functions/api.ts'], bundle: true, plugins: [sdkManifestsTrimmed] });
+ */
+export const sdkManifestsTrimmed = {
+  name: 'drover-sdk-manifests-trimmed',
+  setup(build: { onLoad(options: { filter: RegExp }, load: (args: { path: string }) => { contents: string; loader: 'json' }): void }) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]@aws-sdk[\\/][^\\/]+[\\/]package\.json$/ }, ({ path }) => {
+      const { name, version } = JSON.parse(readFileSync(path, 'utf8')) as { name: string; version: string };
+      return { contents: JSON.stringify({ name, version }), loader: 'json' };
+    });
+  },
+};
+
+/**
  * The `nodejs` props of every function (SST's `FunctionProps.nodejs`): minified ESM for Node 22. SST's ESM build
  * already starts each bundle with the `createRequire` banner (`SST_ESM_BANNER`); giving it again as `banner` would
  * declare `require` twice.
@@ -47,7 +88,7 @@ export const LAMBDA_NODEJS = {
   // parsed at its cold start.
   splitting: true,
   // Nothing reads a class's name (every error names itself), so SST's keepNames is dead weight (about 40 KB).
-  esbuild: { target: 'node22', plugins: [leaveOutEmbedded], keepNames: false },
+  esbuild: { target: 'node22', plugins: [leaveOutEmbedded, credentialsFromEnvironment, sdkManifestsTrimmed], keepNames: false },
 };
 
 /** The banner SST 2.49.8 puts on an ESM bundle: bundled CommonJS code gets `require` and `__dirname`. */
