@@ -3,9 +3,9 @@
  * What a host agent runs commands with: a `Driver` turns the three host commands (cattle's
  * `compute.instance.activate` / `deactivate` / `remove`) into work on the machine, and reports progress.
  */
-import type { AgentCommand, ExitReport, HealthCheckSpec } from '../core/agent/protocol.js';
+import type { AccessKind, AgentCommand, ExitReport, HealthCheckSpec } from '../core/agent/protocol.js';
 
-export type { AgentCommand, ExitReport, HealthCheckSpec };
+export type { AccessKind, AgentCommand, ExitReport, HealthCheckSpec };
 
 /** Sends progress for the running command (also a heartbeat). `progress` is 0–100. */
 export type Report = (message: string, progress?: number | null) => Promise<void>;
@@ -35,6 +35,35 @@ export interface Driver {
   check?(inst: MonitoredInstance, signal: AbortSignal): Promise<HealthResult>;
   /** Instances that stopped on their own since the last call; optional. */
   exits?(): ExitReport[];
+  /** What the driver tells the server about the host at registration (`HostFacts`); optional. */
+  facts?(): DriverFacts;
+  /** What the host access server opens for an instance on this host, or `undefined` for one it does not hold. */
+  accessTarget?(resourceId: string): AccessTarget | undefined;
+  /** Releases what the driver holds (timers, port forwarders); leaves the instances' processes running. */
+  close?(): Promise<void>;
+}
+
+/** The driver's part of the host's facts. */
+export interface DriverFacts {
+  driver: string;
+  /** Host-access kinds the driver's instances support (the access server serves them). */
+  capabilities: AccessKind[];
+  /** What the driver applies to each instance, and what it cannot apply on this host, in words. */
+  sandbox: Record<string, string>;
+}
+
+/** An instance as the host access server reaches it (`agent/access-server.ts`). */
+export interface AccessTarget {
+  resourceId: string;
+  /** What tokens name as `Container` (the instance's `externalId`). */
+  externalId: string;
+  running: boolean;
+  /** The instance's output files, oldest first: rotated ones, then the live one (which grows while it runs). */
+  logFiles: string[];
+  /** Where a command or shell runs: the instance's environment, working directory and user. */
+  exec: { env: Record<string, string>; cwd: string; uid?: number; gid?: number; shell: string };
+  /** Where a connection to the instance's `port` goes on this host, or `undefined` when it publishes no such port. */
+  address(port: number): { host: string; port: number } | undefined;
 }
 
 /** A running instance as the health loop sees it. */
