@@ -161,18 +161,24 @@ export class Agent implements RunningAgent {
    */
   static async start(opts: StartAgentOptions): Promise<Agent> {
     const saved = opts.stateFile ? readState(opts.stateFile) : {};
+    // What the driver serves and applies, and where its access server and instances are reached.
+    const { uuid, hostname, vcpu, memoryMb, labels, ...reached } = opts.host ?? {};
     const facts: HostFacts = {
-      uuid: saved.uuid ?? opts.host?.uuid ?? randomUUID(),
-      hostname: opts.host?.hostname ?? osHostname(),
-      vcpu: opts.host?.vcpu ?? 1,
-      memoryMb: opts.host?.memoryMb ?? 1024,
-      labels: opts.host?.labels ?? {},
+      uuid: saved.uuid ?? uuid ?? randomUUID(),
+      hostname: hostname ?? osHostname(),
+      vcpu: vcpu ?? 1,
+      memoryMb: memoryMb ?? 1024,
+      labels: labels ?? {},
+      ...opts.driver.facts?.(),
+      ...reached,
     };
     const client = new AgentClient({ url: opts.url, requestTimeoutMs: opts.requestTimeoutMs, fetch: opts.fetch });
     const agent = new Agent(opts, facts, client);
-    if (opts.credentials) client.credentials = opts.credentials;
-    else if (saved.hostId && saved.accessKey && saved.secretKey) {
-      client.credentials = { hostId: saved.hostId, accessKey: saved.accessKey, secretKey: saved.secretKey };
+    const known = opts.credentials ?? (saved.hostId && saved.accessKey && saved.secretKey ? (saved as Credentials) : undefined);
+    if (known) {
+      client.credentials = { ...known };
+      // A driver with facts of its own (what it serves, where) says them again: they may have changed since.
+      if (opts.driver.facts || Object.keys(reached).length) await agent.reportFacts();
     } else client.credentials = await agent.register();
     agent.polling = agent.pollLoop();
     // Health checks and exits run in a loop of their own, beside the command loop (drivers that can watch only).
@@ -204,6 +210,11 @@ export class Agent implements RunningAgent {
 
   get hostId(): string {
     return this.client.credentials!.hostId;
+  }
+
+  /** The key the host's access server verifies tokens with (it changes when the agent registers again). */
+  get hostAccessKey(): string | undefined {
+    return this.client.credentials?.hostAccessKey;
   }
 
   get done(): Promise<'stopped' | 'fatal'> {
@@ -329,6 +340,18 @@ export class Agent implements RunningAgent {
     if (this.opts.stateFile) writeState(this.opts.stateFile, { uuid: this.facts.uuid, ...creds });
     this.log.info(`registered host ${creds.hostId} (uuid ${this.facts.uuid})`);
     return creds;
+  }
+
+  /** Reports the host's facts with a credential the agent already had, and keeps the host's access key it answers. */
+  private async reportFacts(): Promise<void> {
+    const signal = this.stopping.signal;
+    const { uuid: _uuid, ...facts } = this.facts;
+    const hostAccessKey = await retry(() => this.authed(() => this.client.reportFacts(facts, signal)), this.policy, {
+      signal,
+      onError: (e) => this.log.warn(`reporting the host's facts failed, retrying: ${message(e)}`),
+    });
+    this.client.credentials = { ...this.client.credentials!, hostAccessKey };
+    if (this.opts.stateFile) writeState(this.opts.stateFile, { uuid: this.facts.uuid, ...this.client.credentials });
   }
 
   /** One re-registration at a time; callers holding stale credentials wait for it and try again. */

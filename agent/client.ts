@@ -12,6 +12,8 @@ export interface Credentials {
   hostId: string;
   accessKey: string;
   secretKey: string;
+  /** The key the host's access server verifies tokens with (given at registration and with the host's facts). */
+  hostAccessKey?: string;
 }
 
 /** System error codes of a connection that failed or broke (Node's `net`/`dns`, undici). */
@@ -81,7 +83,19 @@ export class AgentClient {
    */
   async register(token: string, facts: HostFacts, signal?: AbortSignal): Promise<Credentials> {
     const body = await this.request<Credentials>('POST', '/agent/register', { token, ...facts }, { auth: false, signal });
-    return { hostId: body.hostId, accessKey: body.accessKey, secretKey: body.secretKey };
+    return { hostId: body.hostId, accessKey: body.accessKey, secretKey: body.secretKey, hostAccessKey: body.hostAccessKey };
+  }
+
+  /**
+   * Reports the host's facts again (an agent started with a saved credential: its driver, access server or sandbox
+   * may have changed) and returns the host's access key.
+   *
+   * @example
+   * client.credentials!.hostAccessKey = await client.reportFacts({ hostname, vcpu: 4, memoryMb: 8192, labels: {} });
+   */
+  async reportFacts(facts: Omit<HostFacts, 'uuid'>, signal?: AbortSignal): Promise<string | undefined> {
+    const body = await this.request<{ hostAccessKey?: string }>('POST', '/agent/facts', facts, { signal });
+    return body.hostAccessKey;
   }
 
   /**

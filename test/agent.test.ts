@@ -157,7 +157,7 @@ describe('host registration', () => {
     const uuid = randomUUID();
     const reg = await register(uuid);
     expect(reg.status).toBe(201);
-    expect(Object.keys(reg.body).sort()).toEqual(['accessKey', 'hostId', 'secretKey']);
+    expect(Object.keys(reg.body).sort()).toEqual(['accessKey', 'hostAccessKey', 'hostId', 'secretKey']);
     expect(reg.hostId).toMatch(/^1h\d+$/);
 
     const h = await project.client.get(`/v1/hosts/${reg.hostId}`);

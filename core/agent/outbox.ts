@@ -84,7 +84,7 @@ export function instanceSnapshot(r: Resource): Record<string, unknown> {
     type: r.type,
     ...pick('uuid', 'name', 'imageUuid', 'labels', 'vcpu', 'memoryMb', 'memory', 'ports', 'environment', 'command'),
     ...pick('entryPoint', 'externalId', 'primaryIpAddress', 'hostname', 'userdata', 'disks', 'networkMode', 'restartPolicy'),
-    ...pick('healthCheck'),
+    ...pick('healthCheck', 'workingDir', 'user', 'cpuShares', 'stdinOpen', 'tty'),
   };
 }
 

@@ -27,6 +27,29 @@ export interface RegistrationDeps {
   now?: () => number;
 }
 
+/**
+ * The host's fields an agent's facts set, at registration and when a restarted agent reports them again: what it
+ * offers, which driver runs its instances, what that driver serves (`capabilities`) and applies (`sandbox`), and
+ * where its access server and instances are reached. A fact the agent does not send is cleared (`null`), so a host
+ * whose agent stopped serving access offers none.
+ *
+ * @example
+ * await store.mutate(host.id, (cur) => ({ ...cur, fields: { ...cur.fields, ...factFields(facts) } }));
+ */
+export function factFields(facts: Omit<HostFacts, 'uuid'>): Record<string, unknown> {
+  return {
+    hostname: facts.hostname,
+    vcpu: facts.vcpu,
+    memoryMb: facts.memoryMb,
+    labels: facts.labels,
+    driver: facts.driver ?? null,
+    capabilities: facts.capabilities ?? null,
+    accessUrl: facts.accessUrl ?? null,
+    agentAddress: facts.address ?? null,
+    sandbox: facts.sandbox ?? null,
+  };
+}
+
 /** A revoked agent key is kept this long (s) before it expires, for inspection. */
 const REVOKED_RETENTION_SECONDS = 86_400;
 
@@ -55,14 +78,7 @@ export async function registerHost(deps: RegistrationDeps, token: string, facts:
     if (existing && !['removed', 'purging', 'purged'].includes(existing.state)) {
       const { after } = await store.mutate(existing.id, (cur) => ({
         ...cur,
-        fields: {
-          ...cur.fields,
-          hostname: facts.hostname,
-          vcpu: facts.vcpu,
-          memoryMb: facts.memoryMb,
-          labels: facts.labels,
-          agentSeenAt: now,
-        },
+        fields: { ...cur.fields, ...factFields(facts), agentSeenAt: now },
       }));
       host = after;
       break;
@@ -83,10 +99,7 @@ export async function registerHost(deps: RegistrationDeps, token: string, facts:
       updated: now,
       fields: {
         uuid: facts.uuid,
-        hostname: facts.hostname,
-        labels: facts.labels,
-        vcpu: facts.vcpu,
-        memoryMb: facts.memoryMb,
+        ...factFields(facts),
         allocatedVcpu: 0,
         allocatedMemoryMb: 0,
         agentSeenAt: now,

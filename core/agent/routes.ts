@@ -4,7 +4,8 @@
  * with the host's own Basic credential, long-poll the host's outbox, ack, report progress (relayed as task
  * heartbeats) and complete (relayed as SendTaskSuccess / SendTaskFailure, exactly once per command).
  *
- *   POST /agent/register                      { token, uuid, hostname, vcpu, memoryMb, labels } → { hostId, accessKey, secretKey }
+ *   POST /agent/register                      { token, uuid, ...HostFacts } → { hostId, accessKey, secretKey, hostAccessKey }
+ *   POST /agent/facts                         HostFacts without uuid → { hostId, hostAccessKey }
  *   GET  /agent/commands?wait=<s>&limit=<n>   → { data: AgentCommand[], doorbell?: Doorbell }
  *   POST /agent/commands/:id/ack              → { data: AgentCommand }
  *   POST /agent/commands/:id/progress         { message?, progress? } → { ok: true } | 410 Gone
@@ -22,10 +23,21 @@ import { validateLabels } from '../schema/validate.js';
 import { TaskTokenError, type StepFunctions } from '../workflows/types.js';
 import type { Command } from '../store/commands.js';
 import { agentView, isCommandId, type Outbox } from './outbox.js';
-import { COMMAND_ERROR_MAX, PROGRESS_MESSAGE_MAX, REPORTS_MAX, type CommandOutcome, type Doorbell, type ExitReport, type HealthReport } from './protocol.js';
+import {
+  ACCESS_KINDS,
+  COMMAND_ERROR_MAX,
+  PROGRESS_MESSAGE_MAX,
+  REPORTS_MAX,
+  type AccessKind,
+  type CommandOutcome,
+  type Doorbell,
+  type ExitReport,
+  type HealthReport,
+  type HostFacts,
+} from './protocol.js';
 import type { InstanceReports } from '../domain/health.js';
 import { parseId } from '../ids.js';
-import { registerHost } from './registration.js';
+import { factFields, registerHost } from './registration.js';
 import { Liveness } from './liveness.js';
 
 /** The workflow engine, or a getter for one wired after the app (absent: outcomes are only recorded). */
@@ -38,6 +50,8 @@ export interface AgentRoutesOptions {
   auth: Authenticator;
   outbox: Outbox;
   workflows?: WorkflowSource;
+  /** The host's access key, given to its agent at registration and with its facts (absent: none given). */
+  hostAccessKey?: (hostId: string) => string;
   /** Where health and exit reports go (absent: those routes answer 404). */
   instances?: InstanceReports;
   /** Longest long-poll in seconds (default 20; 0 on Lambda, which bills the wait). */
@@ -88,6 +102,36 @@ function int(body: Record<string, unknown>, name: string, min: number, max: numb
   if (v < min) throw new ValidationError('MinLimitExceeded', name);
   if (v > max) throw new ValidationError('MaxLimitExceeded', name);
   return v;
+}
+
+/** What an agent says about its host besides its uuid (`HostFacts`), checked field by field. */
+async function hostFacts(body: Record<string, unknown>): Promise<Omit<HostFacts, 'uuid'>> {
+  const capabilities = body.capabilities;
+  if (capabilities !== undefined && capabilities !== null) {
+    if (!Array.isArray(capabilities) || capabilities.some((k) => typeof k !== 'string' || !Object.hasOwn(ACCESS_KINDS, k))) {
+      throw new ValidationError('InvalidOption', 'capabilities');
+    }
+  }
+  const accessUrl = str(body, 'accessUrl', { max: 512 });
+  if (accessUrl !== undefined && !/^https?:\/\/[^\s/?#]+\/?$/.test(accessUrl)) throw new ValidationError('InvalidFormat', 'accessUrl');
+  const sandbox = body.sandbox;
+  if (sandbox !== undefined && sandbox !== null) {
+    const entries = typeof sandbox === 'object' && !Array.isArray(sandbox) ? Object.entries(sandbox) : undefined;
+    if (!entries || entries.length > 20 || entries.some(([k, v]) => k.length > 64 || typeof v !== 'string' || v.length > 512)) {
+      throw new ValidationError('InvalidFormat', 'sandbox');
+    }
+  }
+  return {
+    hostname: str(body, 'hostname', { max: 255 }) ?? '',
+    vcpu: int(body, 'vcpu', 0, 1_000_000) ?? 0,
+    memoryMb: int(body, 'memoryMb', 0, 1_000_000_000) ?? 0,
+    labels: await labels(body),
+    driver: str(body, 'driver', { max: 64 }),
+    capabilities: (capabilities ?? undefined) as AccessKind[] | undefined,
+    accessUrl: accessUrl?.replace(/\/$/, ''),
+    address: str(body, 'address', { max: 255 }),
+    sandbox: (sandbox ?? undefined) as Record<string, string> | undefined,
+  };
 }
 
 /** A host's labels: none, or a map with the limits of an instance's. */
@@ -141,16 +185,23 @@ export function createAgentRoutes(opts: AgentRoutesOptions): Hono<Env> {
   app.post('/register', async (c) => {
     const body = await readJson(c);
     const token = str(body, 'token', { required: true })!;
-    const facts = {
-      uuid: str(body, 'uuid', { required: true, max: 128 })!,
-      hostname: str(body, 'hostname', { max: 255 }) ?? '',
-      vcpu: int(body, 'vcpu', 0, 1_000_000) ?? 0,
-      memoryMb: int(body, 'memoryMb', 0, 1_000_000_000) ?? 0,
-      labels: await labels(body),
-    };
+    const facts = { uuid: str(body, 'uuid', { required: true, max: 128 })!, ...(await hostFacts(body)) };
     const reg = await registerHost({ store, auth, now }, token, facts);
     liveness.noteSeen(reg.hostId);
-    return send(c, { hostId: reg.hostId, accessKey: reg.accessKey, secretKey: reg.secretKey }, reg.created ? 201 : 200);
+    return send(
+      c,
+      { hostId: reg.hostId, accessKey: reg.accessKey, secretKey: reg.secretKey, hostAccessKey: opts.hostAccessKey?.(reg.hostId) },
+      reg.created ? 201 : 200,
+    );
+  });
+
+  // A restarted agent with a saved credential reports its facts again (its driver, access server and sandbox may
+  // have changed) and gets its host's access key.
+  app.post('/facts', agentAuth, async (c) => {
+    const hostId = c.get('agent').hostId!;
+    const facts = await hostFacts(await readJson(c));
+    await store.mutate(hostId, (cur) => ({ ...cur, fields: { ...cur.fields, ...factFields(facts) } }));
+    return send(c, { hostId, hostAccessKey: opts.hostAccessKey?.(hostId) });
   });
 
   // Every other route: the host's own credential, and a liveness stamp.

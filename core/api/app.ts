@@ -13,6 +13,7 @@ import { RECEIVER_PATH, RECEIVER_TYPE, type Principal } from '../domain/credenti
 import { runReceiver } from '../domain/receivers.js';
 import { collectionFilters, parseFilters, type Condition } from '../domain/filters.js';
 import type { DroverService, Scope } from '../domain/service.js';
+import { hostAccessKeyOf } from '../domain/host-access.js';
 import { parseId } from '../ids.js';
 import { inService } from '../process/lifecycle.js';
 import { schemaFor, visibleSchemas } from '../schema/registry.js';
@@ -185,10 +186,12 @@ export function createApp(opts: AppOptions): Hono {
         const out = await service.action(scope, s, res, action, input);
         if (out.kind === 'process') return send(c, renderResource(out.resource, urls, principal.role), 202);
         if (out.resource) return send(c, renderResource(out.resource, urls, principal.role));
-        // cattle returns every stream grant, the console's too, as a hostAccess (spec §2.7).
+        // cattle returns every stream grant, the console's too, as a hostAccess (spec §2.7). The URL is the host's
+        // access server where its agent runs one, else (the simulator) the API's own origin, as cattle's was.
         const grant = out.access!;
-        const scheme = urls.origin.startsWith('https:') ? (grant.scheme === 'ws' ? 'wss' : 'https') : grant.scheme;
-        const target = `${scheme}://${urls.origin.replace(/^https?:\/\//, '')}${grant.path}`;
+        const origin = grant.origin ?? urls.origin;
+        const scheme = origin.startsWith('https:') ? (grant.scheme === 'ws' ? 'wss' : 'https') : grant.scheme;
+        const target = `${scheme}://${origin.replace(/^https?:\/\//, '').replace(/\/+$/, '')}${grant.path}`;
         return send(c, renderOutput('hostAccess', { token: grant.token, url: target }));
       });
     }
@@ -242,6 +245,7 @@ export function createApp(opts: AppOptions): Hono {
       maxWaitSeconds: opts.agent.maxWaitSeconds,
       doorbell: opts.agent.doorbell,
       instances: opts.agent.instances,
+      hostAccessKey: (hostId) => hostAccessKeyOf(service.hostAccessSecret, hostId),
       logError,
     }),
   );

@@ -1,74 +1,59 @@
 /**
  * @module
- * Signed, expiring tokens for execute / logs / proxy / console (cattle's `hostAccess`): an HS256 JWT whose
- * payload says what to open on which host, plus the websocket or HTTP path the client connects to.
+ * Signed, expiring tokens for execute / logs / proxy / console (cattle's `hostAccess`): an HS256 JWT, signed with the
+ * key of the instance's host, whose payload says what to open for which instance, and the URL of the host's access
+ * server the client connects to with it. The agent verifies tokens with the same protocol module.
  */
 import { createHmac } from 'node:crypto';
+import { ACCESS_PATHS, signAccessToken, type AccessKind } from '../agent/protocol.js';
 import type { Resource } from '../store/item.js';
 
-const b64 = (v: string | Buffer) => Buffer.from(v).toString('base64url');
-
 /**
- * An HS256 JWT over `payload` that expires in `ttlSeconds`.
+ * A host's access key: what its agent verifies tokens with (given at registration), derived from the stage's host
+ * access secret and the host's id, so every process agrees on it and a token for one host opens nothing on another.
  *
  * @example
- * signToken(secret, { logs: { Container: 'abc' } }, 300)
+ * const key = hostAccessKeyOf(service.hostAccessSecret, '1h2');
  */
-export function signToken(secret: string, payload: Record<string, unknown>, ttlSeconds: number, now = Date.now()): string {
-  const header = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64(JSON.stringify({ ...payload, iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + ttlSeconds }));
-  const sig = createHmac('sha256', secret).update(`${header}.${body}`).digest();
-  return `${header}.${body}.${b64(sig)}`;
+export function hostAccessKeyOf(stageSecret: string, hostId: string): string {
+  return createHmac('sha256', stageSecret).update(`host access key ${hostId}`).digest('base64url');
 }
 
-/**
- * Verifies a token from `signToken`; returns its payload, or `undefined` when forged or expired.
- *
- * @example
- * verifyToken(secret, token)?.exec
- */
-export function verifyToken(secret: string, token: string, now = Date.now()): Record<string, unknown> | undefined {
-  const [header, body, sig] = token.split('.');
-  if (!header || !body || !sig) return undefined;
-  const want = b64(createHmac('sha256', secret).update(`${header}.${body}`).digest());
-  if (want !== sig) return undefined;
-  const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<string, unknown>;
-  return typeof payload.exp === 'number' && payload.exp * 1000 > now ? payload : undefined;
-}
-
-/** Where the client connects, relative to the API origin, and with which scheme family. */
+/** Where the client connects and with which token. */
 export interface HostAccessGrant {
   /** `ws` for streams (exec, logs, console), `http` for the proxy. */
   scheme: 'ws' | 'http';
   path: string;
   token: string;
+  /**
+   * The host's access server (`http://203.0.113.5:9345`, as its agent advertised it); absent for a host without one
+   * (the simulator): the URL is then the API's own origin, as cattle's was.
+   */
+  origin?: string;
 }
 
 /** Token lifetimes: cattle gives the proxy 16 h (`host.proxy.jwt.expiration.seconds`); streams get 5 min to connect. */
-const TTL = { execute: 300, logs: 300, console: 300, proxy: 57_600 } as const;
+const TTL: Readonly<Record<AccessKind, number>> = { execute: 300, logs: 300, console: 300, proxy: 57_600 };
 
 /**
  * The grant for a handler action on an instance that is on a host, with cattle's payload shapes (spec §2.7).
  *
  * @example
- * hostAccess(secret, 'logs', container, host, { follow: true, lines: 100 })
+ * hostAccess(stageSecret, 'logs', container, host, { follow: true, lines: 100 })
  */
 export function hostAccess(
-  secret: string,
-  action: 'execute' | 'logs' | 'proxy' | 'console',
+  stageSecret: string,
+  action: AccessKind,
   instance: Resource,
   host: Resource,
   input: Record<string, unknown>,
 ): HostAccessGrant {
   const container = instance.fields.externalId ?? instance.id;
   const base = { hostUuid: host.fields.uuid ?? host.id, hostId: host.id, resourceId: instance.id };
-  switch (action) {
-    case 'execute':
-      return {
-        scheme: 'ws',
-        path: '/v1/exec/',
-        token: signToken(secret, {
-          ...base,
+  const part = (() => {
+    switch (action) {
+      case 'execute':
+        return {
           exec: {
             AttachStdin: input.attachStdin ?? true,
             AttachStdout: input.attachStdout ?? true,
@@ -76,24 +61,22 @@ export function hostAccess(
             Cmd: input.command,
             Container: container,
           },
-        }, TTL.execute),
-      };
-    case 'logs':
-      return {
-        scheme: 'ws',
-        path: '/v1/logs/',
-        token: signToken(secret, { ...base, logs: { Container: container, Lines: input.lines ?? 100, Follow: input.follow ?? true } }, TTL.logs),
-      };
-    case 'proxy':
-      return {
-        scheme: 'http',
-        path: '/v1/container-proxy/',
-        token: signToken(secret, {
-          ...base,
+        };
+      case 'logs':
+        return { logs: { Container: container, Lines: input.lines ?? 100, Follow: input.follow ?? true } };
+      case 'proxy':
+        return {
           proxy: { Container: container, address: `${instance.fields.primaryIpAddress ?? ''}:${input.port ?? 80}`, scheme: input.scheme ?? 'http' },
-        }, TTL.proxy),
-      };
-    case 'console':
-      return { scheme: 'ws', path: '/v1/console/', token: signToken(secret, { ...base, console: { container: instance.id } }, TTL.console) };
-  }
+        };
+      case 'console':
+        return { console: { container: instance.id } };
+    }
+  })();
+  const origin = typeof host.fields.accessUrl === 'string' && host.fields.accessUrl ? host.fields.accessUrl : undefined;
+  return {
+    scheme: action === 'proxy' ? 'http' : 'ws',
+    path: ACCESS_PATHS[action],
+    token: signAccessToken(hostAccessKeyOf(stageSecret, host.id), { ...base, ...part }, TTL[action]),
+    ...(origin ? { origin } : {}),
+  };
 }

@@ -7,7 +7,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { ApiError, ConflictError, NotFoundError, statusError, ValidationError } from '../errors.js';
 import { formatId, parseId, type BaseType } from '../ids.js';
 import { isAvailable } from '../process/actions.js';
-import { deleteAmendment, deleteVia, isGone, onItsWayOut, processOf } from '../process/lifecycle.js';
+import { DEFAULT_CAPABILITIES, deleteAmendment, deleteVia, isGone, onItsWayOut, processOf } from '../process/lifecycle.js';
 import { familyOf, schema as schemaById } from '../schema/registry.js';
 import type { ActionDef, ResourceSchema } from '../schema/types.js';
 import { validateActionInput, validateFields, validateLabels, type RefResolver } from '../schema/validate.js';
@@ -16,6 +16,7 @@ import type { Store } from '../store/store.js';
 import { hashSecret, newKeyPair, RECEIVER_PATH, RECEIVER_TYPE, REGISTRATION_TOKEN_TYPE, type Authenticator, type Principal } from './credentials.js';
 import { stateConflictMessage, stateOf, type Ledger } from './ledger.js';
 import type { Runs } from './runs.js';
+import type { AccessKind } from '../agent/protocol.js';
 import { hostAccess, type HostAccessGrant } from './host-access.js';
 import { hostIdOf } from './hosts.js';
 import { listResources, type ListRequest, type ListResult } from './query.js';
@@ -224,7 +225,7 @@ export class DroverService {
     const hostId = hostIdOf(res);
     const host = hostId ? await this.store.get(hostId) : undefined;
     if (!host) throw new NotFoundError(`${res.type} ${res.id} is not on a host, so '${name}' has nothing to connect to`);
-    const grant = hostAccess(this.hostAccessSecret, name as 'execute' | 'logs' | 'proxy' | 'console', res, host, args);
+    const grant = hostAccess(this.hostAccessSecret, name as AccessKind, res, host, args);
     return { kind: 'handler', access: grant };
   }
 
@@ -325,7 +326,7 @@ export class DroverService {
         startCount: 0,
         ...structuredClone(opts.internal ?? {}),
       };
-      if (s.id === 'virtualMachine') fields.capabilities = ['console'];
+      if (s.id === 'virtualMachine') fields.capabilities = [...DEFAULT_CAPABILITIES, 'console'];
       const res = await this.newResource(s, projectId, fields);
       await opts.prepare?.(res);
       const links = await this.newLinks(res);

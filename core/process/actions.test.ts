@@ -76,7 +76,7 @@ describe('instance actions per state (spec §3.3)', () => {
     });
 
     it(`virtualMachine in ${state}: ${want.join(', ')}${state === 'running' ? ', console' : ''}`, () => {
-      const vm = resource('virtualMachine', state, { capabilities: ['console'] });
+      const vm = resource('virtualMachine', state, { capabilities: ['execute', 'logs', 'proxy', 'console'] });
       const expected = state === 'running' ? [...want, 'console'] : want;
       expect(sorted(availableActions(vm, schema('virtualMachine')))).toEqual(sorted(expected));
     });
@@ -85,6 +85,15 @@ describe('instance actions per state (spec §3.3)', () => {
   it('returns the actions in the schema (alphabetical) order', () => {
     const got = availableActions(resource('container', 'running'), schema('container'));
     expect(got).toEqual(['execute', 'logs', 'migrate', 'proxy', 'restart', 'setlabels', 'stop', 'update']);
+  });
+
+  it("offers only the host access the instance's host serves (its capabilities); without any recorded, cattle's", () => {
+    const running = (capabilities?: string[]) => availableActions(resource('container', 'running', capabilities ? { capabilities } : {}), schema('container'));
+    expect(running()).toEqual(expect.arrayContaining(['execute', 'logs', 'proxy']));
+    expect(running()).not.toContain('console');
+    expect(running(['logs'])).toEqual(['logs', 'migrate', 'restart', 'setlabels', 'stop', 'update']);
+    expect(running([])).toEqual(['migrate', 'restart', 'setlabels', 'stop', 'update']);
+    expect(running(['execute', 'logs', 'proxy', 'console'])).toEqual(['console', 'execute', 'logs', 'migrate', 'proxy', 'restart', 'setlabels', 'stop', 'update']);
   });
 
   it('console needs the console capability, not just a running VM', () => {

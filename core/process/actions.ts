@@ -5,7 +5,7 @@
  */
 import type { ResourceSchema } from '../schema/types.js';
 import type { Resource } from '../store/item.js';
-import { handlerActionOf, processOf } from './lifecycle.js';
+import { DEFAULT_CAPABILITIES, handlerActionOf, processOf } from './lifecycle.js';
 
 /**
  * Names of the actions available on `res`, in the schema's (alphabetical) order.
@@ -33,8 +33,8 @@ export function isAvailable(res: Resource, name: string): boolean {
   if (h.state && res.state !== h.state) return false;
   if (h.states && !h.states.includes(res.state)) return false;
   if (h.capability) {
-    const caps = res.fields.capabilities;
-    if (!Array.isArray(caps) || !caps.includes(h.capability)) return false;
+    const caps = Array.isArray(res.fields.capabilities) ? (res.fields.capabilities as unknown[]) : DEFAULT_CAPABILITIES;
+    if (!caps.includes(h.capability)) return false;
   }
   return true;
 }

@@ -279,14 +279,24 @@ export const PROCESSES = {
   webhookDelivery: WEBHOOK_DELIVERY,
 } as const satisfies Record<string, Record<string, ProcessDef>>;
 
-/** Handler actions of the instance family (cattle schema attributes on `container`/`virtualMachine`). */
+/**
+ * Handler actions of the instance family (cattle schema attributes on `container`/`virtualMachine`). The host-access
+ * ones need their kind in the instance's `capabilities`: what its host's driver serves, recorded when the host
+ * starts it (`core/workflows/tasks.ts`), else `DEFAULT_CAPABILITIES`.
+ */
 export const INSTANCE_HANDLER_ACTIONS = {
-  execute: { input: 'containerExec', output: 'hostAccess', state: 'running' },
-  logs: { input: 'containerLogs', output: 'hostAccess', states: ['running', 'stopped', 'stopping'] },
-  proxy: { input: 'containerProxy', output: 'hostAccess', state: 'running' },
+  execute: { input: 'containerExec', output: 'hostAccess', state: 'running', capability: 'execute' },
+  logs: { input: 'containerLogs', output: 'hostAccess', states: ['running', 'stopped', 'stopping'], capability: 'logs' },
+  proxy: { input: 'containerProxy', output: 'hostAccess', state: 'running', capability: 'proxy' },
   console: { input: 'instanceConsoleInput', output: 'instanceConsole', state: 'running', capability: 'console' },
   setlabels: { input: 'setLabelsInput', output: 'container' },
 } as const satisfies Record<string, HandlerActionDef>;
+
+/**
+ * What an instance offers before a host that reports its own capabilities starts it, or on a host whose agent
+ * reports none (the simulator): cattle's container actions; a virtual machine adds its console at create.
+ */
+export const DEFAULT_CAPABILITIES: readonly string[] = ['execute', 'logs', 'proxy'];
 
 /** Handler actions of a webhook delivery: `redeliver` makes it pending and due now, whatever its status. */
 export const WEBHOOK_DELIVERY_HANDLER_ACTIONS = {

@@ -169,7 +169,7 @@ const INSTANCE_LINK_FIELDS: Record<string, FieldDef> = {
 };
 
 /**
- * A host as its agent registered it (`core/agent/registration.ts`): capacity reported by the agent, the
+ * A host as its agent registered it (`core/agent/registration.ts`): capacity and driver facts reported by the agent, the
  * counters the scheduler charges, and `agentState` computed from the agent's last request (`fieldValue`).
  */
 const HOST_FIELDS: Record<string, FieldDef> = {
@@ -179,9 +179,15 @@ const HOST_FIELDS: Record<string, FieldDef> = {
   agentState: readOnly('enum', { options: ['online', 'offline'], filter: true }),
   allocatedMemoryMb: readOnly('int', { nullable: false, initialValue: 0 }),
   allocatedVcpu: readOnly('int', { nullable: false, initialValue: 0 }),
+  // What the agent's driver reported (`HostFacts`): the access its instances offer, where its access server is, and
+  // what it applies to each instance and what it cannot here.
+  accessUrl: readOnly('string'),
+  capabilities: readOnly('array[string]'),
+  driver: readOnly('string', { filter: true }),
   hostname: readOnly('string', { filter: true }),
   labels: readOnly('map[string]', { nullable: false, initialValue: {} }),
   memoryMb: readOnly('int', { filter: true }),
+  sandbox: readOnly('map[string]'),
   vcpu: readOnly('int', { filter: true }),
 };
 

@@ -130,9 +130,14 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
           if (SHORT_CIRCUIT_WITHOUT_HOST.has(p.command)) return done({ skipped: `no active host for ${cur.id}` });
           throw new TaskFailedError(`${cur.type} ${cur.id} has no active host to run ${p.command} on`);
         }
-        // Written unless the step before already showed it (an allocation names the host it chose).
         const step = stepOf(p.workflow, p.stepName);
-        await ledger.report(ref, { message: step ? stepMessage(step, host.id) : p.command, progress: null }, cur);
+        // The step's message is written unless the step before already showed it (an allocation names the host it
+        // chose). An instance offers the access its host's driver serves (execute, logs, proxy, console): recorded as
+        // the host starts it, in the same write.
+        const hostCaps = host.fields.capabilities;
+        const capabilities =
+          p.command === 'compute.instance.activate' && Array.isArray(hostCaps) && !sameMembers(hostCaps, cur.fields.capabilities) ? { capabilities: hostCaps } : undefined;
+        await ledger.report(ref, { message: step ? stepMessage(step, host.id) : p.command, progress: null, ...(capabilities ? { fields: capabilities } : {}) }, cur);
         const input = cur.action.input ?? {};
         await outbox.enqueue({
           hostId: host.id,
@@ -202,4 +207,9 @@ export function createTaskHandler(deps: TaskDeps): (payload: TaskPayload) => Pro
         throw new Error(`unknown local step ${step}`);
     }
   }
+}
+
+/** Whether `b` is an array holding exactly the members of `a`. */
+function sameMembers(a: unknown[], b: unknown): boolean {
+  return Array.isArray(b) && a.length === b.length && a.every((x) => b.includes(x));
 }
