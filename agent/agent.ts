@@ -74,6 +74,8 @@ export interface StartAgentOptions {
 
 export interface RunningAgent {
   readonly hostId: string;
+  /** The key the host's access server verifies tokens with (it changes when the agent registers again). */
+  readonly hostAccessKey: string | undefined;
   /** Commands acked or running now. */
   readonly running: number;
   /**

@@ -92,6 +92,16 @@ export interface LocalGateway {
 export async function startLocalGateway(handler: GatewayHandler): Promise<LocalGateway> {
   const sockets = new Map<string, WebSocket>();
   const wss = new WebSocketServer({ noServer: true });
+  // The function's invocations still under way: `close()` waits for them (a `$disconnect` writes to the store, which
+  // the test closes next).
+  const invocations = new Set<Promise<unknown>>();
+  const invoke: GatewayHandler = (event) => {
+    const run = handler(event);
+    invocations.add(run);
+    void run.catch(() => {}).finally(() => invocations.delete(run));
+    return run;
+  };
+  let allClosed: (() => void) | undefined;
   const server: Server = managementApi(({ method, connectionId, body }) => {
     const ws = sockets.get(connectionId);
     if (!ws) return 'gone';
@@ -106,17 +116,18 @@ export async function startLocalGateway(handler: GatewayHandler): Promise<LocalG
   server.on('upgrade', async (req, socket, head) => {
     const connectionId = `${randomBytes(9).toString('base64url')}=`; // shaped like API Gateway's ids
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
-    const out = await handler({ requestContext: { routeKey: '$connect', connectionId }, headers });
+    const out = await invoke({ requestContext: { routeKey: '$connect', connectionId }, headers });
     if (out.statusCode !== 200) {
       socket.end(`HTTP/1.1 ${out.statusCode} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.set(connectionId, ws);
-      ws.on('message', (data) => void handler({ requestContext: { routeKey: '$default', connectionId }, body: data.toString() }));
+      ws.on('message', (data) => void invoke({ requestContext: { routeKey: '$default', connectionId }, body: data.toString() }).catch(() => {}));
       ws.on('close', () => {
         sockets.delete(connectionId);
-        void handler({ requestContext: { routeKey: '$disconnect', connectionId } });
+        void invoke({ requestContext: { routeKey: '$disconnect', connectionId } }).catch(() => {});
+        if (sockets.size === 0) allClosed?.();
       });
     });
   });
@@ -132,7 +143,10 @@ export async function startLocalGateway(handler: GatewayHandler): Promise<LocalG
       for (const ws of sockets.values()) ws.terminate();
     },
     close: async () => {
+      const closed = sockets.size ? new Promise<void>((ok) => (allClosed = ok)) : Promise.resolve();
       for (const ws of sockets.values()) ws.terminate();
+      await closed;
+      while (invocations.size) await Promise.allSettled([...invocations]);
       wss.close();
       await new Promise((ok) => server.close(ok));
     },
