@@ -38,7 +38,14 @@ export class LogFiles {
     return join(this.dir, this.name);
   }
 
-  /** Opens the live file for appending (`O_APPEND`, created 0640), for the process to write to. */
+  /**
+   * Opens the live file for appending (`O_APPEND`, created 0640), for the process to write to.
+   *
+   * @example
+   * const fd = logs.openForAppend();
+   * spawn(file, args, { stdio: ['ignore', fd, fd] });
+   * closeSync(fd);
+   */
   openForAppend(): number {
     return openSync(this.live, 'a', 0o640);
   }

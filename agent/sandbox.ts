@@ -109,7 +109,12 @@ export class Cgroup2 {
     return join(this.root, 'drover');
   }
 
-  /** Why this root cannot be used (no such controllers, not writable), or `undefined` when it can. */
+  /**
+   * Why this root cannot be used (no such controllers, not writable), or `undefined` when it can.
+   *
+   * @example
+   * new Cgroup2('/sys/fs/cgroup/unified').unusable() // 'the cgroup v2 mount /sys/fs/cgroup/unified lacks the memory and cpu controllers'
+   */
   unusable(): string | undefined {
     let controllers: string[];
     try {
@@ -130,6 +135,9 @@ export class Cgroup2 {
   /**
    * Creates (or reuses) the instance's group with its limits; returns the `cgroup.procs` file its process joins by
    * writing its pid there. Throws when the hierarchy refuses.
+   *
+   * @example
+   * cg.create('u-1', { memoryBytes: 64 << 20 }) // '<root>/drover/u-1/cgroup.procs'
    */
   create(key: string, limits: CgroupLimits): string {
     // A child group gets controllers only when its parent enables them for its children.
@@ -143,12 +151,22 @@ export class Cgroup2 {
     return join(dir, 'cgroup.procs');
   }
 
-  /** Moves a running process into the instance's group (for one that did not join it itself). */
+  /**
+   * Moves a running process into the instance's group (for one that did not join it itself).
+   *
+   * @example
+   * cg.join('u-1', child.pid);
+   */
   join(key: string, pid: number): void {
     writeFileSync(join(this.base, key, 'cgroup.procs'), String(pid));
   }
 
-  /** Removes the instance's group once its processes are gone; a group still in use (or not a cgroupfs) stays. */
+  /**
+   * Removes the instance's group once its processes are gone; a group still in use (or not a cgroupfs) stays.
+   *
+   * @example
+   * cg.remove('u-1');
+   */
   remove(key: string): void {
     try {
       rmdirSync(join(this.base, key));
