@@ -1,12 +1,14 @@
 /**
  * @module
  * `npm run agent -- --url <api> --token <registration token> [--state-file f] [--hostname h] [--vcpu n]
- * [--memory-mb n] [--label k=v ...] [--poll-wait s] [--driver sim]`: runs a host agent until SIGINT/SIGTERM.
+ * [--memory-mb n] [--label k=v ...] [--poll-wait s] [--driver sim|process] [--data-dir d]`: runs a host agent until
+ * SIGINT/SIGTERM.
  */
 import { cpus, hostname, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startAgent, type RunningAgent } from './agent.js';
 import type { Driver } from './driver.js';
+import { ProcessDriver } from './process-driver.js';
 import { SimDriver } from './sim-driver.js';
 
 const USAGE = `Usage: npm run agent -- --url <api url> --token <registration token> [options]
@@ -20,7 +22,10 @@ const USAGE = `Usage: npm run agent -- --url <api url> --token <registration tok
   --label <k=v>         host label (repeatable)
   --poll-wait <s>       long-poll wait asked of the server (default 20)
   --sim-work-ms <ms>    simulated work per command (sim driver, default 20)
-  --driver sim          how commands run (only the simulator for now)
+  --driver sim|process  how commands run: simulated (default), or as processes on this host
+  --data-dir <dir>      process driver: where instances' records, logs and directories live
+                        (default /var/lib/drover-agent)
+  --address <ip>        process driver: the address instances are reached at (default 127.0.0.1)
 `;
 
 /**
@@ -43,6 +48,8 @@ export function parseCli(argv: string[]) {
       'poll-wait': { type: 'string' },
       'sim-work-ms': { type: 'string' },
       driver: { type: 'string', default: 'sim' },
+      'data-dir': { type: 'string' },
+      address: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -56,7 +63,7 @@ export function parseCli(argv: string[]) {
   };
   if (!values.url) throw new Error('--url is required');
   if (!values.token && !values['state-file']) throw new Error('--token is required (or --state-file with saved credentials)');
-  if (values.driver !== 'sim') throw new Error(`unknown --driver ${values.driver} (available: sim)`);
+  if (values.driver !== 'sim' && values.driver !== 'process') throw new Error(`unknown --driver ${values.driver} (available: sim, process)`);
   const labels: Record<string, string> = {};
   for (const l of values.label ?? []) {
     const i = l.indexOf('=');
@@ -70,6 +77,9 @@ export function parseCli(argv: string[]) {
     stateFile: values['state-file'],
     pollWaitSeconds: num('poll-wait', values['poll-wait'], 20),
     simWorkMs: num('sim-work-ms', values['sim-work-ms'], 20),
+    driver: values.driver as 'sim' | 'process',
+    dataDir: values['data-dir'] ?? '/var/lib/drover-agent',
+    address: values.address,
     host: {
       hostname: values.hostname ?? hostname(),
       vcpu: num('vcpu', values.vcpu, cpus().length),
@@ -91,7 +101,8 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const driver: Driver = new SimDriver({ workMs: cli.simWorkMs });
+  const driver: Driver =
+    cli.driver === 'process' ? new ProcessDriver({ dataDir: cli.dataDir, address: cli.address }) : new SimDriver({ workMs: cli.simWorkMs });
   let stopping = false;
   let agent: RunningAgent | undefined;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -100,13 +111,16 @@ async function main(): Promise<void> {
       stopping = true;
       console.log(`\n${sig}: stopping the agent...`);
       if (!agent) process.exit(0); // still registering: nothing to finish
-      agent.stop().then(
-        () => process.exit(0),
-        (e) => {
-          console.error('Stop failed:', e);
-          process.exit(1);
-        },
-      );
+      agent
+        .stop()
+        .then(() => driver.close?.())
+        .then(
+          () => process.exit(0),
+          (e) => {
+            console.error('Stop failed:', e);
+            process.exit(1);
+          },
+        );
     });
   }
   agent = await startAgent({
@@ -117,7 +131,7 @@ async function main(): Promise<void> {
     host: cli.host,
     driver,
   });
-  console.log(`Agent running for host ${agent.hostId} (driver sim). Ctrl-C stops it.`);
+  console.log(`Agent running for host ${agent.hostId} (driver ${cli.driver}). Ctrl-C stops it.`);
   const how = await agent.done;
   if (how === 'fatal') {
     await agent.stop({ graceMs: 0 });
