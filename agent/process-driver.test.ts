@@ -132,7 +132,7 @@ describe('ProcessDriver', () => {
       hostname: 'web-1',
     };
     const out = await start(d, data);
-    expect(out.fields).toMatchObject({ externalId: 'proc-u-1', primaryIpAddress: '127.0.0.1', publishedPorts: [] });
+    expect(out.fields).toMatchObject({ externalId: 'proc-u-1', primaryIpAddress: '127.0.0.1', publicEndpoints: [] });
     const line = await waitFor('the first output', () => /uid=.*\n/.exec(logOf(d, '1i1'))?.[0]);
     expect(line).toContain('uid=65534 '); // the default runAs, nobody
     expect(line).toContain(`cwd=${work} `);
@@ -169,7 +169,7 @@ describe('ProcessDriver', () => {
       healthCheck: { port: priv, requestLine: 'GET "/" "HTTP/1.0"' },
     };
     const out = await start(d, data);
-    expect(out.fields?.publishedPorts).toEqual([`${pub}:${priv}/tcp`]);
+    expect(out.fields?.publicEndpoints).toEqual([{ ipAddress: '127.0.0.1', port: pub, privatePort: priv, protocol: 'tcp' }]);
     await waitFor('listening', () => logOf(d, '1i2').includes('listening'));
     expect(await (await fetch(`http://127.0.0.1:${priv}/`)).text()).toBe('hi there');
     expect(await (await fetch(`http://127.0.0.1:${pub}/`)).text()).toBe('hi there');

@@ -284,7 +284,7 @@ export class ProcessDriver implements Driver {
    * Starts the instance (a new run); an instance already running here is left as it is.
    *
    * @example
-   * await driver.activate(cmd, report) // { fields: { externalId: 'proc-<uuid>', primaryIpAddress: '127.0.0.1', publishedPorts: [...] } }
+   * await driver.activate(cmd, report) // { fields: { externalId: 'proc-<uuid>', primaryIpAddress: '127.0.0.1', publicEndpoints: [...] } }
    */
   async activate(cmd: AgentCommand, report: Report, ctx?: CommandContext): Promise<DriverResult> {
     await this.ready;
@@ -752,7 +752,8 @@ export class ProcessDriver implements Driver {
       fields: {
         externalId: inst.rec.externalId,
         primaryIpAddress: this.address,
-        publishedPorts: inst.rec.spec.ports.map(formatPort),
+        // Rancher's publicEndpoints: where each published port is reached.
+        publicEndpoints: inst.rec.spec.ports.map((p) => ({ ipAddress: p.bindAddress ?? this.address, port: p.publicPort, privatePort: p.privatePort, protocol: p.protocol })),
       },
     };
   }

@@ -612,7 +612,9 @@ describe('GET /v1/schemas/<id>', () => {
     const common = ['accountId', 'created', 'kind', 'removeTime', 'removed', 'state', 'transitioning', 'transitioningMessage', 'transitioningProgress', 'uuid'];
     // Drover adds the instance's Wakame id and state (the same instance on `/api`).
     const wakame = ['wakameId', 'wakameState'];
-    expect(Object.keys(s.resourceFields).sort()).toEqual([...SEED_VM.map(([n]) => n), ...common, ...wakame].sort());
+    // And where its host publishes its ports (Rancher 1.x's publicEndpoints, reported by the process driver).
+    const published = ['publicEndpoints'];
+    expect(Object.keys(s.resourceFields).sort()).toEqual([...SEED_VM.map(([n]) => n), ...common, ...wakame, ...published].sort());
     for (const name of DOCKER_ONLY) expect(s.resourceFields, name).not.toHaveProperty(name);
     expect(s.resourceFields.userdata.maxLength).toBe(65535);
   });

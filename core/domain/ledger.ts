@@ -70,7 +70,7 @@ export interface LedgerOptions {
   now?: () => number;
 }
 
-/** Fields a host agent's result may set on the instance. */
+/** Fields a host agent's result may set on the instance (strings; `publicEndpoints` is checked on its own). */
 export const AGENT_RESULT_FIELDS = ['externalId', 'primaryIpAddress'] as const;
 
 /** The caller recorded on actions Drover starts on its own (a due purge, an interrupted create driven again). */
@@ -424,7 +424,22 @@ function reportsNothingNew(cur: Resource, u: { message?: string | null; progress
 function agentResults(results: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of AGENT_RESULT_FIELDS) if (typeof results[k] === 'string') out[k] = results[k];
+  const endpoints = results.publicEndpoints;
+  if (Array.isArray(endpoints) && endpoints.length <= PUBLIC_ENDPOINTS_MAX && endpoints.every(isPublicEndpoint)) {
+    out.publicEndpoints = endpoints.map(({ ipAddress, port, privatePort, protocol }) => ({ ipAddress, port, privatePort, protocol }));
+  }
   return out;
+}
+
+/** Most published ports an instance shows (as many as its `ports` may list). */
+const PUBLIC_ENDPOINTS_MAX = 256;
+
+/** Rancher's `publicEndpoint` as an agent reports it: where a published port of the instance is reached. */
+function isPublicEndpoint(e: unknown): e is { ipAddress: string; port: number; privatePort: number; protocol: string } {
+  if (typeof e !== 'object' || e === null) return false;
+  const { ipAddress, port, privatePort, protocol } = e as Record<string, unknown>;
+  const isPort = (n: unknown) => Number.isInteger(n) && (n as number) > 0 && (n as number) < 65536;
+  return typeof ipAddress === 'string' && ipAddress.length <= 255 && isPort(port) && isPort(privatePort) && (protocol === 'tcp' || protocol === 'udp');
 }
 
 /** The message a failure leaves: a silent host is named, with the command it was running. */

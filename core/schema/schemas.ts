@@ -129,6 +129,9 @@ const CONTAINER_FIELDS: Record<string, FieldDef> = {
   ports: createOnly('array[string]', { maxLength: NAME, maxItems: LONG_LIST }),
   primaryIpAddress: readOnly('string', { nullable: false }),
   privileged: createOnly('boolean', { nullable: false, default: false }),
+  // Where the host publishes the instance's ports (Rancher's publicEndpoint: ipAddress, port, privatePort,
+  // protocol), as its agent reported them at start.
+  publicEndpoints: readOnly('array[json]'),
   publishAllPorts: createOnly('boolean', { nullable: false, default: false }),
   readOnly: createOnly('boolean', { nullable: false, default: false }),
   registryCredentialId: createOnly('reference[registryCredential]', { filter: true }),
