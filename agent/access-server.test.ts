@@ -275,6 +275,17 @@ describe('logs', () => {
     await c.closed;
   });
 
+  it('follows what is appended the moment the socket opens (no history asked): it counts from the request', async () => {
+    const t = logTarget('f0');
+    const c = connect('/v1/logs/', logsToken('f0', 0, true));
+    await c.opened;
+    appendFileSync(join(t.logDir, 'app.log'), 'right-after-open\n');
+    await waitFor(() => c.texts.length === 1, 'the line appended at open');
+    expect(c.texts).toEqual(['01 right-after-open']);
+    c.ws.close();
+    await c.closed;
+  });
+
   it('follows across a rotation (rename, new live file) and a truncation of the live file', async () => {
     const t = logTarget('f2');
     const live = join(t.logDir, 'app.log');

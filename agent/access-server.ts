@@ -29,7 +29,7 @@
  * by `close()`.
  */
 import { spawn as spawnChild } from 'node:child_process';
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -58,8 +58,11 @@ export interface AccessLogger {
 export interface AccessServerOptions {
   /** Where to listen; port 0 takes any free port. */
   listen: { host: string; port: number };
-  /** This host's id: tokens for another host are refused. */
-  hostId: string;
+  /**
+   * This host's id (tokens for another host are refused), or a getter for it: the server starts before the agent
+   * registers, so that the agent can report the URL it is reached at. Until there is an id, every token is refused.
+   */
+  hostId: string | (() => string | undefined);
   /** The host's access key, read per request (it changes when the agent registers again); none refuses all. */
   key: () => string | undefined;
   /** The instance a token names, from the driver (`Driver.accessTarget`). */
@@ -104,6 +107,11 @@ interface ExecSpec {
 interface LogsSpec {
   lines: number;
   follow: boolean;
+  /**
+   * The live file when the request came (before the WebSocket handshake answers): what was in it then is history,
+   * whatever is appended after is followed, however long the stream takes to start.
+   */
+  at?: { size: number; ino: number };
 }
 interface ProxySpec {
   port: number;
@@ -313,6 +321,13 @@ interface LineSink {
   closed(): boolean;
 }
 
+/** The live log file's size and inode now, if there is one. */
+function liveFileNow(files: string[]): { size: number; ino: number } | undefined {
+  const live = files[files.length - 1];
+  const st = live ? statSync(live, { throwIfNoEntry: false }) : undefined;
+  return st ? { size: st.size, ino: st.ino } : undefined;
+}
+
 /**
  * Streams an instance's logs into `sink`: the history, then (when following) new lines, until `stop()` or the
  * instance stops running.
@@ -411,7 +426,8 @@ function streamLogs(files: string[], spec: LogsSpec, sink: LineSink, running: ()
       fh = await open(live, 'r').catch(() => undefined);
       if (fh) {
         const st = await fh.stat();
-        size = st.size;
+        // Up to where the live file was when the request came, if it is still that file.
+        size = spec.at && spec.at.ino === st.ino && spec.at.size <= st.size ? spec.at.size : st.size;
         ino = st.ino;
       }
       // History, newest file first, then printed oldest first.
@@ -495,8 +511,8 @@ const rawToBuffer = (data: RawData): Buffer =>
  * @example
  * const access = await startAccessServer({
  *   listen: { host: '0.0.0.0', port: 9345 },
- *   hostId: client.credentials.hostId,
- *   key: () => client.credentials?.accessKey,
+ *   hostId: () => agent?.hostId,
+ *   key: () => agent?.hostAccessKey,
  *   targets: (id) => driver.accessTarget?.(id),
  * });
  * // ... later
@@ -544,7 +560,8 @@ export async function startAccessServer(opts: AccessServerOptions): Promise<Acce
       if (!key) return refusal(401, 'this host has no access key');
       const payload = verifyAccessToken(key, token, now());
       if (!payload || typeof payload !== 'object') return refusal(401, 'invalid or expired token');
-      if (payload.hostId !== opts.hostId) return refusal(401, 'token is for another host');
+      const hostId = typeof opts.hostId === 'function' ? opts.hostId() : opts.hostId;
+      if (!hostId || payload.hostId !== hostId) return refusal(401, 'token is for another host');
       const kind = accessKindOf(payload);
       if (!kind) return refusal(401, 'token grants no single kind of access');
       if (kind !== route.kind) return refusal(401, `token is not for ${route.kind}`);
@@ -558,6 +575,7 @@ export async function startAccessServer(opts: AccessServerOptions): Promise<Acce
       if (!same) return refusal(401, 'token is for another instance');
       const spec = parseSpec(route.kind, payload);
       if (isRefusal(spec)) return spec;
+      if (route.kind === 'logs') (spec as LogsSpec).at = liveFileNow(target.logFiles);
       return { kind: route.kind, token, tokenFrom, payload, target, spec };
     } catch (err) {
       log.warn(`access: token check failed: ${(err as Error).message}`);
