@@ -1,13 +1,16 @@
 /**
  * @module
  * `npm run agent -- --url <api> --token <registration token> [--state-file f] [--hostname h] [--vcpu n]
- * [--memory-mb n] [--label k=v ...] [--poll-wait s] [--driver sim|process] [--data-dir d]`: runs a host agent until
- * SIGINT/SIGTERM.
+ * [--memory-mb n] [--label k=v ...] [--poll-wait s] [--driver sim|process] [--data-dir d] [--address ip]
+ * [--access-listen h:p] [--access-url u]`: runs a host agent (and, with the process driver, its host access server)
+ * until SIGINT/SIGTERM.
  */
 import { cpus, hostname, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAgent, type RunningAgent } from './agent.js';
 import type { Driver } from './driver.js';
+import { startAccessServer, type AccessServer } from './access-server.js';
 import { ProcessDriver } from './process-driver.js';
 import { SimDriver } from './sim-driver.js';
 
@@ -26,6 +29,12 @@ const USAGE = `Usage: npm run agent -- --url <api url> --token <registration tok
   --data-dir <dir>      process driver: where instances' records, logs and directories live
                         (default /var/lib/drover-agent)
   --address <ip>        process driver: the address instances are reached at (default 127.0.0.1)
+  --access-listen <h:p> process driver: where the host access server listens (default <address>:9345;
+                        port 0 takes any free port)
+  --access-url <url>    process driver: the access server's URL as clients reach it, when that is not
+                        http://<address>:<port> (behind NAT, or a TLS proxy: https://node-1.example.com)
+
+With --driver process the agent keeps its identity in <data-dir>/state.json unless --state-file says otherwise.
 `;
 
 /**
@@ -50,6 +59,8 @@ export function parseCli(argv: string[]) {
       driver: { type: 'string', default: 'sim' },
       'data-dir': { type: 'string' },
       address: { type: 'string' },
+      'access-listen': { type: 'string' },
+      'access-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -70,16 +81,28 @@ export function parseCli(argv: string[]) {
     if (i <= 0) throw new Error(`--label must be key=value, got "${l}"`);
     labels[l.slice(0, i)] = l.slice(i + 1);
   }
+  const driver = values.driver as 'sim' | 'process';
+  const dataDir = values['data-dir'] ?? '/var/lib/drover-agent';
+  const address = values.address ?? '127.0.0.1';
+  const accessListen = values['access-listen'] ?? `${address}:9345`;
+  const listen = /^(.+):(\d+)$/.exec(accessListen);
+  if (!listen || Number(listen[2]) > 65535) throw new Error(`--access-listen must be host:port, got "${accessListen}"`);
+  const accessUrl = values['access-url'];
+  if (accessUrl !== undefined && !/^https?:\/\/[^\s/?#]+\/?$/.test(accessUrl)) {
+    throw new Error(`--access-url must be http(s)://host[:port], got "${accessUrl}"`);
+  }
   return {
     help: false as const,
     url: values.url,
     token: values.token,
-    stateFile: values['state-file'],
+    stateFile: values['state-file'] ?? (driver === 'process' ? join(dataDir, 'state.json') : undefined),
     pollWaitSeconds: num('poll-wait', values['poll-wait'], 20),
     simWorkMs: num('sim-work-ms', values['sim-work-ms'], 20),
-    driver: values.driver as 'sim' | 'process',
-    dataDir: values['data-dir'] ?? '/var/lib/drover-agent',
-    address: values.address,
+    driver,
+    dataDir,
+    address,
+    accessListen: { host: listen[1].replace(/^\[(.*)\]$/, '$1'), port: Number(listen[2]) },
+    accessUrl,
     host: {
       hostname: values.hostname ?? hostname(),
       vcpu: num('vcpu', values.vcpu, cpus().length),
@@ -101,10 +124,23 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const driver: Driver =
-    cli.driver === 'process' ? new ProcessDriver({ dataDir: cli.dataDir, address: cli.address }) : new SimDriver({ workMs: cli.simWorkMs });
-  let stopping = false;
   let agent: RunningAgent | undefined;
+  let driver: Driver = new SimDriver({ workMs: cli.simWorkMs });
+  let access: AccessServer | undefined;
+  if (cli.driver === 'process') {
+    const processes = new ProcessDriver({ dataDir: cli.dataDir, address: cli.address });
+    await processes.ready;
+    driver = processes;
+    // Serves the hostAccess URLs of this host's instances, with tokens signed by the host's key.
+    access = await startAccessServer({
+      listen: cli.accessListen,
+      hostId: () => agent?.hostId,
+      key: () => agent?.hostAccessKey,
+      targets: (id) => processes.accessTarget(id),
+    });
+  }
+  const advertised = access && (cli.accessUrl ?? `http://${cli.address}:${new URL(access.url).port}`);
+  let stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
       if (stopping) return;
@@ -113,6 +149,7 @@ async function main(): Promise<void> {
       if (!agent) process.exit(0); // still registering: nothing to finish
       agent
         .stop()
+        .then(() => access?.close())
         .then(() => driver.close?.())
         .then(
           () => process.exit(0),
@@ -128,10 +165,11 @@ async function main(): Promise<void> {
     token: cli.token,
     stateFile: cli.stateFile,
     pollWaitSeconds: cli.pollWaitSeconds,
-    host: cli.host,
+    host: { ...cli.host, ...(advertised ? { accessUrl: advertised, address: cli.address } : {}) },
     driver,
   });
   console.log(`Agent running for host ${agent.hostId} (driver ${cli.driver}). Ctrl-C stops it.`);
+  if (advertised) console.log(`Host access server listening on ${access!.url}, reached at ${advertised}`);
   const how = await agent.done;
   if (how === 'fatal') {
     await agent.stop({ graceMs: 0 });
