@@ -73,7 +73,9 @@ export function parseCli(argv: string[]) {
     return n;
   };
   if (!values.url) throw new Error('--url is required');
-  if (!values.token && !values['state-file']) throw new Error('--token is required (or --state-file with saved credentials)');
+  if (!values.token && !values['state-file'] && values.driver !== 'process') {
+    throw new Error('--token is required (or --state-file with saved credentials)');
+  }
   if (values.driver !== 'sim' && values.driver !== 'process') throw new Error(`unknown --driver ${values.driver} (available: sim, process)`);
   const labels: Record<string, string> = {};
   for (const l of values.label ?? []) {

@@ -4,7 +4,9 @@
  * start, as the README's `export` lines ask the reader to set them). Each must answer 2xx with JSON; a JSON body given
  * with `-d` must come back in the resource it created; a `# -> "key": value` comment on the line is checked against
  * the answer. A GET whose promise is a state that work on a host brings ("Repeat until running") is run again until
- * it holds, for up to 15 s, as the reader would.
+ * it holds, for up to 15 s, as the reader would. A block that starts `# Runs as one script.` (its lines share
+ * variables, and it starts a real agent with the process driver) is run whole by `bash -e` instead, and must print
+ * what its `# prints:` comments promise.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,12 +15,31 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exited, startProcess, type StartedProcess } from './helpers/process.js';
 
+/** The first line of a block that the README says runs as one script (its lines share variables). */
+const SCRIPT_MARK = '# Runs as one script.';
+
+/** The README's shell code blocks, in document order. */
+function readmeBlocks(): string[] {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  // Fence by fence, so that a block in another language (console, js) never pairs with the next one's fence.
+  const blocks: string[] = [];
+  let open: { shell: boolean; lines: string[] } | undefined;
+  for (const line of readme.split('\n')) {
+    const fence = /^```(\w*)\s*$/.exec(line);
+    if (fence && !open) open = { shell: ['', 'bash', 'sh', 'shell'].includes(fence[1]), lines: [] };
+    else if (fence && open) {
+      if (open.shell) blocks.push(`${open.lines.join('\n')}\n`);
+      open = undefined;
+    } else open?.lines.push(line);
+  }
+  return blocks;
+}
+
 /** The `curl` commands of the README's code blocks, continuation lines joined, in document order. */
 function readmeCurlLines(): string[] {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const out: string[] = [];
-  for (const block of readme.matchAll(/```(?:bash|sh|shell)?\n([\s\S]*?)```/g)) {
-    const joined = block[1].replace(/\\\n\s*/g, '');
+  for (const block of readmeBlocks().filter((b) => !b.startsWith(SCRIPT_MARK))) {
+    const joined = block.replace(/\\\n\s*/g, '');
     for (const line of joined.split('\n')) if (/^\s*curl\s/.test(line)) out.push(line.trim());
   }
   return out;
@@ -86,6 +107,28 @@ describe("the README's curl lines, run as written", () => {
       }
     }
   }, 120_000);
+});
+
+describe("the README's scripts, run as written", () => {
+  const scripts = readmeBlocks().filter((b) => b.startsWith(SCRIPT_MARK));
+
+  it('finds the real-workloads walk-through', () => {
+    expect(scripts.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('each runs to the end with bash -e and prints what its `# prints:` comments promise', () => {
+    for (const script of scripts) {
+      // The walk-through keeps its agent's data in /tmp/drover-node-1: start from none, and leave none.
+      rmSync('/tmp/drover-node-1', { recursive: true, force: true });
+      try {
+        const run = spawnSync('bash', ['-e', '-c', script], { env, encoding: 'utf8', timeout: 120_000, cwd: new URL('..', import.meta.url).pathname });
+        expect(run.status, `${script}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`).toBe(0);
+        for (const [, promised] of script.matchAll(/#\s*prints:\s*(.+)$/gm)) expect(run.stdout, promised).toContain(promised.trim());
+      } finally {
+        rmSync('/tmp/drover-node-1', { recursive: true, force: true });
+      }
+    }
+  }, 150_000);
 });
 
 /** Runs one line as written; the status is appended by a wrapper, so the line itself runs unchanged. */
