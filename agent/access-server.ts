@@ -724,12 +724,38 @@ export async function startAccessServer(opts: AccessServerOptions): Promise<Acce
 
   // ---- logs ----
 
-  function serveLogsWs(ws: WebSocket, grant: Grant<'logs'>): void {
+  /**
+   * Streams a logs grant into `sink` until it ends, the client goes (`onClose`), or the server closes (`drop`).
+   */
+  function serveLogs(grant: Grant<'logs'>, sink: LineSink, drop: () => void, onClose: (fn: () => void) => void): void {
     const { target } = grant;
     let untrack = () => {};
     const stream = streamLogs(
       target.logFiles,
       grant.spec,
+      {
+        ...sink,
+        end: () => {
+          untrack();
+          sink.end();
+        },
+      },
+      () => opts.targets(target.resourceId)?.running === true,
+      log.warn,
+    );
+    untrack = track(() => {
+      stream.stop();
+      drop();
+    });
+    onClose(() => {
+      untrack();
+      stream.stop();
+    });
+  }
+
+  function serveLogsWs(ws: WebSocket, grant: Grant<'logs'>): void {
+    serveLogs(
+      grant,
       {
         line: (text) => {
           if (ws.readyState !== WebSocket.OPEN) return;
@@ -737,22 +763,13 @@ export async function startAccessServer(opts: AccessServerOptions): Promise<Acce
           return new Promise<void>((resolve) => ws.send(`01 ${text}`, () => resolve()));
         },
         end: () => {
-          untrack();
           if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'end of logs');
         },
         closed: () => ws.readyState !== WebSocket.OPEN,
       },
-      () => opts.targets(target.resourceId)?.running === true,
-      log.warn,
+      () => ws.terminate(),
+      (fn) => ws.on('close', fn),
     );
-    untrack = track(() => {
-      stream.stop();
-      ws.terminate();
-    });
-    ws.on('close', () => {
-      untrack();
-      stream.stop();
-    });
   }
 
   function serveLogsHttp(req: http.IncomingMessage, res: http.ServerResponse, grant: Grant<'logs'>): void {
@@ -760,11 +777,8 @@ export async function startAccessServer(opts: AccessServerOptions): Promise<Acce
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
     if (req.method === 'HEAD') return void res.end();
     res.flushHeaders();
-    const { target } = grant;
-    let untrack = () => {};
-    const stream = streamLogs(
-      target.logFiles,
-      grant.spec,
+    serveLogs(
+      grant,
       {
         line: (text) => {
           if (res.destroyed) return;
@@ -774,23 +788,12 @@ export async function startAccessServer(opts: AccessServerOptions): Promise<Acce
             res.once('close', resolve);
           });
         },
-        end: () => {
-          untrack();
-          res.end();
-        },
+        end: () => res.end(),
         closed: () => res.destroyed || res.writableEnded,
       },
-      () => opts.targets(target.resourceId)?.running === true,
-      log.warn,
+      () => res.destroy(),
+      (fn) => res.on('close', fn),
     );
-    untrack = track(() => {
-      stream.stop();
-      res.destroy();
-    });
-    res.on('close', () => {
-      untrack();
-      stream.stop();
-    });
   }
 
   // ---- proxy ----

@@ -5,28 +5,14 @@
  * SIGKILLs it to play an agent that dies without a word). Usage:
  * `node --import tsx agent/process-driver.fixture.ts <dataDir> <json list of { id, command }>`.
  */
-import type { AgentCommand } from './driver.js';
 import { ProcessDriver } from './process-driver.js';
+import { agentCommand } from './test-command.js';
 
 const [dataDir, list] = process.argv.slice(2);
 const driver = new ProcessDriver({ dataDir, warn: () => undefined });
 const pids: Record<string, number | null> = {};
 for (const { id, command } of JSON.parse(list) as { id: string; command: string[] }[]) {
-  const cmd: AgentCommand = {
-    id: `c-${id}`,
-    hostId: '1h1',
-    name: 'compute.instance.activate',
-    action: 'start',
-    resourceId: id,
-    actionId: `a-${id}`,
-    data: { id, uuid: `u-${id}`, command },
-    processData: {},
-    heartbeatSeconds: 30,
-    timeoutSeconds: 300,
-    secondsRemaining: 300,
-    status: 'acked',
-    createdAt: Date.now(),
-  };
+  const cmd = agentCommand({ name: 'compute.instance.activate', action: 'start', data: { id, uuid: `u-${id}`, command } });
   await driver.activate(cmd, async () => undefined);
   pids[id] = driver.record(id)?.pid ?? null;
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AgentCommand } from './driver.js';
 import { isAlive, procStat, ProcessDriver, type ProcessDriverOptions } from './process-driver.js';
+import { agentCommand } from './test-command.js';
 
 const NODE = '/usr/bin/node';
 const dirs: string[] = [];
@@ -31,23 +32,8 @@ function driverOn(dir: string, opts: Partial<ProcessDriverOptions> = {}): Proces
   return d;
 }
 
-let seq = 0;
 function cmd(name: AgentCommand['name'], action: string, data: Record<string, unknown>, processData: Record<string, unknown> = {}): AgentCommand {
-  return {
-    id: `c-${++seq}`,
-    hostId: '1h1',
-    name,
-    action,
-    resourceId: String(data.id),
-    actionId: `a-${seq}`,
-    data,
-    processData,
-    heartbeatSeconds: 30,
-    timeoutSeconds: 300,
-    secondsRemaining: 300,
-    status: 'acked',
-    createdAt: Date.now(),
-  };
+  return agentCommand({ name, action, data, processData });
 }
 
 const reports: string[] = [];

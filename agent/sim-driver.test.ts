@@ -5,23 +5,10 @@ import { describe, expect, it } from 'vitest';
 import type { AgentCommand } from '../core/agent/protocol.js';
 import { AbandonCommandError, runWithDriver } from './driver.js';
 import { SimDriver } from './sim-driver.js';
+import { agentCommand } from './test-command.js';
 
 function cmd(name: AgentCommand['name'], action: string, labels: Record<string, string> = {}, uuid = 'u-1'): AgentCommand {
-  return {
-    id: `c-${Math.random()}`,
-    hostId: '1h1',
-    name,
-    action,
-    resourceId: '1i5',
-    actionId: 'a-1',
-    data: { id: '1i5', uuid, labels },
-    processData: {},
-    heartbeatSeconds: 30,
-    timeoutSeconds: 300,
-    secondsRemaining: 300,
-    status: 'acked',
-    createdAt: Date.now(),
-  };
+  return agentCommand({ name, action, data: { id: '1i5', uuid, labels } });
 }
 
 const reports: [string, number | null | undefined][] = [];
