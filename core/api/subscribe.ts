@@ -160,7 +160,7 @@ interface SubscriptionSink {
 
 /**
  * Starts a subscription: replays what the client missed (after `lastEventId`), then live events, in id order, each
- * once; pings meanwhile. Live events are held from before the replay's read, so none falls between the log and the
+ * once; a ping as soon as it is live, and pings meanwhile. Live events are held from before the replay's read, so none falls between the log and the
  * live feed. Returns the stop.
  */
 function openSubscription(req: SubscriptionRequest, sink: SubscriptionSink): () => void {
@@ -191,6 +191,8 @@ function openSubscription(req: SubscriptionRequest, sink: SubscriptionSink): () 
     for (const e of held) send(e);
     held.length = 0;
     live = true;
+    // A ping at once says the subscription is live: a client (or a script) may now make the changes it watches.
+    sink.ping();
   })().catch(() => {
     stop();
     sink.failed();
