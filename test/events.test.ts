@@ -205,3 +205,20 @@ describe('across a restart of the local stack', () => {
     }
   }, 60_000);
 });
+
+describe('a new subscription', () => {
+  it('pings as soon as it is live, not only after the ping interval', async () => {
+    const quiet = await startTestStack({ env: { DROVER_EVENT_PING_SECONDS: '3600' } });
+    try {
+      const sub = await subscribeAs(quiet.admin);
+      try {
+        await until(() => sub.events.some((e) => e.event === 'ping'), 5000);
+        expect(sub.events[0]).toMatchObject({ event: 'ping', data: { name: 'ping' } });
+      } finally {
+        sub.close();
+      }
+    } finally {
+      await quiet.close();
+    }
+  });
+});
