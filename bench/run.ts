@@ -8,6 +8,7 @@ import os from 'node:os';
 import { bundleBench } from './bundle.js';
 import { createBench } from './create.bench.js';
 import { listBench } from './list.bench.js';
+import { processBench } from './process.bench.js';
 import { readBench } from './read.bench.js';
 import { recoveryBench } from './recovery.bench.js';
 import { wakameBench } from './wakame.bench.js';
@@ -23,6 +24,7 @@ const groups: Record<string, () => Promise<string[]>> = {
   recovery: recoveryBench,
   wakame: wakameBench,
   bundle: bundleBench,
+  process: processBench,
 };
 const only = process.argv[2];
 if (only && !groups[only]) {
