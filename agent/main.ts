@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { startAgent, type RunningAgent } from './agent.js';
 import type { Driver } from './driver.js';
 import { startAccessServer, type AccessServer } from './access-server.js';
-import { ProcessDriver } from './process-driver.js';
+import { ProcessDriver } from './process/driver.js';
 import { SimDriver } from './sim-driver.js';
 
 const USAGE = `Usage: npm run agent -- --url <api url> --token <registration token> [options]

@@ -2,30 +2,16 @@
  * @module
  * The `process` driver (`--driver process`): each instance is a process on this host, started from the instance's
  * `entryPoint` + `command` with its `environment`, `workingDir` and `user`, in its own process group, with its output
- * appended to capped rotating files (`agent/log-files.ts`), its own hostname in UTS and IPC namespaces where
- * `unshare` works and memory and CPU limits where a cgroup v2 mount allows (`agent/sandbox.ts`), and its published
- * ports forwarded by the agent (`agent/port-forward.ts`). Activate starts it, deactivate stops it (SIGTERM to the
- * group, SIGKILL after the stop's timeout), remove forgets it (`purge` also deletes its files). A small JSON record
- * per instance (`<dataDir>/instances/<key>/record.json`) lets an agent that restarts, even after SIGKILL, adopt the
- * processes that still run (the same pid with the same start time) and report those that ended meanwhile.
+ * appended to capped rotating files (`agent/process/log-files.ts`), its own hostname in UTS and IPC namespaces where
+ * `unshare` works and memory and CPU limits where a cgroup v2 mount allows (`agent/process/sandbox.ts`), and its
+ * published ports forwarded by the agent (`agent/process/port-forward.ts`). Activate starts it, deactivate stops it
+ * (SIGTERM to the group, SIGKILL after the stop's timeout), remove forgets it (`purge` also deletes its files). A
+ * small JSON record per instance (`<dataDir>/instances/<key>/record.json`, `agent/process/records.ts`) lets an agent
+ * that restarts, even after SIGKILL, adopt the processes that still run (the same pid with the same start time) and
+ * report those that ended meanwhile. Health checks are `agent/process/health-check.ts`'s.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  chmodSync,
-  chownSync,
-  closeSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { connect } from 'node:net';
+import { accessSync, chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type {
@@ -40,9 +26,11 @@ import type {
   HealthResult,
   MonitoredInstance,
   Report,
-} from './driver.js';
+} from '../driver.js';
+import { checkPort } from './health-check.js';
 import { LogFiles } from './log-files.js';
-import { formatPort, openForwarder, parsePort, probePort, type Forwarder, type PortSpec } from './port-forward.js';
+import { openForwarder, parsePort, probePort, type Forwarder } from './port-forward.js';
+import { isAlive, procStat, recoverRecords, removeRecord, writeRecord, type ProcessRecord, type ProcessSpec } from './records.js';
 import { detectSandbox, launchArgv, resolveUser, type RunUser, type Sandbox } from './sandbox.js';
 
 /** How the process driver is set up. */
@@ -71,45 +59,6 @@ export interface ProcessDriverOptions {
   warn?: (msg: string) => void;
 }
 
-/** What an instance runs, as read from its command's snapshot. */
-export interface ProcessSpec {
-  /** The command line, its executable resolved to a path. */
-  argv: string[];
-  env: Record<string, string>;
-  cwd: string;
-  /** The user switched to (absent: the agent's own). */
-  user?: RunUser;
-  hostname?: string;
-  memoryBytes?: number;
-  cpuShares?: number;
-  ports: PortSpec[];
-  healthCheck: HealthCheckSpec | null;
-}
-
-/** An instance's record (`record.json`), written atomically after each change. */
-export interface ProcessRecord {
-  version: 1;
-  key: string;
-  resourceId: string;
-  externalId: string;
-  /** Starts on this host (1 on the first). */
-  run: number;
-  /** `exited`: ended on its own (not by a stop). */
-  state: 'running' | 'stopped' | 'exited';
-  pid: number | null;
-  /** Field 22 of `/proc/<pid>/stat` (clock ticks after boot): tells our process from a later one with its pid. */
-  startTime: string | null;
-  startedAt: number;
-  endedAt?: number;
-  exitCode?: number;
-  exitMessage?: string;
-  /** An exit `exits()` has not returned yet. */
-  exitPending?: boolean;
-  /** Whether the process is in a cgroup of the driver's. */
-  cgroup?: boolean;
-  spec: ProcessSpec;
-}
-
 interface Instance {
   rec: ProcessRecord;
   dir: string;
@@ -125,36 +74,6 @@ const MiB = 1024 * 1024;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-/**
- * What `/proc/<pid>/stat` says of a process: its state letter and start time, or `undefined` when there is none.
- *
- * @example
- * procStat(process.pid) // { state: 'R', startTime: '123456' }
- */
-export function procStat(pid: number): { state: string; startTime: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may hold anything: count fields after its last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0], startTime: rest[19] };
-}
-
-/**
- * Whether the process `pid` still runs and is the one started at `startTime` (a zombie counts as ended).
- *
- * @example
- * isAlive(rec.pid, rec.startTime)
- */
-export function isAlive(pid: number, startTime: string | null): boolean {
-  const st = procStat(pid);
-  if (!st || st.state === 'Z' || st.state === 'X') return false;
-  return startTime === null || st.startTime === startTime;
-}
 
 function killGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
@@ -370,7 +289,7 @@ export class ProcessDriver implements Driver {
           cgroup: Boolean(cgroupProcs),
           spec,
         };
-        this.write(inst);
+        writeRecord(inst.dir, inst.rec);
         if (cgroupProcs && !launch.joinsCgroup) sb.cgroup!.join(key, pid);
       } catch (e) {
         if (child?.pid) killGroup(child.pid, 'SIGKILL');
@@ -428,7 +347,7 @@ export class ProcessDriver implements Driver {
       const inst = this.instances.get(key);
       if (inst) {
         await this.stop(inst, this.timeoutOf(cmd), report);
-        rmSync(join(inst.dir, 'record.json'), { force: true });
+        removeRecord(inst.dir);
         this.instances.delete(key);
       }
       if (cmd.action === 'purge') {
@@ -477,7 +396,7 @@ export class ProcessDriver implements Driver {
     for (const inst of this.instances.values()) {
       if (!inst.rec.exitPending) continue;
       inst.rec.exitPending = false;
-      this.write(inst);
+      writeRecord(inst.dir, inst.rec);
       out.push({ resourceId: inst.rec.resourceId, exitCode: inst.rec.exitCode ?? -1, ...(inst.rec.exitMessage ? { message: inst.rec.exitMessage } : {}) });
     }
     return out;
@@ -564,7 +483,7 @@ export class ProcessDriver implements Driver {
     if (rec.state !== 'running' || !rec.pid) {
       rec.exitPending = false; // an exit not yet reported is no news now that the instance is stopped
       if (rec.state === 'exited') rec.state = 'stopped';
-      this.write(inst);
+      writeRecord(inst.dir, inst.rec);
       await this.closeForwarders(inst);
       await report('Instance is not running: already stopped', 100);
       return {};
@@ -618,7 +537,7 @@ export class ProcessDriver implements Driver {
     inst.stopping = false;
     inst.child = undefined;
     if (rec.cgroup) this.sandbox.cgroup?.remove(rec.key);
-    this.write(inst);
+    writeRecord(inst.dir, inst.rec);
     void this.closeForwarders(inst);
   }
 
@@ -654,28 +573,10 @@ export class ProcessDriver implements Driver {
     }
   }
 
+  /** Takes over the instances the records describe (see `recoverRecords`). */
   private load(): void {
-    const root = join(this.dataDir, 'instances');
-    for (const key of readdirSync(root)) {
-      const dir = join(root, key);
-      const file = join(dir, 'record.json');
-      if (!existsSync(file)) continue;
-      let rec: ProcessRecord;
-      try {
-        rec = JSON.parse(readFileSync(file, 'utf8')) as ProcessRecord;
-        if (rec.version !== 1 || rec.key !== key) throw new Error('not a record of this driver');
-      } catch (e) {
-        this.warn(`ignoring ${file}: ${errText(e)}`);
-        continue;
-      }
-      const inst: Instance = { rec, dir, logs: new LogFiles(dir, this.logCaps), forwarders: [], stopping: false };
-      this.instances.set(key, inst);
-      if (rec.state === 'running' && rec.pid && !isAlive(rec.pid, rec.startTime)) {
-        // Ended while no agent watched: reported once, without a code.
-        Object.assign(rec, { state: 'exited', endedAt: this.now(), exitCode: -1, exitMessage: 'stopped while the agent was down (exit code unknown)', exitPending: true });
-        if (rec.cgroup) this.sandbox.cgroup?.remove(key);
-        this.write(inst);
-      }
+    for (const { key, dir, rec } of recoverRecords(this.dataDir, { now: this.now, warn: this.warn, cgroup: this.sandbox.cgroup })) {
+      this.instances.set(key, { rec, dir, logs: new LogFiles(dir, this.logCaps), forwarders: [], stopping: false });
     }
   }
 
@@ -762,13 +663,6 @@ export class ProcessDriver implements Driver {
     return this.instances.get(idOrUuid) ?? [...this.instances.values()].find((i) => i.rec.resourceId === idOrUuid);
   }
 
-  /** Writes the record atomically (a temporary file renamed over it). */
-  private write(inst: Instance): void {
-    const file = join(inst.dir, 'record.json');
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(inst.rec, null, 2)}\n`, { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
-  }
-
   /** Runs the instance's commands one after another. */
   private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(key) ?? Promise.resolve();
@@ -779,42 +673,4 @@ export class ProcessDriver implements Driver {
     }).catch(() => undefined);
     return next;
   }
-}
-
-/**
- * One health check of a port on `host`: a TCP connect, or with `requestLine` (`GET /healthz HTTP/1.0`, Rancher's
- * quoting tolerated) an HTTP request whose status must be 2xx or 3xx.
- *
- * @example
- * await checkPort('127.0.0.1', 8080, 'GET /healthz HTTP/1.0', AbortSignal.timeout(2000)) // { healthy: true }
- */
-export function checkPort(host: string, port: number, requestLine: string | undefined, signal: AbortSignal): Promise<HealthResult> {
-  return new Promise((resolveResult) => {
-    const sock = connect({ host, port });
-    let buf = '';
-    const done = (r: HealthResult) => {
-      signal.removeEventListener('abort', onAbort);
-      sock.destroy();
-      resolveResult(r);
-    };
-    const onAbort = () => done({ healthy: false, message: 'health check timed out' });
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    sock.on('error', (e: NodeJS.ErrnoException) => done({ healthy: false, message: e.code === 'ECONNREFUSED' ? 'connection refused' : e.message }));
-    sock.on('connect', () => {
-      if (!requestLine) return done({ healthy: true });
-      const [method = 'GET', path = '/', version = 'HTTP/1.0'] = requestLine.trim().split(/\s+/).map((t) => t.replace(/^"|"$/g, ''));
-      sock.write(`${method} ${path} ${version}\r\nHost: ${host}:${port}\r\nConnection: close\r\nUser-Agent: drover-agent\r\n\r\n`);
-    });
-    sock.on('data', (chunk) => {
-      buf += chunk.toString('latin1');
-      const eol = buf.indexOf('\r\n');
-      if (eol < 0 && buf.length < 1024) return;
-      const m = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(buf);
-      if (!m) return done({ healthy: false, message: 'not an HTTP response' });
-      const status = Number(m[1]);
-      done(status >= 200 && status < 400 ? { healthy: true } : { healthy: false, message: `HTTP ${status}` });
-    });
-    sock.on('end', () => done({ healthy: false, message: 'connection closed without a response' }));
-  });
 }

@@ -1,12 +1,12 @@
 /**
  * @module
- * A stand-in agent for `process-driver.test.ts`: starts the instances named on its command line with a
+ * A stand-in agent for `driver.test.ts`: starts the instances named on its command line with a
  * `ProcessDriver` on a data dir, prints their pids as one JSON line, then idles until it is killed (the test
  * SIGKILLs it to play an agent that dies without a word). Usage:
- * `node --import tsx agent/process-driver.fixture.ts <dataDir> <json list of { id, command }>`.
+ * `node --import tsx agent/process/driver.fixture.ts <dataDir> <json list of { id, command }>`.
  */
-import { ProcessDriver } from './process-driver.js';
-import { agentCommand } from './test-command.js';
+import { agentCommand } from '../test-command.js';
+import { ProcessDriver } from './driver.js';
 
 const [dataDir, list] = process.argv.slice(2);
 const driver = new ProcessDriver({ dataDir, warn: () => undefined });

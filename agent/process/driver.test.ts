@@ -10,9 +10,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { AgentCommand } from './driver.js';
-import { isAlive, procStat, ProcessDriver, type ProcessDriverOptions } from './process-driver.js';
-import { agentCommand } from './test-command.js';
+import type { AgentCommand } from '../driver.js';
+import { agentCommand } from '../test-command.js';
+import { ProcessDriver, type ProcessDriverOptions } from './driver.js';
+import { isAlive, procStat } from './records.js';
 
 const NODE = '/usr/bin/node';
 const dirs: string[] = [];
@@ -266,7 +267,7 @@ describe('ProcessDriver', () => {
       { id: 'b', command: ['sleep', '30'] },
       { id: 'c', command: ['sleep', '30'] },
     ];
-    const agent = spawn(NODE, ['--import', 'tsx', join(import.meta.dirname, 'process-driver.fixture.ts'), dir, JSON.stringify(list)], {
+    const agent = spawn(NODE, ['--import', 'tsx', join(import.meta.dirname, 'driver.fixture.ts'), dir, JSON.stringify(list)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
