@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startAccessServer } from '../agent/access-server.js';
 import { startAgent } from '../agent/agent.js';
-import { ProcessDriver } from '../agent/process-driver.js';
+import { ProcessDriver } from '../agent/process/driver.js';
 import { agentCommand } from '../agent/test-command.js';
 import { startTestStack } from '../test/helpers/stack.js';
 import { fmt } from './lib.js';
