@@ -2,7 +2,7 @@
  * @module
  * `npm run access -- [-u key:secret] [--api url] <logs|exec|console|proxy> <instance id> ...`: the client side of
  * host access, for a terminal. It asks the Rancher API for the instance's `hostAccess` (the action of the same
- * name), then connects to the host's access server with its token and speaks the framing `agent/access-server.ts`
+ * name), then connects to the host's access server with its token and speaks the framing `agent/access/server.ts`
  * documents: logs print line by line; exec and console carry base64 both ways, with the terminal in raw mode when
  * it is a tty; the process exits with the command's exit code. `proxy` prints the proxied answer of one GET.
  */

@@ -52,7 +52,7 @@ export interface DriverFacts {
   sandbox: Record<string, string>;
 }
 
-/** An instance as the host access server reaches it (`agent/access-server.ts`). */
+/** An instance as the host access server reaches it (`agent/access/server.ts`). */
 export interface AccessTarget {
   resourceId: string;
   /** What tokens name as `Container` (the instance's `externalId`). */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAgent, type RunningAgent } from './agent.js';
 import type { Driver } from './driver.js';
-import { startAccessServer, type AccessServer } from './access-server.js';
+import { startAccessServer, type AccessServer } from './access/server.js';
 import { ProcessDriver } from './process/driver.js';
 import { SimDriver } from './sim-driver.js';
 

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { startAccessServer } from '../agent/access-server.js';
+import { startAccessServer } from '../agent/access/server.js';
 import { startAgent } from '../agent/agent.js';
 import { ProcessDriver } from '../agent/process/driver.js';
 import { agentCommand } from '../agent/test-command.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startAccessServer, type AccessServer } from '../agent/access-server.js';
+import { startAccessServer, type AccessServer } from '../agent/access/server.js';
 import { startAgent, type AgentLogger, type RunningAgent } from '../agent/agent.js';
 import { ProcessDriver } from '../agent/process/driver.js';
 import { isAlive } from '../agent/process/records.js';

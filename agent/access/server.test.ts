@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { signAccessToken } from '../core/agent/protocol.js';
-import { ACCESS_PROXY_COOKIE, startAccessServer, type AccessServer } from './access-server.js';
-import type { AccessTarget } from './driver.js';
+import { signAccessToken } from '../../core/agent/protocol.js';
+import { ACCESS_PROXY_COOKIE, startAccessServer, type AccessServer } from './server.js';
+import type { AccessTarget } from '../driver.js';
 
 const KEY = 'test-host-access-key';
 const HOST_ID = '1h1';
@@ -204,7 +204,7 @@ process.stdin.resume();
 `;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'access-server-'));
+  dir = mkdtempSync(join(tmpdir(), 'drover-access-server-'));
   echo = spawn(process.execPath, ['-e', ECHO_SERVER], {
     env: { ...process.env, WS_MODULE: createRequire(import.meta.url).resolve('ws') },
     stdio: ['pipe', 'pipe', 'inherit'],
