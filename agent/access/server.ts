@@ -25,9 +25,8 @@
  * Refusals are short JSON bodies `{ "error": "…" }`: 404 for an unknown path, 401 for any token problem (also
  * before a WebSocket handshake), 400 for a token whose payload is malformed, 409 for an instance that is not
  * running (execute, console), 501 for a tty where this host has no pty, 502 when the proxied instance cannot be
- * reached. Commands run in their own process
- * group; the group is killed when the command's socket closes, when the command exits (what it left behind), and
- * by `close()`.
+ * reached. Commands run in their own process group; the group is killed when the command's socket closes, when
+ * the command exits (what it left behind), and by `close()`.
  *
  * This file routes requests and upgrades and tracks what `close()` ends; the routes live beside it: `authorize.ts`
  * (the token check, routes, refusals), `logs.ts`, `exec.ts` (execute and console), `proxy.ts`.
