@@ -61,7 +61,19 @@ export interface AccessTarget {
   /** The instance's output files, oldest first: rotated ones, then the live one (which grows while it runs). */
   logFiles: string[];
   /** Where a command or shell runs: the instance's environment, working directory and user. */
-  exec: { env: Record<string, string>; cwd: string; uid?: number; gid?: number; shell: string };
+  exec: {
+    env: Record<string, string>;
+    cwd: string;
+    /** The user to run as, switched by the spawn (absent with `enter`, which switches it itself). */
+    uid?: number;
+    gid?: number;
+    shell: string;
+    /**
+     * A command-line prefix, run as the agent's user, that enters the instance's namespaces and switches to its user
+     * before it execs the command (`nsenter -t <pid> -u -i -- setpriv … --`); absent where the instance has none.
+     */
+    enter?: string[];
+  };
   /** Where a connection to the instance's `port` goes on this host, or `undefined` when it publishes no such port. */
   address(port: number): { host: string; port: number } | undefined;
 }

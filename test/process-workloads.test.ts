@@ -177,6 +177,7 @@ describe('containers as real processes', () => {
     [publicPort, privatePort] = [await freePort(), await freePort()];
     web = await create({
       name: 'web',
+      hostname: 'web-1',
       command: ['node', '-e', SERVER],
       environment: { GREETING: 'drover', PORT: String(privatePort) },
       ports: [`${publicPort}:${privatePort}/tcp`],
@@ -219,17 +220,20 @@ describe('containers as real processes', () => {
   });
 
   it('execute: a command in the instance environment, without and with a tty; console: a shell', async () => {
-    const plain = openStream(await act(web.id, 'execute', { command: ['sh', '-c', 'echo "$GREETING in $(pwd) as $(id -u)"; echo oops >&2; exit 3'], tty: false }));
+    const plain = openStream(await act(web.id, 'execute', { command: ['sh', '-c', 'echo "$GREETING in $(pwd) as $(id -u) on $(hostname)"; echo oops >&2; exit 3'], tty: false }));
     const end = await plain.closed;
     expect(end.reason).toBe('exit 3');
     const out = decoded(plain.messages);
     expect(out).toContain('drover in ');
+    // In the instance's own UTS namespace (its hostname), where this host can make namespaces.
+    if (JSON.stringify((await t.admin.get(`/v1/hosts/${first.agent.hostId}`)).body.sandbox).includes('uts')) expect(out).toContain(' on web-1');
     expect(out).toContain('oops');
     expect(out).not.toMatch(/ as 0\b/); // the instance's user, not the agent's root
 
-    const tty = openStream(await act(web.id, 'execute', { command: ['tty'], tty: true }));
+    const tty = openStream(await act(web.id, 'execute', { command: ['sh', '-c', 'tty; id -u'], tty: true }));
     await tty.closed;
     expect(decoded(tty.messages)).toMatch(/\/dev\/pts\/\d+/);
+    expect(decoded(tty.messages)).not.toMatch(/^0\r?$/m);
 
     const shell = openStream(await act(web.id, 'console'));
     await shell.opened;

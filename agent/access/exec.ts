@@ -77,8 +77,14 @@ function exitCode(code: number | null, signal: NodeJS.Signals | number | null | 
   return code ?? 1;
 }
 
+/** The command line to run for `cmd`: through the instance's way in (its namespaces and user), where it has one. */
+function entered(target: AccessTarget, cmd: string[]): string[] {
+  return [...(target.exec.enter ?? []), ...cmd];
+}
+
 function spawnPipes(target: AccessTarget, spec: ExecSpec, out: (data: Buffer) => void): Proc {
-  const child = spawnChild(spec.cmd[0], spec.cmd.slice(1), {
+  const [file, ...args] = entered(target, spec.cmd);
+  const child = spawnChild(file, args, {
     cwd: target.exec.cwd,
     env: target.exec.env,
     uid: target.exec.uid,
@@ -126,6 +132,7 @@ function spawnPty(
   out: (data: Buffer) => void,
 ): Proc {
   if (!pty) throw new Error(`no pty: ${ptyError}`);
+  [file, ...args] = entered(target, [file, ...args]);
   const p = pty.spawn(file, args, {
     name: 'xterm',
     cols: 80,

@@ -133,7 +133,13 @@ describe('ProcessDriver', () => {
     expect(d.running()).toEqual([{ resourceId: '1i1', run: 1, healthCheck: null }]);
     expect(d.facts()).toMatchObject({ driver: 'process', capabilities: ['execute', 'logs', 'proxy', 'console'] });
     expect(d.facts().sandbox).toMatchObject({ namespaces: 'uts, ipc', logs: '3 files of 10 MiB' });
-    expect(d.accessTarget('1i1')).toMatchObject({ externalId: 'proc-u-1', running: true, exec: { cwd: work, uid: 65534, gid: 65534, shell: '/bin/sh' } });
+    // Execute and console join its namespaces and switch to its user themselves.
+    expect(d.accessTarget('1i1')).toMatchObject({
+      externalId: 'proc-u-1',
+      running: true,
+      exec: { cwd: work, shell: '/bin/sh', enter: [expect.stringMatching(/nsenter$/), '-t', String(rec.pid), '-u', '-i', '--', expect.stringMatching(/setpriv$/), '--reuid=65534', '--regid=65534', '--clear-groups', '--'] },
+    });
+    expect(d.accessTarget('1i1')!.exec.uid).toBeUndefined();
 
     const stopped = await stop(d, data);
     expect(stopped).toEqual({ stoppedBy: 'SIGTERM' });

@@ -31,7 +31,7 @@ import { checkPort } from './health-check.js';
 import { LogFiles } from './log-files.js';
 import { openForwarder, parsePort, probePort, type Forwarder } from './port-forward.js';
 import { isAlive, procStat, recoverRecords, removeRecord, writeRecord, type ProcessRecord, type ProcessSpec } from './records.js';
-import { detectSandbox, launchArgv, resolveUser, type RunUser, type Sandbox } from './sandbox.js';
+import { detectSandbox, enterArgv, launchArgv, resolveUser, type RunUser, type Sandbox } from './sandbox.js';
 
 /** How the process driver is set up. */
 export interface ProcessDriverOptions {
@@ -422,7 +422,8 @@ export class ProcessDriver implements Driver {
       exec: {
         env: { ...spec.env },
         cwd: spec.cwd,
-        ...(spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {}),
+        // In its namespaces (joining a process that has none of its own joins the host's: the same), as its user.
+        ...enterArgv(this.sandbox, inst.rec.state === 'running' ? inst.rec.pid : null, spec.user),
         shell: '/bin/sh',
       },
       address: (port: number) => {

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Cgroup2, launchArgv, resolveUser, sharesToWeight, type Sandbox } from './sandbox.js';
+import { Cgroup2, enterArgv, launchArgv, resolveUser, sharesToWeight, type Sandbox } from './sandbox.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sandbox-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -76,5 +76,22 @@ describe('Cgroup2', () => {
     expect(readFileSync(join(root, 'drover', 'u-2', 'cpu.weight'), 'utf8')).toBe('1');
     cg.join('u-2', 12345);
     expect(readFileSync(join(root, 'drover', 'u-2', 'cgroup.procs'), 'utf8')).toBe('12345');
+  });
+});
+
+describe('enterArgv', () => {
+  const sb = { uid: 0, gid: 0, why: {}, unshare: '/usr/bin/unshare', nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv' };
+  it("joins a running instance's namespaces, then switches to its user", () => {
+    expect(enterArgv(sb, 4242, { name: 'nobody', uid: 65534, gid: 65534 })).toEqual({
+      enter: ['/usr/bin/nsenter', '-t', '4242', '-u', '-i', '--', '/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'],
+    });
+    expect(enterArgv(sb, 4242, { name: 'root', uid: 0, gid: 0 })).toEqual({ enter: ['/usr/bin/nsenter', '-t', '4242', '-u', '-i', '--'] });
+  });
+  it('lets the spawn switch the user where there are no namespaces, no process, or no nsenter', () => {
+    const user = { name: 'nobody', uid: 65534, gid: 65534 };
+    expect(enterArgv({ ...sb, unshare: undefined }, 4242, user)).toEqual({ uid: 65534, gid: 65534 });
+    expect(enterArgv(sb, null, user)).toEqual({ uid: 65534, gid: 65534 });
+    expect(enterArgv({ ...sb, nsenter: undefined }, 4242, user)).toEqual({ uid: 65534, gid: 65534 });
+    expect(enterArgv({ ...sb, unshare: undefined }, 4242, undefined)).toEqual({});
   });
 });

@@ -209,6 +209,8 @@ export interface Sandbox {
   setpriv?: string;
   /** `hostname`'s path (sets an instance's hostname inside its UTS namespace). */
   hostname?: string;
+  /** `nsenter`'s path, where namespaces are made: execute and console join an instance's. */
+  nsenter?: string;
   /** Where instances' cgroups go, when a usable cgroup v2 mount exists. */
   cgroup?: Cgroup2;
   /** Why each part is not applied, for the host's facts. */
@@ -249,7 +251,10 @@ export function detectSandbox(opts: SandboxOptions): Sandbox {
   else if (uid === 0 && !sb.setpriv) why.namespaces = 'not used: setpriv not found (needed to switch the user inside them)';
   else {
     const r = spawnSync(unshare, ['--uts', '--ipc', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
-    if (r.status === 0) sb.unshare = unshare;
+    if (r.status === 0) {
+      sb.unshare = unshare;
+      sb.nsenter = which('nsenter');
+    }
     else why.namespaces = `not used: unshare --uts --ipc fails here (${(r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`).split('\n')[0]})`;
   }
 
@@ -271,6 +276,24 @@ export function detectSandbox(opts: SandboxOptions): Sandbox {
     if (!sb.cgroup && reasons.length) why.cgroups = `not applied: ${reasons.join('; ')}`;
   }
   return sb;
+}
+
+/**
+ * How a command joins a running instance (the host access server's execute and console): the prefix that enters its
+ * UTS and IPC namespaces and switches to its user, or, where it has no namespaces (or `nsenter` is missing), the user
+ * for the spawn to switch to.
+ *
+ * @example
+ * enterArgv(sb, 4242, { uid: 65534, gid: 65534 })
+ * // { enter: ['/usr/bin/nsenter', '-t', '4242', '-u', '-i', '--', '/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] }
+ */
+export function enterArgv(sb: Sandbox, pid: number | null, user: RunUser | undefined): { enter?: string[]; uid?: number; gid?: number } {
+  const switchUser = user && (user.uid !== sb.uid || user.gid !== sb.gid);
+  const asUser = switchUser ? { uid: user.uid, gid: user.gid } : {};
+  if (!sb.unshare || !sb.nsenter || !pid || (switchUser && !sb.setpriv)) return asUser;
+  const enter = [sb.nsenter, '-t', String(pid), '-u', '-i', '--'];
+  if (switchUser) enter.push(sb.setpriv!, `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--');
+  return { enter };
 }
 
 /** How to launch one instance's process. */
