@@ -214,7 +214,8 @@ export class ProcessDriver implements Driver {
         await report(`Already running (pid ${known.rec.pid})`, 100);
         return this.resultOf(known);
       }
-      await report('Starting instance', 10);
+      // No report before the spawn: it takes a few ms and a report about 20 (an HTTP request, a store write and a
+      // task heartbeat); meanwhile the instance shows the host call's own message ("Starting on host 1h2").
       const dir = join(this.dataDir, 'instances', key);
       mkdirSync(dir, { recursive: true, mode: 0o711 });
       const spec = this.specOf(cmd, dir);
