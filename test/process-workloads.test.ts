@@ -335,6 +335,19 @@ describe('containers as real processes', () => {
     expect(errored.body.startCount).toBe(3);
   });
 
+  it('a start the host refuses ends in error with its reason (no command, an unknown user, a missing executable)', async () => {
+    for (const [body, reason] of [
+      [{ name: 'nothing' }, 'it has no command'],
+      [{ name: 'stranger', command: ['true'], user: 'no-such-user' }, 'no-such-user'],
+      [{ name: 'missing', command: ['no-such-program'] }, 'executable "no-such-program" not found'],
+    ] as const) {
+      const c = await create({ ...body, requestedHostId: first.agent.hostId });
+      const failed = await settled(c.id, 'error');
+      expect(failed.transitioningMessage, JSON.stringify(body)).toContain(reason);
+      expect(first.driver.record(c.id)).toBeUndefined();
+    }
+  });
+
   it('remove keeps the instance files, purge deletes them', async () => {
     const files = await create({ name: 'files', command: ['sh', '-c', 'echo kept; sleep 600'], requestedHostId: hosts[0].agent.hostId });
     await settled(files.id, 'running');
