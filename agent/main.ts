@@ -29,6 +29,7 @@ const USAGE = `Usage: npm run agent -- --url <api url> --token <registration tok
   --data-dir <dir>      process driver: where instances' records, logs and directories live
                         (default /var/lib/drover-agent)
   --address <ip>        process driver: the address instances are reached at (default 127.0.0.1)
+  --allow-root          process driver: let an instance name root as its user (refused otherwise)
   --access-listen <h:p> process driver: where the host access server listens (default <address>:9345;
                         port 0 takes any free port)
   --access-url <url>    process driver: the access server's URL as clients reach it, when that is not
@@ -58,6 +59,7 @@ export function parseCli(argv: string[]) {
       'sim-work-ms': { type: 'string' },
       driver: { type: 'string', default: 'sim' },
       'data-dir': { type: 'string' },
+      'allow-root': { type: 'boolean' },
       address: { type: 'string' },
       'access-listen': { type: 'string' },
       'access-url': { type: 'string' },
@@ -102,6 +104,7 @@ export function parseCli(argv: string[]) {
     simWorkMs: num('sim-work-ms', values['sim-work-ms'], 20),
     driver,
     dataDir,
+    allowRoot: values['allow-root'] ?? false,
     address,
     accessListen: { host: listen[1].replace(/^\[(.*)\]$/, '$1'), port: Number(listen[2]) },
     accessUrl,
@@ -130,7 +133,7 @@ async function main(): Promise<void> {
   let driver: Driver = new SimDriver({ workMs: cli.simWorkMs });
   let access: AccessServer | undefined;
   if (cli.driver === 'process') {
-    const processes = new ProcessDriver({ dataDir: cli.dataDir, address: cli.address });
+    const processes = new ProcessDriver({ dataDir: cli.dataDir, address: cli.address, allowRoot: cli.allowRoot });
     await processes.ready;
     driver = processes;
     // Serves the hostAccess URLs of this host's instances, with tokens signed by the host's key.

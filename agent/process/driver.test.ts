@@ -332,24 +332,33 @@ describe('ProcessDriver', () => {
       'Cannot start the instance: it has no command (neither entryPoint nor command is set)',
     );
     await expect(start(d, { id: '1j3', command: ['no-such-program'] })).rejects.toThrow('executable "no-such-program" not found in PATH');
+    // Root only where the operator allows it.
+    await expect(start(d, { id: '1j5', command: ['true'], user: 'root' })).rejects.toThrow('Cannot run as user "root": this host runs no instance as root');
+    await expect(start(d, { id: '1j6', command: ['true'], user: '0:0' })).rejects.toThrow('Cannot run as user "0:0"');
+    // A workingDir must be there already: the agent (root) never makes directories a request names.
+    const missing = join(dataDir(), 'not', 'there');
+    await expect(start(d, { id: '1j4', command: ['true'], workingDir: missing })).rejects.toThrow(`workingDir "${missing}" is not a directory on this host`);
+    expect(existsSync(missing)).toBe(false);
     expect(d.running()).toEqual([]);
-    expect(d.record('1j1') ?? d.record('1j2') ?? d.record('1j3')).toBeUndefined();
+    expect(d.record('1j1') ?? d.record('1j2') ?? d.record('1j3') ?? d.record('1j4')).toBeUndefined();
   });
 
   it('runs as a user the instance names (uid:gid), and as the agent itself with runAs null', async () => {
     const d = driverOn(dataDir());
     await start(d, { id: '1k1', command: ['sh', '-c', 'echo "$(id -u):$(id -g):$(id -G)"'], user: '4242:4343' });
     await start(d, { id: '1k2', command: ['sh', '-c', 'echo "$(id -u)"'], user: 'daemon' });
-    const root = driverOn(dataDir(), { runAs: null, useNamespaces: false });
+    const root = driverOn(dataDir(), { runAs: null, useNamespaces: false, allowRoot: true });
     await start(root, { id: '1k3', command: ['sh', '-c', 'echo "$(id -u)"'] });
+    await start(root, { id: '1k4', command: ['sh', '-c', 'echo "$(id -u)"'], user: 'root' }); // allowed here
     const ended = new Set<string>();
-    await waitFor('three exits', () => {
+    await waitFor('four exits', () => {
       for (const e of [...d.exits(), ...root.exits()]) ended.add(e.resourceId);
-      return ended.size === 3;
+      return ended.size === 4;
     });
     expect(logOf(d, '1k1')).toBe('4242:4343:4343\n'); // no supplementary groups kept from root
     expect(logOf(d, '1k2')).toBe('1\n');
     expect(logOf(root, '1k3')).toBe(`${process.getuid!()}\n`);
+    expect(logOf(root, '1k4')).toBe('0\n');
     expect(root.facts().sandbox.namespaces).toBe('not used (useNamespaces: false)');
   });
 });

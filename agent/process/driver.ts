@@ -41,6 +41,11 @@ export interface ProcessDriverOptions {
   address?: string;
   /** User of instances that name none when the agent is root (default `nobody`; `null`: the agent's own user). */
   runAs?: string | null;
+  /**
+   * Whether an instance may name `root` (uid 0) as its `user` (default false: any API user of the host's project
+   * could otherwise run as root on the host).
+   */
+  allowRoot?: boolean;
   /** Size at which an instance's live log is rotated (bytes, default 10 MiB). */
   logMaxBytes?: number;
   /** Log files kept per instance, the live one included (default 3). */
@@ -150,6 +155,7 @@ export class ProcessDriver implements Driver {
   private readonly address: string;
   private readonly logCaps: { maxBytes: number; files: number };
   private readonly stopTimeout: number;
+  private readonly allowRoot: boolean;
   private readonly now: () => number;
   private readonly warn: (msg: string) => void;
   private readonly timer: NodeJS.Timeout;
@@ -160,6 +166,7 @@ export class ProcessDriver implements Driver {
     this.address = opts.address ?? '127.0.0.1';
     this.logCaps = { maxBytes: opts.logMaxBytes ?? 10 * MiB, files: Math.max(1, opts.logFiles ?? 3) };
     this.stopTimeout = opts.stopTimeoutSeconds ?? 10;
+    this.allowRoot = opts.allowRoot ?? false;
     this.now = opts.now ?? Date.now;
     this.warn = opts.warn ?? ((m) => console.warn(`process driver: ${m}`));
     this.sandbox = detectSandbox({ runAs: opts.runAs === undefined ? 'nobody' : opts.runAs, useNamespaces: opts.useNamespaces ?? true, cgroupRoot: opts.cgroupRoot });
@@ -174,16 +181,16 @@ export class ProcessDriver implements Driver {
    * What the driver tells the server about the host: its name, the access kinds it serves, and what it applies.
    *
    * @example
-   * driver.facts().sandbox // { user: 'nobody (uid 65534) unless the instance names one', namespaces: 'uts, ipc', ... }
+   * driver.facts().sandbox // { user: 'nobody (uid 65534) unless the instance names one (never root)', namespaces: 'uts, ipc', ... }
    */
   facts(): DriverFacts {
     const sb = this.sandbox;
     const user =
       sb.uid !== 0
         ? `the agent's own (uid ${sb.uid}): the agent is not root, instances cannot name another user`
-        : sb.defaultUser
-          ? `${sb.defaultUser.name} (uid ${sb.defaultUser.uid}) unless the instance names one`
-          : 'root (the agent\'s own) unless the instance names one';
+        : `${sb.defaultUser ? `${sb.defaultUser.name} (uid ${sb.defaultUser.uid})` : "root (the agent's own)"} unless the instance names one${
+            this.allowRoot ? '' : ' (never root)'
+          }`;
     const mib = this.logCaps.maxBytes / MiB;
     const size = Number.isInteger(mib) ? `${mib} MiB` : `${this.logCaps.maxBytes} bytes`;
     return {
@@ -606,6 +613,9 @@ export class ProcessDriver implements Driver {
     let user: RunUser | undefined;
     if (userSpec) {
       user = resolveUser(userSpec);
+      if (user.uid === 0 && !this.allowRoot) {
+        throw new Error(`Cannot run as user "${userSpec}": this host runs no instance as root (its agent's --allow-root)`);
+      }
       if (sb.uid !== 0 && (user.uid !== sb.uid || user.gid !== sb.gid)) {
         throw new Error(`Cannot run as user "${userSpec}": the agent runs as uid ${sb.uid}, not root`);
       }
@@ -619,7 +629,10 @@ export class ProcessDriver implements Driver {
     let cwd = str(d.workingDir);
     if (cwd) {
       if (!isAbsolute(cwd)) throw new Error(`Invalid workingDir "${cwd}": not an absolute path`);
-      mkdirSync(cwd, { recursive: true });
+      // Taken as it is on the host, never made: the agent is root, and a request must not create directories anywhere.
+      if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
+        throw new Error(`Cannot start the instance: workingDir "${cwd}" is not a directory on this host`);
+      }
     } else {
       cwd = join(dir, 'root');
       mkdirSync(cwd, { recursive: true, mode: 0o755 });
