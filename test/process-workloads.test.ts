@@ -242,6 +242,27 @@ describe('containers as real processes', () => {
     expect(decoded(shell.messages)).toContain('console says drover');
   });
 
+  it('npm run access: logs, exec with the command exit code, and proxy, as a terminal runs them', async () => {
+    const env = { ...process.env, API: `${t.stack.url}/v1`, AK: t.admin.accessKey, SK: t.admin.secretKey };
+    const cli = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'agent/access-client.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout!.on('data', (d) => (stdout += d));
+        child.stderr!.on('data', (d) => (stderr += d));
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    const exec = await cli(['exec', web.id, '--', 'sh', '-c', 'echo "cli says $GREETING"; exit 4']);
+    expect([exec.status, exec.stdout], exec.stderr).toEqual([4, 'cli says drover\n']);
+    const logs = await cli(['logs', web.id, '--lines', '1']);
+    expect([logs.status, logs.stdout], logs.stderr).toEqual([0, 'request GET /followed\n']);
+    const proxied = await cli(['proxy', web.id, String(privatePort), '/cli']);
+    expect([proxied.status, proxied.stdout], proxied.stderr).toEqual([0, 'hello /cli from drover']);
+    const refused = await cli(['exec', 'nosuch', '--', 'true']);
+    expect([refused.status, refused.stderr]).toEqual([1, expect.stringContaining('nosuch: 404')]);
+  });
+
   it('proxy: HTTP and a WebSocket upgrade reach the instance port', async () => {
     const grant = await act(web.id, 'proxy', { port: privatePort });
     expect(grant.url).toBe(`${first.access.url}/v1/container-proxy/`);
