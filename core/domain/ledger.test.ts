@@ -207,6 +207,19 @@ describe('Ledger: what the issue-7 structure promises', () => {
     expect(done?.version).toBe(before.version + 1);
   });
 
+  it("keeps an agent's publicEndpoints only when every entry is a well-formed endpoint, and only their fields", async () => {
+    const endpoint = { ipAddress: '10.0.0.9', port: 8080, privatePort: 80, protocol: 'tcp' };
+    const started = async (publicEndpoints: unknown) => {
+      const c = await instance('stopped');
+      await lifecycle.begin(c, 'start', {}, 'admin');
+      return (await lifecycle.complete(runner.take(), { externalId: 'c0ffee', publicEndpoints }))!.fields.publicEndpoints;
+    };
+    expect(await started([{ ...endpoint, extra: 'dropped' }])).toEqual([endpoint]);
+    for (const bad of [[{ ...endpoint, port: 0 }], [{ ...endpoint, protocol: 'sctp' }], [{ ...endpoint, ipAddress: 7 }], 'ports', [null]]) {
+      expect(await started(bad), JSON.stringify(bad)).toBeUndefined();
+    }
+  });
+
   it('a report that changes nothing a reader sees writes nothing', async () => {
     const c = await instance('stopped');
     await lifecycle.begin(c, 'start', {}, 'admin');
