@@ -69,7 +69,7 @@ describe('links and actions a caller cannot use are not offered', () => {
 
 describe('expiry of purged records', () => {
   it('a purged container expires after DROVER_PURGED_RETENTION_SECONDS and then reads as absent', async () => {
-    const short = await startTestStack({ env: { DROVER_PURGED_RETENTION_SECONDS: '1' } });
+    const short = await startTestStack({ env: { DROVER_PURGED_RETENTION_SECONDS: '2' } });
     try {
       const c = await short.admin.post('/v1/containers', { imageUuid: 'sim:x', name: 'ephemeral', startOnCreate: false });
       await short.admin.del(`/v1/containers/${c.body.id}`);
@@ -78,11 +78,13 @@ describe('expiry of purged records', () => {
       const after = Date.now();
       const expiresAt = (await short.stack.store.get(c.body.id))?.expiresAt;
       expect(purged.status).toBe(202);
-      expect((await short.admin.get(`/v1/containers/${c.body.id}`)).body.state).toBe('purged');
-      // Retention is 1 s, kept to the second: the record expires within 2 s of its purge. Wait for that instant
-      // (not a guess at it), after which a read must miss it.
-      expect(expiresAt! * 1000).toBeGreaterThan(before);
-      expect(expiresAt! * 1000).toBeLessThanOrEqual(after + 2000);
+      // Retention is 2 s, kept to the second: the record expires 1 to 3 s after its purge. A read answered before
+      // that instant sees it purged (one answered later, on a loaded machine, may rightly miss it: it failed once so).
+      const read = await short.admin.get(`/v1/containers/${c.body.id}`);
+      if (Date.now() < expiresAt! * 1000) expect(read.body.state).toBe('purged');
+      expect(expiresAt! * 1000).toBeGreaterThan(before + 1000);
+      expect(expiresAt! * 1000).toBeLessThanOrEqual(after + 3000);
+      // Wait for that instant (not a guess at it), after which a read must miss it.
       while (Date.now() < expiresAt! * 1000) await new Promise((r) => setTimeout(r, expiresAt! * 1000 - Date.now()));
       expect((await short.admin.get(`/v1/containers/${c.body.id}`)).status).toBe(404);
       const list = await short.admin.get('/v1/containers?removed_notnull=true');
