@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Metafile } from 'esbuild';
 import { lambdaBuildOptions, sstEsbuild } from '../stacks/bundling.js';
-import { fmt } from './lib.js';
+import { fmt, percentile } from './lib.js';
 
 /** The API bundle's target (issue 10): what its cold start loads, minified. */
 export const API_BUNDLE_LIMIT_BYTES = 400 * 1024;
@@ -84,7 +84,7 @@ function coldImport(file: string, env: NodeJS.ProcessEnv): { importMs: number; p
   return { importMs: Number(out.trim().split('\n').pop()), processMs: performance.now() - t0 };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => percentile(xs, 50);
 const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;
 
 /** Bundles every function, times the API bundle's cold import, and returns the table rows. */

@@ -29,10 +29,19 @@ async function run(n: number, concurrency: number, op: (i: number) => Promise<un
   return { lat, seconds: (performance.now() - t0) / 1000 };
 }
 
+/**
+ * The `p`th percentile of `xs` (nearest rank below; `xs` is not changed).
+ *
+ * @example
+ * percentile([5, 1, 3], 50) // 3
+ */
+export function percentile(xs: readonly number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
 function summarize(lat: number[], seconds: number): Measure {
-  lat.sort((a, b) => a - b);
-  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
-  return { ops: lat.length, seconds, perSecond: lat.length / seconds, p50: pct(50), p99: pct(99) };
+  return { ops: lat.length, seconds, perSecond: lat.length / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
 /**

@@ -21,13 +21,13 @@ import { startAgent } from '../agent/agent.js';
 import { ProcessDriver } from '../agent/process/driver.js';
 import { agentCommand } from '../agent/test-command.js';
 import { startTestStack } from '../test/helpers/stack.js';
-import { fmt } from './lib.js';
+import { fmt, percentile } from './lib.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 const WORKLOAD = ['sleep', '600'];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))];
+const median = (xs: number[]) => percentile(xs, 50);
+const p99 = (xs: number[]) => percentile(xs, 99);
 
 /** Waits for container states on the event stream: `next(id, state)` resolves when that event arrives. */
 async function stateEvents(url: string, auth: string) {

@@ -17,7 +17,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Client } from '../test/helpers/client.js';
 import { startTestStack, type TestStack } from '../test/helpers/stack.js';
 import { settle, waitFor } from '../test/helpers/wait.js';
-import { fmt, measure } from './lib.js';
+import { fmt, measure, percentile } from './lib.js';
 
 /**
  * Set while the benchmark's own requests run: `client` while the observing client's requests are served, `floor`
@@ -75,9 +75,7 @@ async function observerServer(t: TestStack): Promise<{ url: string; close(): Pro
 }
 
 function percentiles(lat: number[]): { p50: number; p99: number } {
-  const sorted = [...lat].sort((a, b) => a - b);
-  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-  return { p50: pct(50), p99: pct(99) };
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
 export async function workflowBench(): Promise<string[]> {

@@ -63,7 +63,7 @@ export interface DroverConfig {
   agentDoorbellEndpoint?: string;
   /**
    * Seconds between an agent's keepalives on the doorbell (`DROVER_AGENT_KEEPALIVE_SECONDS`, 300; under API Gateway's
-   * 10-minute idle limit). Each stamps the host's liveness; a host is offline after two missed (and 30 s).
+   * 10-minute idle limit). They only keep the connection open: the host is online while its doorbell is.
    */
   agentKeepaliveSeconds: number;
   /** Seconds between an agent's polls while its doorbell is open (`DROVER_AGENT_FALLBACK_POLL_SECONDS`, 900). */

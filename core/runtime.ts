@@ -204,6 +204,8 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   });
   // In AWS the table stream's consumer feeds what follows from events (a schedule does what is due later).
   const consumer = config.streamConsumerOrigin;
+  // The URLs events carry where they leave the API (the bus, the WebSocket API's connections): the API's.
+  const eventUrls = new UrlBuilder(consumer ?? '', '/v1');
   // Recovery decides on the event feed. In a Lambda (the stream consumer) a timer would not outlive the batch: it
   // records attempts, and the scheduled `functions/recovery.ts` begins them when due (`health.runDue`).
   const health = new InstanceHealth({ store, ledger, runs, options: config.restart, log });
@@ -215,7 +217,7 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
   const stopCapture = consumer ? webhooks.capture(events, { origin: consumer }) : () => undefined;
   // And puts every event on the stage's EventBridge bus, rendered as a project key sees it.
   const bus = consumer
-    ? opts.eventBus?.(config, (e) => toWireEvent(e, new UrlBuilder(consumer, '/v1'), 'project') as Record<string, unknown>)
+    ? opts.eventBus?.(config, (e) => toWireEvent(e, eventUrls, 'project') as Record<string, unknown>)
     : undefined;
   const stopBus = bus ? events.subscribe((e) => bus.add(e)) : () => undefined;
   // And pushes them to `/v1/subscribe` clients of the stage's WebSocket API; the ping schedule uses the same pusher.
@@ -226,7 +228,7 @@ export async function createDrover(opts: DroverOptions): Promise<Drover> {
         connections: streamConnections,
         feed: events,
         poster,
-        render: (e, role) => toWireEvent(e, new UrlBuilder(consumer ?? '', '/v1'), role) as Record<string, unknown>,
+        render: (e, role) => toWireEvent(e, eventUrls, role) as Record<string, unknown>,
         resumeOverlapMs: config.eventResumeOverlapSeconds * 1000,
         logError: log,
       })

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { BuildOptions } from 'esbuild';
 
 /** Packages only the embedded local stack uses: none may be in a Lambda bundle. */
@@ -16,9 +16,10 @@ export const EMBEDDED_PACKAGES = ['aws-local-stepfunctions', 'dynalite', 'asl-va
 /** Drover's own modules only the embedded stack runs (paths relative to the repository). */
 export const EMBEDDED_MODULES = ['core/embedded/', 'core/workflows/embedded-step-functions.ts'] as const;
 
-const embeddedImport = new RegExp(
-  `^(?:${EMBEDDED_PACKAGES.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})(?:/|$)|/embedded-step-functions\\.js$|/embedded/`,
-);
+const escaped = (s: string) => s.replace(/[/.]/g, '\\$&');
+/** How code imports an embedded-only module: its folder in a path, or the file by its built name. */
+const moduleImport = (m: string) => (m.endsWith('/') ? `/${basename(m)}/` : `/${escaped(basename(m, '.ts'))}\\.js$`);
+const embeddedImport = new RegExp(`^(?:${EMBEDDED_PACKAGES.map(escaped).join('|')})(?:/|$)|${EMBEDDED_MODULES.map(moduleImport).join('|')}`);
 
 /**
  * An esbuild plugin that leaves embedded-only imports out of the bundle, as imports that would fail if a Lambda ever

@@ -18,7 +18,7 @@ import type { Liveness } from './liveness.js';
 import { CONNECTION_LIFETIME_SECONDS } from '../store/connections.js';
 import type { DoorbellRing } from './protocol.js';
 
-/** What posts to a connection: API Gateway's management API (`ApiGatewayPoster` in `core/events/websocket-gateway.ts`). */
+/** What posts to a connection: API Gateway's management API (`ApiGatewayPoster` in `core/events/api-gateway-poster.ts`). */
 export interface RingPoster {
   /** Sends one message; `'gone'` when API Gateway has no such connection. */
   post(connectionId: string, data: string): Promise<'sent' | 'gone'>;

@@ -16,7 +16,7 @@ export interface LivenessOptions {
  * Stamps hosts' `agentSeenAt`.
  *
  * @example
- * const liveness = new Liveness(store, { checkInSeconds: 300 });
+ * const liveness = new Liveness(store, { intervalMs: 5000 });
  * await liveness.stamp('1h1');
  */
 export class Liveness {

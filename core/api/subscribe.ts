@@ -77,7 +77,7 @@ export async function subscribe(c: Context, opts: EventStreamOptions, scope: Sco
   }
   if (websocket && !opts.upgradeWebSocket) throw statusError(501, 'This server takes no WebSocket; subscribe with Accept: text/event-stream');
   const lastEventId = resumeFrom(c, url, opts);
-  const sub = { opts, scope, urls, lastEventId, resourceTypes: new Set(listParam(url, 'resourceType')), resourceIds: new Set(listParam(url, 'resourceId')) };
+  const sub = { opts, scope, urls, lastEventId, resourceTypes: listParam(url, 'resourceType'), resourceIds: listParam(url, 'resourceId') };
 
   if (websocket) {
     let close = () => {};
@@ -147,8 +147,8 @@ interface SubscriptionRequest {
   scope: Scope;
   urls: UrlBuilder;
   lastEventId: string | undefined;
-  resourceTypes: Set<string>;
-  resourceIds: Set<string>;
+  resourceTypes: string[];
+  resourceIds: string[];
 }
 
 /** Where a subscription's output goes, whatever carries it. */

@@ -29,12 +29,9 @@ export interface SubscriptionFilter {
   projectId: string | null;
   role: Role;
   /** Wanted resource types and ids (empty: all). */
-  resourceTypes: ReadonlySet<string> | readonly string[];
-  resourceIds: ReadonlySet<string> | readonly string[];
+  resourceTypes: readonly string[];
+  resourceIds: readonly string[];
 }
-
-const has = (set: ReadonlySet<string> | readonly string[], v: string) => ('has' in set ? set.has(v) : set.includes(v));
-const size = (set: ReadonlySet<string> | readonly string[]) => ('size' in set ? set.size : set.length);
 
 /**
  * Whether a subscriber gets `e`: its project (or every project), the types and ids it asked for, and only types its
@@ -46,8 +43,8 @@ const size = (set: ReadonlySet<string> | readonly string[]) => ('size' in set ? 
 export function wants(f: SubscriptionFilter, e: StoredEvent): boolean {
   return (
     (f.projectId === null || e.projectId === f.projectId) &&
-    (!size(f.resourceTypes) || has(f.resourceTypes, e.resourceType)) &&
-    (!size(f.resourceIds) || has(f.resourceIds, e.resourceId)) &&
+    (!f.resourceTypes.length || f.resourceTypes.includes(e.resourceType)) &&
+    (!f.resourceIds.length || f.resourceIds.includes(e.resourceId)) &&
     !!schemaFor(e.resourceType, f.role)
   );
 }

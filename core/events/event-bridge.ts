@@ -63,8 +63,9 @@ export class EventBridgePublisher {
   }
 
   private entry(e: StoredEvent): PutEventsRequestEntry {
-    let detail = JSON.stringify(this.opts.render(e));
-    if (Buffer.byteLength(detail) > MAX_DETAIL_BYTES) detail = JSON.stringify({ ...this.opts.render(e), data: null, truncated: true });
+    const rendered = this.opts.render(e);
+    let detail = JSON.stringify(rendered);
+    if (Buffer.byteLength(detail) > MAX_DETAIL_BYTES) detail = JSON.stringify({ ...rendered, data: null, truncated: true });
     return { EventBusName: this.opts.busName, Source: 'drover', DetailType: e.name, Detail: detail, Time: new Date(e.time), Resources: [] };
   }
 }

@@ -89,7 +89,7 @@ export class WebSocketFanOut {
     await Promise.all(arrived.map((c) => this.open(c)));
     if (!events.length) return;
     const live = (await this.deps.connections.all()).filter((c) => c.live && !replaying.has(c.connectionId));
-    await Promise.all(live.map((c) => this.deliver(c, events.filter((e) => wants(asFilter(c), e)))));
+    await Promise.all(live.map((c) => this.deliver(c, wantedBy(c, events))));
   }
 
   /**
@@ -119,7 +119,7 @@ export class WebSocketFanOut {
     const { tries, firstWaitMs } = this.deps.openRetries ?? { tries: 6, firstWaitMs: 100 };
     const overlapMs = c.resuming ? this.deps.resumeOverlapMs : 0;
     try {
-      const missed = (await this.deps.feed.missedSince(c.projectId, c.cursor, { overlapMs })).filter((e) => wants(asFilter(c), e));
+      const missed = wantedBy(c, await this.deps.feed.missedSince(c.projectId, c.cursor, { overlapMs }));
       // API Gateway opens the connection once `$connect` has answered: until then a post finds it gone.
       let opened = false;
       for (let i = 0; i < tries && !opened; i++) {
@@ -130,7 +130,7 @@ export class WebSocketFanOut {
       let cursor = await this.deliver(c, missed, c.cursor);
       if (cursor === undefined || !(await this.deps.connections.goLive(c.connectionId, cursor))) return;
       // Events logged between the read above and going live were passed over by the fan-out: send them now.
-      const between = (await this.deps.feed.missedSince(c.projectId, cursor)).filter((e) => wants(asFilter(c), e));
+      const between = wantedBy(c, await this.deps.feed.missedSince(c.projectId, cursor));
       cursor = await this.deliver(c, between, cursor);
     } catch (e) {
       this.logError(e);
@@ -173,4 +173,8 @@ export class WebSocketFanOut {
   }
 }
 
-const asFilter = (c: StreamConnection) => ({ projectId: c.projectId, role: c.role as Role, resourceTypes: c.resourceTypes, resourceIds: c.resourceIds });
+/** The events a connection asked for and may see. */
+function wantedBy(c: StreamConnection, events: StoredEvent[]): StoredEvent[] {
+  const filter = { projectId: c.projectId, role: c.role as Role, resourceTypes: c.resourceTypes, resourceIds: c.resourceIds };
+  return events.filter((e) => wants(filter, e));
+}
