@@ -18,7 +18,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { AgentCommand, CommandOutcome, Doorbell, HostFacts } from '../core/agent/protocol.js';
@@ -27,6 +27,7 @@ import { AbandonCommandError, runWithDriver, type Driver } from './driver.js';
 import { AgentHttpError, Backoff, isTransient, pause, retry, type RetryPolicy } from './retry.js';
 import { HealthMonitor } from './health.js';
 import { DoorbellSocket } from './doorbell.js';
+import { errorText, writeJsonAtomic } from './processes.js';
 
 export interface AgentLogger {
   info(msg: string): void;
@@ -101,12 +102,9 @@ function readState(file: string): Partial<AgentState> {
 
 function writeState(file: string, state: AgentState): void {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, file);
+  writeJsonAtomic(file, state);
 }
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /**
  * Whether a failed request is the agent's own fault: neither the server's answer, nor the way to it failing, nor
@@ -245,7 +243,7 @@ export class Agent implements RunningAgent {
 
   /** A fault that no retry mends (a bug in the agent, polling refused): logged, polling ends, `done` is 'fatal'. */
   private fail(what: string, e: unknown): void {
-    this.log.error(`${what}: ${e instanceof AgentHttpError || !(e instanceof Error) ? message(e) : (e.stack ?? e.message)}`);
+    this.log.error(`${what}: ${e instanceof AgentHttpError || !(e instanceof Error) ? errorText(e) : (e.stack ?? e.message)}`);
     this.fault ??= e;
     this.stopping.abort();
   }
@@ -282,7 +280,7 @@ export class Agent implements RunningAgent {
           this.fail('polling stopped', e);
           break;
         }
-        this.log.warn(`poll failed, backing off: ${message(e)}`);
+        this.log.warn(`poll failed, backing off: ${errorText(e)}`);
         await backoff.sleep(signal);
       }
     }
@@ -337,7 +335,7 @@ export class Agent implements RunningAgent {
     const signal = this.stopping.signal;
     const creds = await retry(() => this.client.register(token, this.facts, signal), this.policy, {
       signal,
-      onError: (e) => this.log.warn(`registration failed, retrying: ${message(e)}`),
+      onError: (e) => this.log.warn(`registration failed, retrying: ${errorText(e)}`),
     });
     if (this.opts.stateFile) writeState(this.opts.stateFile, { uuid: this.facts.uuid, ...creds });
     this.log.info(`registered host ${creds.hostId} (uuid ${this.facts.uuid})`);
@@ -350,7 +348,7 @@ export class Agent implements RunningAgent {
     const { uuid: _uuid, ...facts } = this.facts;
     const hostAccessKey = await retry(() => this.authed(() => this.client.reportFacts(facts, signal)), this.policy, {
       signal,
-      onError: (e) => this.log.warn(`reporting the host's facts failed, retrying: ${message(e)}`),
+      onError: (e) => this.log.warn(`reporting the host's facts failed, retrying: ${errorText(e)}`),
     });
     this.client.credentials = { ...this.client.credentials!, hostAccessKey };
     if (this.opts.stateFile) writeState(this.opts.stateFile, { uuid: this.facts.uuid, ...this.client.credentials });
@@ -422,7 +420,7 @@ export class Agent implements RunningAgent {
         this.fail(`${describe(cmd)}: ack`, e);
         return false;
       }
-      this.log[isTransient(e) ? 'warn' : 'error'](`${describe(cmd)}: ack failed (${message(e)}); running it anyway`);
+      this.log[isTransient(e) ? 'warn' : 'error'](`${describe(cmd)}: ack failed (${errorText(e)}); running it anyway`);
       return true;
     }
   }
@@ -456,7 +454,7 @@ export class Agent implements RunningAgent {
         }
       } catch (e) {
         // Best effort: the next keep-alive tries again. Only a bug of the agent's own stops it.
-        if (!isBug(e, killed)) return this.log.warn(`${what}: progress not sent (${message(e)})`);
+        if (!isBug(e, killed)) return this.log.warn(`${what}: progress not sent (${errorText(e)})`);
         this.fail(`${what}: progress`, e);
         work.abort(e);
       }
@@ -477,7 +475,7 @@ export class Agent implements RunningAgent {
         this.log.warn(`${what}: abandoned (${e.message})`);
         return undefined;
       }
-      outcome = { error: killed.aborted ? 'Agent stopped before the command finished' : message(e) || 'Agent error' };
+      outcome = { error: killed.aborted ? 'Agent stopped before the command finished' : errorText(e) || 'Agent error' };
     } finally {
       clearInterval(beat);
       killed.removeEventListener('abort', abortWork);
@@ -499,14 +497,14 @@ export class Agent implements RunningAgent {
     try {
       const r = await retry(() => this.authed(() => this.client.complete(cmd.id, outcome, signal)), this.policy, {
         signal,
-        onError: (e) => this.log.warn(`${what}: completion not delivered yet (${message(e)})`),
+        onError: (e) => this.log.warn(`${what}: completion not delivered yet (${errorText(e)})`),
       });
       const how = 'error' in outcome ? `failed: ${outcome.error}` : 'done';
       this.log.info(`${what} ${how}${r.duplicate ? ' (server had it already)' : ''}`);
     } catch (e) {
       if (e instanceof AgentHttpError && e.status === 404) this.log.warn(`${what}: gone before its completion`);
       else if (isBug(e, signal)) this.fail(`${what}: completion`, e);
-      else this.log.error(`${what}: completion lost (${message(e)})`);
+      else this.log.error(`${what}: completion lost (${errorText(e)})`);
     }
   }
 }

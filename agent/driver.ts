@@ -57,6 +57,7 @@ export interface AccessTarget {
   resourceId: string;
   /** What tokens name as `Container` (the instance's `externalId`). */
   externalId: string;
+  /** Whether it runs now (read each time it is asked: a follow of its logs ends when it stops). */
   running: boolean;
   /** The instance's output files, oldest first: rotated ones, then the live one (which grows while it runs). */
   logFiles: string[];

@@ -15,7 +15,6 @@ import {
   type AccessTokenPayload,
 } from '../../core/agent/protocol.js';
 import type { AccessTarget } from '../driver.js';
-import { liveFileNow } from './logs.js';
 import type { AccessContext } from './server.js';
 
 /** The cookie the proxy sets on a request that carried `?token=`. */
@@ -242,7 +241,6 @@ export function authorize<K extends AccessKind>(
     if (!same) return refusal(401, 'token is for another instance');
     const spec = parseSpec(route.kind, payload);
     if (isRefusal(spec)) return spec;
-    if (route.kind === 'logs') (spec as LogsSpec).at = liveFileNow(target.logFiles);
     return { kind: route.kind, token, tokenFrom, payload, target, spec };
   } catch (err) {
     log.warn(`access: token check failed: ${(err as Error).message}`);

@@ -5,7 +5,7 @@
  * ways with `{"resize":…}` control messages, and closed with `exit <code>` (the framing `server.ts` documents).
  */
 import { spawn as spawnChild } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
+import { exitCodeOf, killGroup } from '../processes.js';
 import { WebSocket, type RawData } from 'ws';
 import type { AccessTarget } from '../driver.js';
 import type { ExecSpec, Grant } from './authorize.js';
@@ -56,26 +56,6 @@ export async function loadPty(log: AccessLogger): Promise<{ pty: PtyModule | und
   return { pty, ptyError };
 }
 
-/**
- * Signals a process group (the command and what it started); quiet when it is gone.
- *
- * @example
- * killGroup(proc.pid, 'SIGKILL');
- */
-export function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    /* gone */
-  }
-}
-
-function exitCode(code: number | null, signal: NodeJS.Signals | number | null | undefined): number {
-  if (typeof code === 'number' && !signal) return code;
-  if (typeof signal === 'number' && signal > 0) return 128 + signal;
-  if (typeof signal === 'string') return 128 + (osConstants.signals[signal] ?? 0);
-  return code ?? 1;
-}
 
 /** The command line to run for `cmd`: through the instance's way in (its namespaces and user), where it has one. */
 function entered(target: AccessTarget, cmd: string[]): string[] {
@@ -98,7 +78,7 @@ function spawnPipes(target: AccessTarget, spec: ExecSpec, out: (data: Buffer) =>
   const exited = new Promise<number>((resolve) => {
     let code = 1;
     child.on('exit', (c, s) => {
-      code = exitCode(c, s);
+      code = exitCodeOf(c, s, 1);
       if (child.pid) killGroup(child.pid, 'SIGKILL'); // what it left behind, which may hold its pipes
     });
     child.on('close', () => resolve(code));
@@ -147,7 +127,7 @@ function spawnPty(
   const exited = new Promise<number>((resolve) => {
     p.onExit(({ exitCode: c, signal }) => {
       killGroup(p.pid, 'SIGKILL');
-      resolve(exitCode(c, signal));
+      resolve(exitCodeOf(c, signal, 1));
     });
   });
   return {

@@ -195,8 +195,10 @@ function streamLogs(files: string[], spec: LogsSpec, sink: LineSink, running: ()
       // History, newest file first, then printed oldest first.
       const history: Buffer[] = [];
       let want = spec.lines;
+      let partialOfLive: Buffer | undefined;
       if (fh && want > 0) {
         const t = await tailFile(fh, size, want);
+        partialOfLive = t.partial;
         const lines = !spec.follow && t.partial.length ? [...t.lines, t.partial].slice(-want) : t.lines;
         history.unshift(...lines);
         want -= lines.length;
@@ -215,8 +217,7 @@ function streamLogs(files: string[], spec: LogsSpec, sink: LineSink, running: ()
       }
       if (spec.follow && fh) {
         // Follow from the start of the live file's unterminated line: it is printed once complete.
-        const t = await tailFile(fh, size, 0);
-        pos = size - t.partial.length;
+        pos = size - (partialOfLive ?? (await tailFile(fh, size, 0)).partial).length;
       }
       for (const line of history) await emit(line);
       if (!spec.follow || stopped) return finish();
@@ -256,7 +257,7 @@ function serveLogs(
   drop: () => void,
   onClose: (fn: () => void) => void,
 ): void {
-  const { opts, log, track } = ctx;
+  const { log, track } = ctx;
   const { target } = grant;
   let untrack = () => {};
   const stream = streamLogs(
@@ -269,7 +270,7 @@ function serveLogs(
         sink.end();
       },
     },
-    () => opts.targets(target.resourceId)?.running === true,
+    () => target.running,
     log.warn,
   );
   untrack = track(() => {

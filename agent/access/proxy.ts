@@ -33,17 +33,18 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/** Whether a header goes on to the next hop: not a hop-by-hop one, nor one the message's `Connection` lists. */
+function endToEnd(headers: http.IncomingHttpHeaders): (name: string) => boolean {
+  const listed = new Set(String(headers.connection ?? '').split(',').map((h) => h.trim().toLowerCase()));
+  return (name) => !HOP_BY_HOP.has(name) && !listed.has(name);
+}
+
 /** The headers the instance gets: ours and the hop-by-hop ones dropped, `host` and `x-forwarded-*` set. */
 function proxyHeaders(headers: http.IncomingHttpHeaders, grant: Grant<'proxy'>, addr: { host: string; port: number }, req: http.IncomingMessage) {
-  const listed = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  const passes = endToEnd(headers);
   const out: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || name === 'host') continue;
+    if (value === undefined || !passes(name) || name === 'host') continue;
     if (name === 'cookie') {
       const kept = cookieWithout(value as string, ACCESS_PROXY_COOKIE);
       if (kept) out.cookie = kept;
@@ -94,10 +95,8 @@ export function proxyHttp(
   });
   preq.on('response', (pres) => {
     const out: http.OutgoingHttpHeaders = {};
-    const listed = new Set(String(pres.headers.connection ?? '').split(',').map((h) => h.trim().toLowerCase()));
-    for (const [name, value] of Object.entries(pres.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name) && !listed.has(name)) out[name] = value;
-    }
+    const passes = endToEnd(pres.headers);
+    for (const [name, value] of Object.entries(pres.headers)) if (value !== undefined && passes(name)) out[name] = value;
     if (grant.tokenFrom === 'query') {
       const prior = pres.headers['set-cookie'] ?? [];
       out['set-cookie'] = [...prior, cookieFor(grant, now)];

@@ -36,9 +36,11 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { AccessTarget } from '../driver.js';
-import { authorize, isRefusal, jsonResponse, refuseUpgrade, routeOf, type Grant } from './authorize.js';
-import { killGroup, loadPty, serveCommand, type CommandContext, type Proc } from './exec.js';
-import { serveLogsHttp, serveLogsWs } from './logs.js';
+import type { AccessKind } from '../../core/agent/protocol.js';
+import { authorize, isRefusal, jsonResponse, refuseUpgrade, routeOf, type Grant, type Refusal, type Route } from './authorize.js';
+import { killGroup } from '../processes.js';
+import { loadPty, serveCommand, type CommandContext, type Proc } from './exec.js';
+import { liveFileNow, serveLogsHttp, serveLogsWs } from './logs.js';
 import { proxyHttp, proxyUpgrade } from './proxy.js';
 
 export { ACCESS_PROXY_COOKIE } from './authorize.js';
@@ -114,16 +116,28 @@ export async function startAccessServer(opts: AccessServerOptions): Promise<Acce
   const ctx: AccessContext = { opts, now, log, track };
   const commands: CommandContext = { ...ctx, pty, ptyError, procs };
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
-  const server = http.createServer((req, res) => {
-    if (closing) return jsonResponse(res, 503, 'closing');
+  /**
+   * What a request or an upgrade may open, or why not: the server closing, an unknown path, a refused token. A logs
+   * grant notes where the live file is now (what comes after is followed, however late its stream starts).
+   */
+  const admit = (req: http.IncomingMessage): { grant: Grant<AccessKind>; route: Route } | Refusal => {
+    if (closing) return { status: 503, error: 'closing' };
     const route = routeOf(req.url);
-    if (!route) return jsonResponse(res, 404, 'not found');
+    if (!route) return { status: 404, error: 'not found' };
     const grant = authorize(ctx, req, route);
     if (isRefusal(grant)) {
       log.info(`access: ${route.kind} refused: ${grant.error}`);
-      return jsonResponse(res, grant.status, grant.error);
+      return grant;
     }
+    if (grant.kind === 'logs') (grant as Grant<'logs'>).spec.at = liveFileNow(grant.target.logFiles);
+    return { grant, route };
+  };
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  const server = http.createServer((req, res) => {
+    const admitted = admit(req);
+    if (isRefusal(admitted)) return jsonResponse(res, admitted.status, admitted.error);
+    const { grant, route } = admitted;
     switch (grant.kind) {
       case 'logs':
         return serveLogsHttp(ctx, req, res, grant as Grant<'logs'>);
@@ -135,14 +149,9 @@ export async function startAccessServer(opts: AccessServerOptions): Promise<Acce
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
-    if (closing) return refuseUpgrade(socket, 503, 'closing');
-    const route = routeOf(req.url);
-    if (!route) return refuseUpgrade(socket, 404, 'not found');
-    const grant = authorize(ctx, req, route);
-    if (isRefusal(grant)) {
-      log.info(`access: ${route.kind} refused: ${grant.error}`);
-      return refuseUpgrade(socket, grant.status, grant.error);
-    }
+    const admitted = admit(req);
+    if (isRefusal(admitted)) return refuseUpgrade(socket, admitted.status, admitted.error);
+    const { grant, route } = admitted;
     if (grant.kind === 'proxy') return proxyUpgrade(ctx, req, socket, head, grant as Grant<'proxy'>, route);
     if ((grant.kind === 'execute' || grant.kind === 'console') && !grant.target.running) {
       return refuseUpgrade(socket, 409, 'instance is not running');

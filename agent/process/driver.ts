@@ -12,7 +12,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type {
   AccessTarget,
@@ -27,6 +26,8 @@ import type {
   MonitoredInstance,
   Report,
 } from '../driver.js';
+import { errorText, exitCodeOf, killGroup } from '../processes.js';
+import { pause } from '../retry.js';
 import { checkPort } from './health-check.js';
 import { LogFiles } from './log-files.js';
 import { openForwarder, parsePort, probePort, type Forwarder } from './port-forward.js';
@@ -76,25 +77,6 @@ interface Instance {
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MiB = 1024 * 1024;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-function killGroup(pid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** An exit code as shells give it: the code, or 128 + the signal's number. */
-function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  const n = signal ? (osConstants.signals as Record<string, number>)[signal] : undefined;
-  return n ? 128 + n : -1;
-}
 
 function keyOf(cmd: AgentCommand): string {
   const uuid = cmd.data?.uuid;
@@ -280,7 +262,7 @@ export class ProcessDriver implements Driver {
           closeSync(fd);
         }
         const spawnError = new Promise<Error>((r) => child!.once('error', r));
-        if (!child.pid) throw new Error(`Cannot start the instance: ${errText(await spawnError)}`);
+        if (!child.pid) throw new Error(`Cannot start the instance: ${errorText(await spawnError)}`);
         const pid = child.pid;
         // The record follows the spawn at once: nothing runs without one.
         inst.rec = {
@@ -399,7 +381,7 @@ export class ProcessDriver implements Driver {
    * driver.exits() // [{ resourceId: '1i5', exitCode: 3, message: 'exited with code 3' }]
    */
   exits(): ExitReport[] {
-    this.pollAdopted();
+    // Adopted processes are looked at by the driver's own poll (every `pollMs`), not by every caller of this.
     const out: ExitReport[] = [];
     for (const inst of this.instances.values()) {
       if (!inst.rec.exitPending) continue;
@@ -425,7 +407,10 @@ export class ProcessDriver implements Driver {
     return {
       resourceId: inst.rec.resourceId,
       externalId: inst.rec.externalId,
-      running: inst.rec.state === 'running',
+      // Read as it is asked (a follow of its logs ends when it stops), not as it was when the target was made.
+      get running() {
+        return inst.rec.state === 'running';
+      },
       logFiles: inst.logs.files(),
       exec: {
         env: { ...spec.env },
@@ -453,7 +438,7 @@ export class ProcessDriver implements Driver {
       try {
         if (inst.logs.rotateIfNeeded()) n++;
       } catch (e) {
-        this.warn(`rotating the logs of ${inst.rec.key}: ${errText(e)}`);
+        this.warn(`rotating the logs of ${inst.rec.key}: ${errorText(e)}`);
       }
     }
     return n;
@@ -521,7 +506,7 @@ export class ProcessDriver implements Driver {
     for (;;) {
       if (inst.rec.pid !== pid || inst.rec.state !== 'running' || !isAlive(pid, inst.rec.startTime)) return true;
       if (Date.now() >= deadline) return false;
-      await sleep(20);
+      await pause(20);
     }
   }
 
@@ -554,7 +539,7 @@ export class ProcessDriver implements Driver {
     const pid = child.pid!;
     child.once('exit', (code, signal) => {
       if (this.closed) return; // the next driver on this dataDir tells what became of it
-      const exitCode = exitCodeOf(code, signal);
+      const exitCode = exitCodeOf(code, signal, -1);
       this.ended(inst, pid, { exitCode, message: signal ? `killed by ${signal} (exit code ${exitCode})` : `exited with code ${exitCode}` });
     });
     child.unref();
@@ -597,7 +582,7 @@ export class ProcessDriver implements Driver {
         try {
           inst.forwarders.push(await openForwarder(p));
         } catch (e) {
-          this.warn(`instance ${inst.rec.resourceId}: ${errText(e)}`);
+          this.warn(`instance ${inst.rec.resourceId}: ${errorText(e)}`);
         }
       }
     }

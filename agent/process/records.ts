@@ -5,9 +5,10 @@
  * with the same start time), and the recovery of the records by a new driver on the same data dir: it adopts the
  * processes that still run and reports, once, those that ended while no agent watched.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HealthCheckSpec } from '../driver.js';
+import { errorText, writeJsonAtomic } from '../processes.js';
 import type { PortSpec } from './port-forward.js';
 import type { Cgroup2, RunUser } from './sandbox.js';
 
@@ -69,7 +70,6 @@ export interface RecoverOptions {
 
 const RECORD_FILE = 'record.json';
 
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /**
  * What `/proc/<pid>/stat` says of a process: its state letter and start time, or `undefined` when there is none.
@@ -108,9 +108,7 @@ export function isAlive(pid: number, startTime: string | null): boolean {
  * writeRecord('/var/lib/drover-agent/instances/u-1', rec) // '<dir>/record.json', mode 0600
  */
 export function writeRecord(dir: string, rec: ProcessRecord): void {
-  const file = join(dir, RECORD_FILE);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
+  writeJsonAtomic(join(dir, RECORD_FILE), rec);
 }
 
 /**
@@ -144,7 +142,7 @@ export function recoverRecords(dataDir: string, opts: RecoverOptions): Recovered
       rec = JSON.parse(readFileSync(file, 'utf8')) as ProcessRecord;
       if (rec.version !== 1 || rec.key !== key) throw new Error('not a record of this driver');
     } catch (e) {
-      opts.warn(`ignoring ${file}: ${errText(e)}`);
+      opts.warn(`ignoring ${file}: ${errorText(e)}`);
       continue;
     }
     found.push({ key, dir, rec });
